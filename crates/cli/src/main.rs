@@ -1,0 +1,39 @@
+//! `bale`: the command-line front end. Every subcommand lives in its own
+//! module under `commands/`; they parse arguments, call a library crate and
+//! print. Errors are printed as one line and give a non-zero exit status.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "bale",
+    version,
+    about = "Squashfs images for small-file trees on HPC clusters"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pack a directory tree into a squashfs image.
+    Pack(commands::pack::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Pack(args) => commands::pack::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("bale: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The pack engine: turns a directory tree into a squashfs image.

@@ -1,0 +1,27 @@
+//! The error type of the format library: I/O failures, images that are not
+//! squashfs 4.0, and corrupt structures found while decoding.
+
+/// Anything that can go wrong while encoding or decoding an image.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a squashfs image (bad magic number)")]
+    BadMagic,
+    #[error("unsupported squashfs version {0}.{1} (only 4.0 is supported)")]
+    Version(u16, u16),
+    #[error("unsupported compression: {0}")]
+    Unsupported(String),
+    #[error("corrupt image: {0}")]
+    Corrupt(String),
+    #[error("compression failed: {0}")]
+    Compress(String),
+}
+
+/// Result with the format library's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Shorthand for an [`Error::Corrupt`] with a formatted reason.
+pub fn corrupt(reason: impl Into<String>) -> Error {
+    Error::Corrupt(reason.into())
+}
