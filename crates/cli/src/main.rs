@@ -3,6 +3,7 @@
 //! print. Errors are printed as one line and give a non-zero exit status.
 
 mod commands;
+mod progress_bar;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -134,6 +134,8 @@ pub struct CompressionSpec {
     pub codec: Codec,
     pub level: Option<i32>,
     pub block_size: u32,
+    /// Store every block uncompressed (the codec is still recorded).
+    pub raw: bool,
 }
 
 impl CompressionSpec {
@@ -158,6 +160,9 @@ impl CompressionSpec {
     }
 
     pub fn compressor(&self) -> Result<Compressor> {
+        if self.raw {
+            return Ok(Compressor { state: State::Raw });
+        }
         let level = self.level.or(self.codec.default_level()).unwrap_or(0);
         let state = match self.codec {
             Codec::Zstd => State::Zstd(
@@ -188,6 +193,7 @@ enum State {
     Gzip(flate2::Compress),
     Xz { preset: u32, dict_size: u32 },
     Lz4,
+    Raw,
 }
 
 /// A reusable compressor, one per thread.
@@ -238,6 +244,7 @@ impl Compressor {
                 out.truncate(n);
                 Ok(n < input.len())
             }
+            State::Raw => Ok(false),
         }
     }
 }
@@ -256,6 +263,7 @@ mod tests {
                 codec,
                 level: None,
                 block_size: 262144,
+                raw: false,
             };
             let mut c = spec.compressor().unwrap();
             let mut out = Vec::new();
@@ -289,6 +297,7 @@ mod tests {
             codec: Codec::Zstd,
             level: Some(3),
             block_size: 4096,
+            raw: false,
         };
         let mut out = Vec::new();
         assert!(!spec

@@ -113,6 +113,7 @@ mod tests {
             codec: Codec::Zstd,
             level: None,
             block_size: 131072,
+            raw: false,
         };
         let mut w = MetadataWriter::new(spec.compressor().unwrap());
         assert_eq!(

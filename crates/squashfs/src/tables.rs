@@ -8,25 +8,28 @@ use crate::compression::Compressor;
 use crate::error::Result;
 use crate::metadata::{MetadataWriter, METADATA_SIZE};
 
-/// Encodes `entries` (already serialized) as metadata blocks followed by
-/// their index, for a table whose first block lands at absolute `position`.
-/// Returns the bytes to write and the absolute position of the index,
-/// which is what the superblock points at.
-pub fn encode_lookup_table(
-    entries: &[u8],
-    position: u64,
-    compressor: Compressor,
-) -> Result<(Vec<u8>, u64)> {
-    let mut meta = MetadataWriter::new(compressor);
-    let mut index = Vec::new();
-    for chunk in entries.chunks(METADATA_SIZE) {
-        index.put_u64(position + meta.position().block);
-        meta.write(chunk)?;
+/// A lookup table ready to be written: its metadata blocks, then the index
+/// of their absolute positions (which the superblock points at).
+pub struct LookupTable {
+    pub blocks: Vec<u8>,
+    pub index: Vec<u8>,
+}
+
+impl LookupTable {
+    /// Encodes `entries` (already serialized) for a table whose first block
+    /// lands at absolute `position`.
+    pub fn encode(entries: &[u8], position: u64, compressor: Compressor) -> Result<LookupTable> {
+        let mut meta = MetadataWriter::new(compressor);
+        let mut index = Vec::new();
+        for chunk in entries.chunks(METADATA_SIZE) {
+            index.put_u64(position + meta.position().block);
+            meta.write(chunk)?;
+        }
+        Ok(LookupTable {
+            blocks: meta.finish()?,
+            index,
+        })
     }
-    let mut bytes = meta.finish()?;
-    let index_pos = position + bytes.len() as u64;
-    bytes.extend_from_slice(&index);
-    Ok((bytes, index_pos))
 }
 
 /// Number of metadata blocks (and so index entries) a table of `len` bytes needs.

@@ -1,16 +1,167 @@
-//! `bale pack SRC IMAGE`: argument parsing and reporting for the pack engine.
+//! `bale pack SRC IMAGE`: argument parsing, progress display and the final
+//! summary around the pack engine.
 
+use crate::progress_bar::with_progress;
+use anyhow::Context;
+use bale_pack::{pack, PackOptions, Progress, Summary};
+use bale_squashfs::Codec;
+use indicatif::HumanBytes;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Directory to pack.
     pub source: PathBuf,
-    /// Image file to write.
+    /// Image file to write (refused if it exists, unless --force).
     pub image: PathBuf,
+    /// Compression: zstd, gzip, xz or lz4.
+    #[arg(short = 'c', long = "compression", alias = "comp", default_value = "zstd", value_parser = parse_codec)]
+    pub codec: Codec,
+    /// Compression level (zstd 1-22, default 3; gzip 1-9, default 9; xz 0-9, default 6).
+    #[arg(short = 'l', long)]
+    pub level: Option<i32>,
+    /// Store everything uncompressed.
+    #[arg(long, conflicts_with = "level")]
+    pub no_compression: bool,
+    /// Data block size, 4K to 1M (power of two).
+    #[arg(short = 'b', long, default_value = "128K", value_parser = parse_size)]
+    pub block_size: u32,
+    /// Store uid and gid 0 for every entry.
+    #[arg(long)]
+    pub all_root: bool,
+    /// Set every timestamp to this (seconds since the epoch), for reproducible images.
+    #[arg(long, env = "SOURCE_DATE_EPOCH")]
+    pub mtime: Option<u32>,
+    /// Leave out entries matching this glob (repeatable); without '/', matches a name at any depth.
+    #[arg(short = 'e', long = "exclude", value_name = "PATTERN")]
+    pub excludes: Vec<String>,
+    /// Do not descend into directories on other file systems.
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+    /// Do not store extended attributes.
+    #[arg(long)]
+    pub no_xattrs: bool,
+    /// Overwrite IMAGE if it exists.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Compression threads (default: one per core).
+    #[arg(short = 'j', long, default_value_t = 0)]
+    pub threads: usize,
+    /// Concurrent source readers (opens, stats, reads in flight).
+    #[arg(long, default_value_t = bale_pack::options::DEFAULT_READERS)]
+    pub readers: usize,
+    /// Leave out unreadable or vanished entries instead of failing.
+    #[arg(long)]
+    pub skip_unreadable: bool,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+fn parse_codec(s: &str) -> Result<Codec, String> {
+    match s {
+        "zstd" => Ok(Codec::Zstd),
+        "gzip" => Ok(Codec::Gzip),
+        "xz" => Ok(Codec::Xz),
+        "lz4" => Ok(Codec::Lz4),
+        _ => Err("expected zstd, gzip, xz or lz4".into()),
+    }
+}
+
+/// Parses sizes like `131072`, `128K`, `1M`.
+fn parse_size(s: &str) -> Result<u32, String> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: u32 = digits.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    let mult = match unit.to_ascii_uppercase().as_str() {
+        "" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        _ => return Err(format!("invalid size unit in {s:?}")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} too large"))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let opts = PackOptions {
+        codec: args.codec,
+        level: args.level,
+        compress: !args.no_compression,
+        block_size: args.block_size,
+        all_root: args.all_root,
+        mtime: args.mtime,
+        excludes: args.excludes,
+        one_file_system: args.one_file_system,
+        xattrs: !args.no_xattrs,
+        force: args.force,
+        threads: args.threads,
+        readers: args.readers,
+        skip_unreadable: args.skip_unreadable,
+        ..PackOptions::new(args.source, args.image)
+    };
+    let progress = Progress::default();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, progress.cancelled.clone())
+            .context("cannot install signal handlers")?;
+    }
+    let result = with_progress(&progress, args.quiet, || pack(&opts, &progress));
+    match result {
+        Ok(summary) => {
+            if !args.quiet {
+                report(&opts, &summary);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(bale_pack::PackError::Cancelled) if progress.cancelled.load(Ordering::Relaxed) => {
+            eprintln!(
+                "bale: pack interrupted; {} was not written",
+                opts.image.display()
+            );
+            Ok(ExitCode::from(130))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn report(opts: &PackOptions, s: &Summary) {
+    const SHOWN: usize = 10;
+    for e in s.skipped.iter().take(SHOWN) {
+        eprintln!("bale: skipped {e}");
+    }
+    if !s.skipped.is_empty() {
+        eprintln!("bale: {} unreadable entries left out", s.skipped.len());
+    }
+    for p in &s.other_fs {
+        eprintln!(
+            "bale: {}: other file system, packed as an empty directory",
+            p.display()
+        );
+    }
+    if s.dropped_xattrs > 0 {
+        eprintln!(
+            "bale: warning: {} extended attributes outside the user., trusted. and security. namespaces were not stored",
+            s.dropped_xattrs
+        );
+    }
+    let ratio = if s.input_bytes > 0 {
+        100.0 * s.image_bytes as f64 / s.input_bytes as f64
+    } else {
+        0.0
+    };
+    println!(
+        "packed {} entries ({} in {} files) into {}: {} ({ratio:.1}%), {} duplicate files ({} saved), {:.1} s",
+        s.entries,
+        HumanBytes(s.input_bytes),
+        s.files,
+        opts.image.display(),
+        HumanBytes(s.image_bytes),
+        s.duplicate_files,
+        HumanBytes(s.duplicate_bytes),
+        s.elapsed.as_secs_f64()
+    );
 }

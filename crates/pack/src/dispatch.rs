@@ -1,0 +1,271 @@
+//! The dispatcher walks files in packing order, keeping a window of them
+//! in the readers' hands. Full blocks go to the compression workers (or
+//! become holes when all zero); files smaller than a block are packed into
+//! shared fragment blocks, after a check (hash, then bytes) for an
+//! identical tail already stored.
+
+use crate::budget::Budget;
+use crate::error::{PackError, Result};
+use crate::fragment_table::FragmentTable;
+use crate::image_file::ImageFile;
+use crate::options::PackOptions;
+use crate::pipeline::{Done, FileOutcome, Item, Job, Shared};
+use crate::source_reader::{Chunk, ReadJob};
+use crate::tree::Tree;
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Where one file's data ended up.
+#[derive(Clone, Debug, Default)]
+pub struct FileData {
+    pub size: u64,
+    pub blocks_start: u64,
+    pub block_sizes: Vec<u32>,
+    pub sparse: u64,
+    /// Fragment block index and offset of a file smaller than a block.
+    pub fragment: Option<(u32, u32)>,
+    /// Left out by `--skip-unreadable`.
+    pub skipped: bool,
+}
+
+/// Recently sealed fragment blocks kept unpacked for tail comparisons.
+const RECENT_FRAGMENTS: usize = 16;
+
+struct Dispatcher<'a> {
+    opts: &'a PackOptions,
+    budget: &'a Budget,
+    shared: &'a Shared<'a>,
+    fragments: &'a FragmentTable,
+    image: &'a ImageFile,
+    job_tx: Sender<Job>,
+    done_tx: Sender<Done>,
+    seq: u64,
+    files: Vec<FileData>,
+    skipped: Vec<PackError>,
+    open_fragment: Vec<u8>,
+    sealed: u32,
+    recent: VecDeque<(u32, Arc<Vec<u8>>)>,
+    tails: HashMap<(u32, u128), (u32, u32)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn dispatch(
+    tree: &Tree,
+    opts: &PackOptions,
+    budget: &Budget,
+    shared: &Shared,
+    fragments: &FragmentTable,
+    image: &ImageFile,
+    read_tx: Sender<ReadJob>,
+    job_tx: Sender<Job>,
+    done_tx: Sender<Done>,
+) -> Result<(Vec<FileData>, Vec<PackError>)> {
+    let mut d = Dispatcher {
+        opts,
+        budget,
+        shared,
+        fragments,
+        image,
+        job_tx,
+        done_tx,
+        seq: 0,
+        files: vec![FileData::default(); tree.files.len()],
+        skipped: Vec::new(),
+        open_fragment: Vec::with_capacity(opts.block_size as usize),
+        sealed: 0,
+        recent: VecDeque::new(),
+        tails: HashMap::new(),
+    };
+    let window = (opts.readers * 2).max(8);
+    let mut in_flight: VecDeque<Receiver<Chunk>> = VecDeque::new();
+    let mut issued = 0usize;
+    for ordinal in 0..tree.files.len() {
+        while issued < tree.files.len() && issued < ordinal + window {
+            let (tx, rx) = unbounded();
+            let path = tree.path_of(tree.files[issued]);
+            read_tx
+                .send(ReadJob {
+                    ordinal: issued as u32,
+                    path,
+                    tx,
+                })
+                .map_err(|_| PackError::Cancelled)?;
+            in_flight.push_back(rx);
+            issued += 1;
+        }
+        budget.set_head(ordinal as u32);
+        let rx = in_flight.pop_front().expect("window holds the head");
+        d.file(ordinal as u32, &rx)?;
+        shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+    drop(read_tx);
+    if !d.open_fragment.is_empty() {
+        d.seal_fragment()?;
+    }
+    Ok((d.files, d.skipped))
+}
+
+impl Dispatcher<'_> {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq - 1
+    }
+
+    fn recv(&self, rx: &Receiver<Chunk>) -> Result<Chunk> {
+        if self.shared.stopped() {
+            return Err(PackError::Cancelled);
+        }
+        rx.recv().map_err(|_| PackError::Cancelled)
+    }
+
+    fn send_done(&mut self, item: Item) -> Result<()> {
+        let seq = self.next_seq();
+        self.done_tx
+            .send(Done {
+                seq,
+                item,
+                bytes: Vec::new(),
+                compressed: false,
+            })
+            .map_err(|_| PackError::Cancelled)
+    }
+
+    fn send_job(&mut self, item: Item, data: Vec<u8>) -> Result<()> {
+        let seq = self.next_seq();
+        self.job_tx
+            .send(Job { seq, item, data })
+            .map_err(|_| PackError::Cancelled)
+    }
+
+    /// Records a read failure: fatal, or noted and skipped.
+    fn failed(&mut self, ordinal: u32, err: PackError) -> Result<()> {
+        if !self.opts.skip_unreadable || matches!(err, PackError::Cancelled) {
+            return Err(err);
+        }
+        self.files[ordinal as usize].skipped = true;
+        self.skipped.push(err);
+        Ok(())
+    }
+
+    fn file(&mut self, ordinal: u32, rx: &Receiver<Chunk>) -> Result<()> {
+        let block_size = self.opts.block_size as usize;
+        let mut blocks = 0u64;
+        loop {
+            match self.recv(rx)? {
+                Chunk::Block(block) => {
+                    self.budget.release(ordinal);
+                    self.shared
+                        .progress
+                        .bytes_done
+                        .fetch_add(block.len() as u64, Ordering::Relaxed);
+                    if blocks == 0 && block.len() < block_size {
+                        return self.small_file(ordinal, block, rx);
+                    }
+                    blocks += 1;
+                    if block.len() == block_size && is_zero(&block) {
+                        self.send_done(Item::Hole { ordinal })?;
+                    } else {
+                        self.send_job(Item::DataBlock { ordinal }, block)?;
+                    }
+                }
+                Chunk::End { size, hash } => {
+                    self.files[ordinal as usize].size = size;
+                    if blocks > 0 {
+                        let outcome = FileOutcome::Complete { size, hash };
+                        self.send_done(Item::FileEnd { ordinal, outcome })?;
+                    }
+                    return Ok(());
+                }
+                Chunk::Failed(err) => {
+                    if blocks > 0 {
+                        self.send_done(Item::FileEnd {
+                            ordinal,
+                            outcome: FileOutcome::Skipped,
+                        })?;
+                    }
+                    return self.failed(ordinal, err);
+                }
+            }
+        }
+    }
+
+    fn small_file(&mut self, ordinal: u32, data: Vec<u8>, rx: &Receiver<Chunk>) -> Result<()> {
+        let hash = match self.recv(rx)? {
+            Chunk::End { hash, .. } => hash,
+            Chunk::Failed(err) => return self.failed(ordinal, err),
+            Chunk::Block(_) => unreachable!("a short block is the last one"),
+        };
+        let len = data.len() as u32;
+        self.files[ordinal as usize].size = u64::from(len);
+        let key = (len, hash);
+        if let Some(&(index, offset)) = self.tails.get(&key) {
+            if self.stored_tail(index, offset, len)? == data {
+                self.files[ordinal as usize].fragment = Some((index, offset));
+                return Ok(());
+            }
+        }
+        if self.open_fragment.len() + data.len() > self.opts.block_size as usize {
+            self.seal_fragment()?;
+        }
+        let place = (self.sealed, self.open_fragment.len() as u32);
+        self.open_fragment.extend_from_slice(&data);
+        self.tails.entry(key).or_insert(place);
+        self.files[ordinal as usize].fragment = Some(place);
+        Ok(())
+    }
+
+    fn seal_fragment(&mut self) -> Result<()> {
+        let block = std::mem::replace(
+            &mut self.open_fragment,
+            Vec::with_capacity(self.opts.block_size as usize),
+        );
+        let index = self.sealed;
+        self.sealed += 1;
+        self.remember(index, Arc::new(block.clone()));
+        self.send_job(Item::Fragment { index }, block)
+    }
+
+    fn remember(&mut self, index: u32, block: Arc<Vec<u8>>) {
+        if self.recent.len() == RECENT_FRAGMENTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((index, block));
+    }
+
+    /// The bytes of a tail stored earlier, from the open fragment, the
+    /// recent ones, or read back from the image.
+    fn stored_tail(&mut self, index: u32, offset: u32, len: u32) -> Result<Vec<u8>> {
+        let range = offset as usize..(offset + len) as usize;
+        if index == self.sealed {
+            return Ok(self.open_fragment[range].to_vec());
+        }
+        if let Some((_, block)) = self.recent.iter().find(|(i, _)| *i == index) {
+            return Ok(block[range].to_vec());
+        }
+        let block = Arc::new(self.read_back_fragment(index)?);
+        let tail = block.get(range).map(<[u8]>::to_vec).unwrap_or_default();
+        self.remember(index, block);
+        Ok(tail)
+    }
+
+    fn read_back_fragment(&self, index: u32) -> Result<Vec<u8>> {
+        let entry = self.fragments.wait_for(index)?;
+        let mut stored = vec![0u8; entry.size.on_disk() as usize];
+        self.image.read_at(entry.start, &mut stored)?;
+        if !entry.size.is_compressed() {
+            return Ok(stored);
+        }
+        let mut block = vec![0u8; self.opts.block_size as usize];
+        let len = self.opts.codec.decompress(&stored, &mut block)?;
+        block.truncate(len);
+        Ok(block)
+    }
+}
+
+/// True when every byte is zero; folds 64-byte chunks so it vectorizes.
+fn is_zero(data: &[u8]) -> bool {
+    data.chunks(64)
+        .all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0)
+}

@@ -1,0 +1,86 @@
+//! The image being written: a temporary file beside the destination,
+//! written with positioned I/O, synced and renamed into place only when
+//! complete. Dropping it unfinished removes the temporary file.
+
+use crate::error::{PackError, Result};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+pub struct ImageFile {
+    temp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+impl ImageFile {
+    /// Creates the temporary file in the destination's directory.
+    pub fn create(dest: &Path, force: bool) -> Result<ImageFile> {
+        if !force && dest.symlink_metadata().is_ok() {
+            return Err(PackError::Exists(dest.to_path_buf()));
+        }
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".bale-tmp")
+            .tempfile_in(dir)
+            .map_err(|source| PackError::Output {
+                path: dest.to_path_buf(),
+                source,
+            })?;
+        Ok(ImageFile {
+            temp,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    pub fn file(&self) -> &File {
+        self.temp.as_file()
+    }
+
+    fn err(&self) -> impl FnOnce(std::io::Error) -> PackError + '_ {
+        move |source| PackError::Output {
+            path: self.dest.clone(),
+            source,
+        }
+    }
+
+    pub fn write_at(&self, pos: u64, bytes: &[u8]) -> Result<()> {
+        self.file().write_all_at(bytes, pos).map_err(self.err())
+    }
+
+    pub fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        self.file().read_exact_at(buf, pos).map_err(self.err())
+    }
+
+    /// Truncates to `len`, syncs, and moves the file to its destination
+    /// (replacing an existing one only when `force`).
+    pub fn commit(self, len: u64, force: bool) -> Result<()> {
+        let ImageFile { temp, dest } = self;
+        let err = |source| PackError::Output {
+            path: dest.clone(),
+            source,
+        };
+        temp.as_file().set_len(len).map_err(err)?;
+        temp.as_file().sync_all().map_err(err)?;
+        let persisted = if force {
+            temp.persist(&dest)
+        } else {
+            temp.persist_noclobber(&dest)
+        };
+        persisted.map_err(|e| match e.error.kind() {
+            std::io::ErrorKind::AlreadyExists => PackError::Exists(dest.clone()),
+            _ => err(e.error),
+        })?;
+        if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
+        }
+        Ok(())
+    }
+}

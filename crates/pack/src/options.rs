@@ -1,0 +1,79 @@
+//! What a pack is asked to do: source, destination, codec and the
+//! user-visible knobs, with the defaults documented in `bale pack --help`.
+
+use bale_squashfs::{Codec, CompressionSpec};
+use std::path::PathBuf;
+
+/// Default data block size (128 KiB, as mksquashfs).
+pub const DEFAULT_BLOCK_SIZE: u32 = 128 * 1024;
+/// Default number of concurrent source readers: enough to hide ~1 ms
+/// metadata round trips of a parallel file system.
+pub const DEFAULT_READERS: usize = 32;
+
+#[derive(Clone, Debug)]
+pub struct PackOptions {
+    pub source: PathBuf,
+    pub image: PathBuf,
+    pub codec: Codec,
+    /// `None` for the codec's default level.
+    pub level: Option<i32>,
+    /// `false` stores every block raw.
+    pub compress: bool,
+    pub block_size: u32,
+    /// Store uid and gid 0 for every entry.
+    pub all_root: bool,
+    /// Use this time for every inode and the superblock.
+    pub mtime: Option<u32>,
+    /// Glob patterns; one without '/' matches a name at any depth.
+    pub excludes: Vec<String>,
+    pub one_file_system: bool,
+    pub xattrs: bool,
+    pub force: bool,
+    /// Compression threads (0 = one per core).
+    pub threads: usize,
+    /// Concurrent source readers (directory scan and file reads).
+    pub readers: usize,
+    pub skip_unreadable: bool,
+    /// Bytes of file data that may be read ahead of the writer.
+    pub read_ahead: u64,
+}
+
+impl PackOptions {
+    pub fn new(source: impl Into<PathBuf>, image: impl Into<PathBuf>) -> PackOptions {
+        PackOptions {
+            source: source.into(),
+            image: image.into(),
+            codec: Codec::Zstd,
+            level: None,
+            compress: true,
+            block_size: DEFAULT_BLOCK_SIZE,
+            all_root: false,
+            mtime: None,
+            excludes: Vec::new(),
+            one_file_system: false,
+            xattrs: true,
+            force: false,
+            threads: 0,
+            readers: DEFAULT_READERS,
+            skip_unreadable: false,
+            read_ahead: 64 << 20,
+        }
+    }
+
+    pub fn compression(&self) -> CompressionSpec {
+        CompressionSpec {
+            codec: self.codec,
+            level: self.level,
+            block_size: self.block_size,
+            raw: !self.compress,
+        }
+    }
+
+    pub fn compression_threads(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+}

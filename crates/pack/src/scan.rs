@@ -1,0 +1,300 @@
+//! The parallel source scan: lists directories and stats their entries on
+//! many threads at once (each metadata call may be a network round trip on
+//! a parallel file system), then flattens the result into a [`Tree`].
+
+use crate::error::{source_err, PackError, Result};
+use crate::exclude::Excludes;
+use crate::options::PackOptions;
+use crate::progress::Progress;
+use crate::source_xattrs::read_xattrs;
+use crate::tree::{Entry, Kind, Meta, Tree};
+use bale_squashfs::inode::encode_rdev;
+use bale_squashfs::xattr::Xattr;
+use rayon::prelude::*;
+use rustix::fs::{self, AtFlags, FileType, Mode, OFlags};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+/// What the scan found besides the tree.
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    /// Entries left out by `--skip-unreadable`, with the reason.
+    pub skipped: Vec<PackError>,
+    /// Directories not descended into because they are other file systems.
+    pub other_fs: Vec<PathBuf>,
+    /// Attributes in namespaces squashfs cannot store (counted, not listed).
+    pub dropped_xattrs: u64,
+}
+
+/// One scanned entry before flattening.
+struct Node {
+    name: Box<[u8]>,
+    meta: Meta,
+    kind: NodeKind,
+    xattrs: Box<[Xattr]>,
+    /// (device, inode) of a non-directory with more than one link.
+    link_key: Option<(u64, u64)>,
+}
+
+enum NodeKind {
+    Dir(Vec<Node>),
+    File(u64),
+    Symlink(Box<[u8]>),
+    BlockDevice(u32),
+    CharDevice(u32),
+    Fifo,
+    Socket,
+}
+
+struct Scanner<'a> {
+    opts: &'a PackOptions,
+    excludes: Excludes,
+    root_dev: u64,
+    progress: &'a Progress,
+    report: Mutex<ScanReport>,
+}
+
+/// Scans `opts.source` with `opts.readers` threads.
+pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport)> {
+    let root = &opts.source;
+    let st = fs::lstat(root).map_err(|e| source_err(root)(e.into()))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return Err(PackError::BadSource {
+            path: root.clone(),
+            reason: "not a directory".into(),
+        });
+    }
+    let scanner = Scanner {
+        opts,
+        excludes: Excludes::new(&opts.excludes)?,
+        root_dev: st.st_dev,
+        progress,
+        report: Mutex::new(ScanReport::default()),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.readers.max(1))
+        .thread_name(|i| format!("bale-scan-{i}"))
+        .build()
+        .map_err(|e| PackError::Limit(format!("cannot start scan threads: {e}")))?;
+    let root_node = pool.install(|| -> Result<Node> {
+        let meta = scanner.meta(&st);
+        let xattrs = scanner.xattrs(root)?;
+        let children = scanner.scan_dir(root, Path::new(""))?;
+        Ok(Node {
+            name: Box::default(),
+            meta,
+            kind: NodeKind::Dir(children),
+            xattrs,
+            link_key: None,
+        })
+    })?;
+    let tree = flatten(root.clone(), root_node);
+    Ok((tree, scanner.report.into_inner().unwrap()))
+}
+
+impl Scanner<'_> {
+    fn cancelled(&self) -> Result<()> {
+        if self.progress.cancelled.load(Ordering::Relaxed) {
+            return Err(PackError::Cancelled);
+        }
+        Ok(())
+    }
+
+    fn meta(&self, st: &fs::Stat) -> Meta {
+        let (uid, gid) = if self.opts.all_root {
+            (0, 0)
+        } else {
+            (st.st_uid, st.st_gid)
+        };
+        Meta {
+            permissions: (st.st_mode & 0o7777) as u16,
+            uid,
+            gid,
+            mtime: self
+                .opts
+                .mtime
+                .unwrap_or(st.st_mtime.clamp(0, u32::MAX as i64) as u32),
+        }
+    }
+
+    fn xattrs(&self, path: &Path) -> Result<Box<[Xattr]>> {
+        if !self.opts.xattrs {
+            return Ok(Box::default());
+        }
+        let (kept, dropped) = read_xattrs(path).map_err(source_err(path))?;
+        if dropped > 0 {
+            self.report.lock().unwrap().dropped_xattrs += dropped;
+        }
+        Ok(kept)
+    }
+
+    /// Lists `path` (relative name `rel` for exclude matching) and scans
+    /// its entries in parallel; subdirectories recurse.
+    fn scan_dir(&self, path: &Path, rel: &Path) -> Result<Vec<Node>> {
+        self.cancelled()?;
+        let dir = fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| source_err(path)(e.into()))?;
+        let mut names = Vec::new();
+        for item in fs::Dir::read_from(&dir).map_err(|e| source_err(path)(e.into()))? {
+            let item = item.map_err(|e| source_err(path)(e.into()))?;
+            let name = item.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                names.push(name.to_vec().into_boxed_slice());
+            }
+        }
+        names.sort_unstable();
+        let nodes: Vec<Option<Node>> = names
+            .into_par_iter()
+            .map(|name| {
+                let child_path = path.join(OsStr::from_bytes(&name));
+                let child_rel = rel.join(OsStr::from_bytes(&name));
+                if self.excludes.matches(&child_rel) {
+                    return Ok(None);
+                }
+                match self.scan_entry(&dir, name, &child_path, &child_rel) {
+                    Ok(node) => Ok(node),
+                    Err(e @ (PackError::Source { .. } | PackError::Changed { .. }))
+                        if self.opts.skip_unreadable =>
+                    {
+                        self.report.lock().unwrap().skipped.push(e);
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok(nodes.into_iter().flatten().collect())
+    }
+
+    fn scan_entry(
+        &self,
+        dir: &rustix::fd::OwnedFd,
+        name: Box<[u8]>,
+        path: &Path,
+        rel: &Path,
+    ) -> Result<Option<Node>> {
+        let st = fs::statat(dir, OsStr::from_bytes(&name), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| source_err(path)(e.into()))?;
+        self.progress.entries.fetch_add(1, Ordering::Relaxed);
+        let file_type = FileType::from_raw_mode(st.st_mode);
+        let kind = match file_type {
+            FileType::Directory if self.opts.one_file_system && st.st_dev != self.root_dev => {
+                self.report
+                    .lock()
+                    .unwrap()
+                    .other_fs
+                    .push(path.to_path_buf());
+                NodeKind::Dir(Vec::new())
+            }
+            FileType::Directory => NodeKind::Dir(self.scan_dir(path, rel)?),
+            FileType::RegularFile => NodeKind::File(st.st_size as u64),
+            FileType::Symlink => {
+                let target = fs::readlinkat(dir, OsStr::from_bytes(&name), Vec::new())
+                    .map_err(|e| source_err(path)(e.into()))?;
+                NodeKind::Symlink(target.into_bytes().into_boxed_slice())
+            }
+            FileType::BlockDevice | FileType::CharacterDevice => {
+                let rdev = encode_rdev(fs::major(st.st_rdev), fs::minor(st.st_rdev));
+                if file_type == FileType::BlockDevice {
+                    NodeKind::BlockDevice(rdev)
+                } else {
+                    NodeKind::CharDevice(rdev)
+                }
+            }
+            FileType::Fifo => NodeKind::Fifo,
+            FileType::Socket => NodeKind::Socket,
+            FileType::Unknown => {
+                return Err(PackError::BadSource {
+                    path: path.to_path_buf(),
+                    reason: "unknown file type".into(),
+                })
+            }
+        };
+        let link_key =
+            (file_type != FileType::Directory && st.st_nlink > 1).then_some((st.st_dev, st.st_ino));
+        Ok(Some(Node {
+            name,
+            meta: self.meta(&st),
+            kind,
+            xattrs: self.xattrs(path)?,
+            link_key,
+        }))
+    }
+}
+
+/// Lays the nested scan result out breadth-first per directory so each
+/// directory's children are contiguous, and links hard links together.
+fn flatten(root_path: PathBuf, root: Node) -> Tree {
+    let mut tree = Tree {
+        root_path,
+        ..Tree::default()
+    };
+    let mut pending: Vec<(u32, Vec<Node>)> = Vec::new();
+    let mut first_link: HashMap<(u64, u64), u32> = HashMap::new();
+    let mut push =
+        |tree: &mut Tree, node: Node, parent: u32, pending: &mut Vec<(u32, Vec<Node>)>| {
+            let idx = tree.entries.len() as u32;
+            let link_of = node.link_key.and_then(|key| match first_link.get(&key) {
+                Some(&first) => Some(first),
+                None => {
+                    first_link.insert(key, idx);
+                    None
+                }
+            });
+            if let Some(owner) = link_of {
+                *tree.link_counts.entry(owner).or_insert(1) += 1;
+            }
+            let kind = match node.kind {
+                NodeKind::Dir(children) => {
+                    pending.push((idx, children));
+                    Kind::Dir { children: 0..0 }
+                }
+                NodeKind::File(size) if link_of.is_none() => {
+                    tree.files.push(idx);
+                    Kind::File {
+                        size,
+                        ordinal: tree.files.len() as u32 - 1,
+                    }
+                }
+                NodeKind::File(size) => Kind::File {
+                    size,
+                    ordinal: u32::MAX,
+                },
+                NodeKind::Symlink(target) => Kind::Symlink { target },
+                NodeKind::BlockDevice(rdev) => Kind::BlockDevice { rdev },
+                NodeKind::CharDevice(rdev) => Kind::CharDevice { rdev },
+                NodeKind::Fifo => Kind::Fifo,
+                NodeKind::Socket => Kind::Socket,
+            };
+            tree.entries.push(Entry {
+                name: node.name,
+                parent,
+                meta: node.meta,
+                kind,
+                xattrs: node.xattrs,
+                link_of,
+            });
+        };
+    push(&mut tree, root, 0, &mut pending);
+    let mut next = 0;
+    while next < pending.len() {
+        let (dir, children) = std::mem::take(&mut pending[next]);
+        next += 1;
+        let start = tree.entries.len() as u32;
+        for child in children {
+            push(&mut tree, child, dir, &mut pending);
+        }
+        tree.entries[dir as usize].kind = Kind::Dir {
+            children: start..tree.entries.len() as u32,
+        };
+    }
+    tree
+}
