@@ -1,0 +1,95 @@
+//! Helpers shared by the integration tests: random source trees, a full
+//! directory-to-directory comparison, kernel loop mounts that clean up
+//! after themselves, and running commands as an unprivileged user.
+#![allow(dead_code)]
+
+pub mod compare;
+pub mod gen;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `bale` binary under test.
+pub fn bale() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("bale").expect("bale binary")
+}
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Tests that need kernel mounts, chown or mknod run as root (CI does).
+pub fn require_root() {
+    assert!(
+        is_root(),
+        "this test needs root: run the suite as root (CI does)"
+    );
+}
+
+/// Runs a program and returns its output, panicking if it cannot start.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program}: {e} (is it installed? see scripts/test.sh)")
+        })
+}
+
+/// Runs a program and asserts it succeeded.
+pub fn run_ok(program: &str, args: &[&str]) -> Output {
+    let out = run(program, args);
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A read-only kernel mount of a squashfs image, unmounted on drop.
+pub struct KernelMount {
+    pub dir: PathBuf,
+}
+
+impl KernelMount {
+    pub fn new(image: &Path, dir: &Path) -> KernelMount {
+        std::fs::create_dir_all(dir).unwrap();
+        run_ok(
+            "mount",
+            &[
+                "-t",
+                "squashfs",
+                "-o",
+                "loop,ro",
+                image.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ],
+        );
+        KernelMount {
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for KernelMount {
+    fn drop(&mut self) {
+        let dir = self.dir.to_str().unwrap();
+        if !run("umount", &[dir]).status.success() {
+            let _ = run("umount", &["-l", dir]);
+        }
+    }
+}
+
+/// `unsquashfs -d DEST IMAGE`, as root so owners and devices are restored.
+pub fn unsquashfs(image: &Path, dest: &Path) {
+    run_ok(
+        "unsquashfs",
+        &[
+            "-no-progress",
+            "-d",
+            dest.to_str().unwrap(),
+            image.to_str().unwrap(),
+        ],
+    );
+}
