@@ -1,0 +1,168 @@
+//! `bale pack` options users rely on: --all-root, --mtime and
+//! SOURCE_DATE_EPOCH, --exclude, --one-file-system, --no-xattrs, and the
+//! summary warning for attribute namespaces squashfs cannot store.
+
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use support::*;
+
+fn sample(dir: &Path) {
+    std::fs::create_dir_all(dir.join("src/sub/.git")).unwrap();
+    std::fs::write(dir.join("src/a.c"), "int main;").unwrap();
+    std::fs::write(dir.join("src/a.o"), "obj").unwrap();
+    std::fs::write(dir.join("src/sub/b.o"), "obj").unwrap();
+    std::fs::write(dir.join("src/sub/keep.txt"), "keep").unwrap();
+    std::fs::write(dir.join("src/sub/.git/HEAD"), "ref").unwrap();
+}
+
+fn listing(image: &Path) -> String {
+    String::from_utf8(run_ok("unsquashfs", &["-lln", image.to_str().unwrap()]).stdout).unwrap()
+}
+
+#[test]
+fn all_root_and_mtime_override_metadata() {
+    require_root();
+    let w = tempfile::tempdir().unwrap();
+    sample(w.path());
+    std::os::unix::fs::lchown(w.path().join("src/a.c"), Some(1234), Some(5678)).unwrap();
+    let image = w.path().join("i.sqfs");
+    bale()
+        .args(["pack", "--all-root", "--mtime", "1000000000", "-q"])
+        .arg(w.path().join("src"))
+        .arg(&image)
+        .assert()
+        .success();
+    let m = KernelMount::new(&image, &w.path().join("mnt"));
+    let meta = m.dir.join("a.c").metadata().unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mtime()),
+        (0, 0, 1_000_000_000)
+    );
+    assert_eq!(m.dir.join("sub").metadata().unwrap().mtime(), 1_000_000_000);
+}
+
+#[test]
+fn source_date_epoch_makes_images_reproducible() {
+    let w = tempfile::tempdir().unwrap();
+    sample(w.path());
+    let pack = |name: &str| {
+        bale()
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(["pack", "-q"])
+            .arg(w.path().join("src"))
+            .arg(w.path().join(name))
+            .assert()
+            .success();
+        std::fs::read(w.path().join(name)).unwrap()
+    };
+    let first = pack("one.sqfs");
+    // Touch the source: with SOURCE_DATE_EPOCH the image must not change.
+    std::fs::write(w.path().join("src/a.c"), "int main;").unwrap();
+    assert!(first == pack("two.sqfs"), "images differ");
+    assert!(listing(&w.path().join("one.sqfs")).contains("2023-11-14"));
+}
+
+#[test]
+fn excludes_match_names_anywhere_and_paths_from_the_top() {
+    let w = tempfile::tempdir().unwrap();
+    sample(w.path());
+    let image = w.path().join("i.sqfs");
+    bale()
+        .args(["pack", "-q", "--exclude", "*.o", "-e", "sub/.git"])
+        .arg(w.path().join("src"))
+        .arg(&image)
+        .assert()
+        .success();
+    let list = listing(&image);
+    assert!(list.contains("squashfs-root/a.c"), "{list}");
+    assert!(list.contains("squashfs-root/sub/keep.txt"), "{list}");
+    assert!(!list.contains(".o"), "{list}");
+    assert!(!list.contains(".git"), "{list}");
+}
+
+#[test]
+fn one_file_system_stops_at_mount_points() {
+    require_root();
+    let w = tempfile::tempdir().unwrap();
+    sample(w.path());
+    let inner = w.path().join("src/sub/mnt");
+    std::fs::create_dir(&inner).unwrap();
+    run_ok(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m",
+            "tmpfs",
+            inner.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(inner.join("on-tmpfs"), "x").unwrap();
+    let image = w.path().join("i.sqfs");
+    let out = bale()
+        .args(["pack", "--one-file-system"])
+        .arg(w.path().join("src"))
+        .arg(&image)
+        .output()
+        .unwrap();
+    let _ = run("umount", &[inner.to_str().unwrap()]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sub/mnt: other file system"), "{stderr}");
+    let list = listing(&image);
+    assert!(list.contains("squashfs-root/sub/mnt\n"), "{list}");
+    assert!(!list.contains("on-tmpfs"), "{list}");
+}
+
+#[test]
+fn unsupported_xattr_namespaces_get_one_summary_warning() {
+    let w = tempfile::tempdir().unwrap();
+    sample(w.path());
+    // POSIX ACLs live in system.* attributes, which squashfs cannot store.
+    for f in ["a.c", "a.o", "sub/b.o"] {
+        run_ok(
+            "setfacl",
+            &[
+                "-m",
+                "u:65534:r",
+                w.path().join("src").join(f).to_str().unwrap(),
+            ],
+        );
+    }
+    xattr::set(w.path().join("src/a.c"), "user.kept", b"yes").unwrap();
+    let image = w.path().join("i.sqfs");
+    let out = bale()
+        .arg("pack")
+        .arg(w.path().join("src"))
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one warning line expected: {stderr}"
+    );
+    assert!(stderr.contains("3 extended attributes"), "{stderr}");
+    let x = w.path().join("x");
+    unsquashfs(&image, &x);
+    assert_eq!(
+        xattr::get(x.join("a.c"), "user.kept").unwrap().as_deref(),
+        Some(&b"yes"[..])
+    );
+
+    let bare = w.path().join("bare.sqfs");
+    bale()
+        .args(["pack", "-q", "--no-xattrs"])
+        .arg(w.path().join("src"))
+        .arg(&bare)
+        .assert()
+        .success();
+    let info =
+        String::from_utf8(run_ok("unsquashfs", &["-s", bare.to_str().unwrap()]).stdout).unwrap();
+    assert!(info.contains("Xattrs are not stored"), "{info}");
+}
