@@ -30,10 +30,11 @@ impl DirHeader {
     pub const SIZE: usize = 12;
 
     pub fn decode(r: &mut impl Read) -> Result<DirHeader> {
-        let count = r.get_u32()? + 1;
-        if count as usize > MAX_RUN {
-            return Err(corrupt(format!("directory run of {count} entries")));
+        let stored = r.get_u32()?;
+        if stored as usize >= MAX_RUN {
+            return Err(corrupt(format!("directory run of {stored}+1 entries")));
         }
+        let count = stored + 1;
         Ok(DirHeader {
             count,
             start_block: r.get_u32()?,
