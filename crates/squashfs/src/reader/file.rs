@@ -64,10 +64,11 @@ impl<R: ReadAt> Archive<R> {
         }
         let tail = if file.has_fragment() {
             let tail_len = (file.size % u64::from(sb.block_size)) as u32;
-            if !file
+            if file
                 .fragment_offset
                 .checked_add(tail_len)
-                .is_some_and(|end| end <= sb.block_size)
+                .filter(|&end| end <= sb.block_size)
+                .is_none()
             {
                 return Err(corrupt("fragment offset past the fragment block"));
             }

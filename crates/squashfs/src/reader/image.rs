@@ -52,7 +52,10 @@ impl<R: ReadAt> Image<R> {
     /// the image's used bytes.
     pub fn read_exact(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
         let end = pos.checked_add(buf.len() as u64);
-        if !end.is_some_and(|end| end <= self.superblock.bytes_used) {
+        if end
+            .filter(|&end| end <= self.superblock.bytes_used)
+            .is_none()
+        {
             return Err(corrupt(format!(
                 "read of {} bytes at {pos} past the end of the image",
                 buf.len()
@@ -68,9 +71,10 @@ impl<R: ReadAt> Image<R> {
 
     /// Reads `len` bytes at `pos` into a new buffer (`len` checked first).
     pub fn read_vec(&self, pos: u64, len: u64) -> Result<Vec<u8>> {
-        if !pos
+        if pos
             .checked_add(len)
-            .is_some_and(|end| end <= self.superblock.bytes_used)
+            .filter(|&end| end <= self.superblock.bytes_used)
+            .is_none()
         {
             return Err(corrupt(format!(
                 "read of {len} bytes at {pos} past the end of the image"
