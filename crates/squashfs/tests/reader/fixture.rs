@@ -105,7 +105,7 @@ pub fn build_tree(root: &Path, block_size: usize, big_dir: bool) -> PathBuf {
     std::os::unix::fs::symlink("x".repeat(900), src.join("long-link")).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &src.join("fifo"),
+        src.join("fifo"),
         FileType::Fifo,
         Mode::from_raw_mode(0o640),
         0,
@@ -113,7 +113,7 @@ pub fn build_tree(root: &Path, block_size: usize, big_dir: bool) -> PathBuf {
     .unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &src.join("a/socket"),
+        src.join("a/socket"),
         FileType::Socket,
         Mode::from_raw_mode(0o600),
         0,
@@ -122,7 +122,7 @@ pub fn build_tree(root: &Path, block_size: usize, big_dir: bool) -> PathBuf {
     if is_root() {
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &src.join("a/null"),
+            src.join("a/null"),
             FileType::CharacterDevice,
             Mode::from_raw_mode(0o666),
             rustix::fs::makedev(1, 3),
@@ -130,7 +130,7 @@ pub fn build_tree(root: &Path, block_size: usize, big_dir: bool) -> PathBuf {
         .unwrap();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &src.join("a/disk"),
+            src.join("a/disk"),
             FileType::BlockDevice,
             Mode::from_raw_mode(0o660),
             rustix::fs::makedev(259, 70000),
@@ -143,7 +143,7 @@ pub fn build_tree(root: &Path, block_size: usize, big_dir: bool) -> PathBuf {
         ] {
             rustix::fs::chownat(
                 rustix::fs::CWD,
-                &src.join(path),
+                src.join(path),
                 Some(rustix::process::Uid::from_raw(uid)),
                 Some(rustix::process::Gid::from_raw(gid)),
                 rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
