@@ -49,8 +49,13 @@ struct Frame {
 impl<R: ReadAt> Archive<R> {
     /// Walks every node under the root, depth first, in listing order.
     pub fn walk<V: Visitor>(&self, visitor: &mut V) -> Result<(), V::Error> {
-        let root_ref = self.superblock().root_inode;
-        let root = self.root()?;
+        self.walk_from(self.superblock().root_inode, visitor)
+    }
+
+    /// Walks the subtree of the directory at `root_ref`; paths are
+    /// relative to it.
+    pub fn walk_from<V: Visitor>(&self, root_ref: u64, visitor: &mut V) -> Result<(), V::Error> {
+        let root = self.inode(root_ref)?;
         let mut path = Vec::new();
         let mut entered = HashSet::new();
         visitor.visit(&Node {
