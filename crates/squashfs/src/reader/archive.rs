@@ -137,11 +137,6 @@ impl<R: ReadAt> Archive<R> {
         &self.image.superblock
     }
 
-    /// The source the image is read from.
-    pub fn source(&self) -> &R {
-        self.image.source()
-    }
-
     /// The decoded compressor-options block, when the image has one.
     pub fn compressor_options(&self) -> Option<&CompressorOptions> {
         self.options.as_ref()

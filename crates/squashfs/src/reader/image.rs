@@ -44,10 +44,6 @@ impl<R: ReadAt> Image<R> {
         })
     }
 
-    pub fn source(&self) -> &R {
-        &self.source
-    }
-
     /// Fills `buf` from absolute position `pos`, which must lie inside
     /// the image's used bytes.
     pub fn read_exact(&self, pos: u64, buf: &mut [u8]) -> Result<()> {

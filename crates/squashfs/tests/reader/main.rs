@@ -4,4 +4,6 @@
 
 mod contents;
 mod fixture;
+mod loops;
 mod mutation;
+mod properties;
