@@ -197,3 +197,22 @@ pub fn write_listing(meta: &mut MetadataWriter, entries: &[ListingEntry]) -> Res
         index,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_counts_are_bounded_without_overflow() {
+        let header = |stored: u32| {
+            let mut b = Vec::new();
+            b.put_u32(stored);
+            b.put_u32(0);
+            b.put_u32(1);
+            b
+        };
+        assert_eq!(DirHeader::decode(&mut &header(255)[..]).unwrap().count, 256);
+        assert!(DirHeader::decode(&mut &header(256)[..]).is_err());
+        assert!(DirHeader::decode(&mut &header(u32::MAX)[..]).is_err());
+    }
+}
