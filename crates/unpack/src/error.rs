@@ -7,6 +7,11 @@ use std::path::PathBuf;
 pub enum Error {
     #[error(transparent)]
     Image(#[from] bale_squashfs::Error),
+    #[error("{path}: {source}")]
+    InImage {
+        path: String,
+        source: bale_squashfs::Error,
+    },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -1,11 +1,14 @@
 //! Checking an image: walk every node, decode every inode, listing and
-//! xattr set, read every block of every file; optionally compare each node
-//! with a local tree (see [`crate::Difference`]).
+//! xattr set, read every block of every file (in parallel, after the
+//! walk); optionally compare each node with a local tree (see
+//! [`crate::Difference`]).
 
 use crate::diff::{Comparer, Difference};
 use crate::error::{Error, Result};
 use bale_squashfs::inode::InodeKind;
 use bale_squashfs::reader::{Archive, Node, ReadAt, Visitor};
+use bale_squashfs::Inode;
+use rayon::prelude::*;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -27,14 +30,7 @@ pub struct Summary {
 
 /// Walks and reads the whole image; an error names the first problem.
 pub fn verify<R: ReadAt>(archive: &Archive<R>) -> Result<Summary> {
-    let mut checker = Checker {
-        archive,
-        summary: Summary::default(),
-        seen: HashSet::new(),
-        comparer: None,
-    };
-    archive.walk(&mut checker)?;
-    Ok(checker.summary)
+    check(archive, None).map(|(summary, _)| summary)
 }
 
 /// [`verify`], and every difference from the tree at `against`.
@@ -42,23 +38,45 @@ pub fn verify_against<R: ReadAt>(
     archive: &Archive<R>,
     against: &Path,
 ) -> Result<(Summary, Vec<Difference>)> {
+    check(archive, Some(Comparer::new(against)))
+}
+
+fn check<R: ReadAt>(
+    archive: &Archive<R>,
+    comparer: Option<Comparer>,
+) -> Result<(Summary, Vec<Difference>)> {
     let mut checker = Checker {
         archive,
         summary: Summary::default(),
         seen: HashSet::new(),
-        comparer: Some(Comparer::new(against)),
+        comparer,
+        unread: Vec::new(),
     };
     archive.walk(&mut checker)?;
+    checker.unread.par_iter().try_for_each(|(path, inode)| {
+        read_all(archive, inode).map_err(|source| Error::InImage {
+            path: String::from_utf8_lossy(path).into_owned(),
+            source,
+        })
+    })?;
     let differences = checker.comparer.map(|c| c.differences).unwrap_or_default();
     Ok((checker.summary, differences))
+}
+
+fn read_all<R: ReadAt>(archive: &Archive<R>, file: &Inode) -> bale_squashfs::Result<()> {
+    let mut reader = archive.open_file(file)?;
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(bale_squashfs::Error::from_io)?;
+    Ok(())
 }
 
 struct Checker<'a, R> {
     archive: &'a Archive<R>,
     summary: Summary,
-    /// Inode numbers already counted and read.
+    /// Inode numbers already counted.
     seen: HashSet<u32>,
     comparer: Option<Comparer>,
+    /// Files whose contents the comparison did not read.
+    unread: Vec<(Vec<u8>, Inode)>,
 }
 
 impl<R: ReadAt> Visitor for Checker<'_, R> {
@@ -87,11 +105,9 @@ impl<R: ReadAt> Visitor for Checker<'_, R> {
             InodeKind::Socket => s.sockets += 1,
         }
         if inode.kind() == InodeKind::File {
-            let mut reader = archive.open_file(inode)?;
-            s.bytes += reader.layout().size();
+            s.bytes += archive.file_layout(inode)?.size();
             if !contents_read {
-                std::io::copy(&mut reader, &mut std::io::sink())
-                    .map_err(bale_squashfs::Error::from_io)?;
+                self.unread.push((node.path.to_vec(), inode.clone()));
             }
         }
         Ok(())
