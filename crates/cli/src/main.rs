@@ -23,12 +23,27 @@ struct Cli {
 enum Command {
     /// Pack a directory tree into a squashfs image.
     Pack(commands::pack::Args),
+    /// Show an image's superblock, tables and counts.
+    Info(commands::info::Args),
+    /// List a directory of an image.
+    Ls(commands::ls::Args),
+    /// Write a file of an image to stdout.
+    Cat(commands::cat::Args),
+    /// Restore an image as a directory tree.
+    Extract(commands::extract::Args),
+    /// Read everything in an image, optionally comparing with a tree.
+    Verify(commands::verify::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pack(args) => commands::pack::run(args),
+        Command::Info(args) => commands::info::run(args),
+        Command::Ls(args) => commands::ls::run(args),
+        Command::Cat(args) => commands::cat::run(args),
+        Command::Extract(args) => commands::extract::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     };
     match result {
         Ok(code) => code,

@@ -54,6 +54,6 @@ fn truncated(e: std::io::Error) -> crate::error::Error {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
         corrupt("structure truncated")
     } else {
-        e.into()
+        crate::error::Error::from_io(e)
     }
 }

@@ -2,7 +2,7 @@
 //! for writing, bounded decompression for reading, and the optional
 //! compressor-options block that follows the superblock.
 
-use crate::bytes::PutLe;
+use crate::bytes::{GetLe, PutLe};
 use crate::error::{Error, Result};
 use std::cell::RefCell;
 use std::io::Read;
@@ -85,7 +85,16 @@ impl Codec {
                     .map_err(|e| bad(e.to_string()))
             }),
             Codec::Gzip => read_bounded(flate2::read::ZlibDecoder::new(input), output, bad),
-            Codec::Xz => read_bounded(liblzma::read::XzDecoder::new(input), output, bad),
+            Codec::Xz => {
+                // A crafted header may ask for a huge dictionary: cap memory.
+                let stream = liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY_LIMIT, 0)
+                    .map_err(|e| bad(e.to_string()))?;
+                read_bounded(
+                    liblzma::read::XzDecoder::new_stream(input, stream),
+                    output,
+                    bad,
+                )
+            }
             Codec::Lz4 => {
                 lz4_flex::block::decompress_into(input, output).map_err(|e| bad(e.to_string()))
             }
@@ -96,6 +105,10 @@ impl Codec {
         }
     }
 }
+
+/// Most memory an xz decoder may use: dictionaries are at most one block
+/// (1 MiB), so this leaves a wide margin while refusing absurd headers.
+const XZ_MEMORY_LIMIT: u64 = 64 << 20;
 
 thread_local! {
     static ZSTD_DECOMPRESSOR: RefCell<zstd::bulk::Decompressor<'static>> =
@@ -123,6 +136,88 @@ fn read_bounded(
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(bad(e.to_string())),
+        }
+    }
+}
+
+/// The compressor-options block stored after the superblock when the
+/// `COMPRESSOR_OPTIONS` flag is set, decoded per codec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompressorOptions {
+    Gzip {
+        level: u32,
+        window_bits: u16,
+        strategies: u16,
+    },
+    Xz {
+        dict_size: u32,
+        filters: u32,
+    },
+    Lz4 {
+        version: u32,
+        flags: u32,
+    },
+    Zstd {
+        level: u32,
+    },
+    Lzo {
+        algorithm: u32,
+        level: u32,
+    },
+}
+
+impl CompressorOptions {
+    /// Decodes the (unpacked) options block of `codec`.
+    pub fn decode(codec: Codec, mut raw: &[u8]) -> Result<CompressorOptions> {
+        let r = &mut raw;
+        let options = match codec {
+            Codec::Gzip => CompressorOptions::Gzip {
+                level: r.get_u32()?,
+                window_bits: r.get_u16()?,
+                strategies: r.get_u16()?,
+            },
+            Codec::Xz => CompressorOptions::Xz {
+                dict_size: r.get_u32()?,
+                filters: r.get_u32()?,
+            },
+            Codec::Lz4 => CompressorOptions::Lz4 {
+                version: r.get_u32()?,
+                flags: r.get_u32()?,
+            },
+            Codec::Zstd => CompressorOptions::Zstd {
+                level: r.get_u32()?,
+            },
+            Codec::Lzo => CompressorOptions::Lzo {
+                algorithm: r.get_u32()?,
+                level: r.get_u32()?,
+            },
+            Codec::Lzma => return Err(Error::Corrupt("lzma takes no compressor options".into())),
+        };
+        Ok(options)
+    }
+}
+
+impl std::fmt::Display for CompressorOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompressorOptions::Gzip {
+                level,
+                window_bits,
+                strategies,
+            } => write!(
+                f,
+                "level {level}, window bits {window_bits}, strategies {strategies:#x}"
+            ),
+            CompressorOptions::Xz { dict_size, filters } => {
+                write!(f, "dictionary size {dict_size}, filters {filters:#x}")
+            }
+            CompressorOptions::Lz4 { version, flags } => {
+                write!(f, "version {version}, flags {flags:#x}")
+            }
+            CompressorOptions::Zstd { level } => write!(f, "level {level}"),
+            CompressorOptions::Lzo { algorithm, level } => {
+                write!(f, "algorithm {algorithm}, level {level}")
+            }
         }
     }
 }
@@ -305,6 +400,25 @@ mod tests {
             .unwrap()
             .compress(&noise, &mut out)
             .unwrap());
+    }
+
+    #[test]
+    fn written_options_decode() {
+        let spec = CompressionSpec {
+            codec: Codec::Gzip,
+            level: Some(6),
+            block_size: 131072,
+        };
+        let block = spec.options_block().unwrap();
+        assert_eq!(
+            CompressorOptions::decode(Codec::Gzip, &block).unwrap(),
+            CompressorOptions::Gzip {
+                level: 6,
+                window_bits: 15,
+                strategies: 1
+            }
+        );
+        assert!(CompressorOptions::decode(Codec::Zstd, &[1, 0]).is_err());
     }
 
     #[test]

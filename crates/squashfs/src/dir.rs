@@ -30,10 +30,11 @@ impl DirHeader {
     pub const SIZE: usize = 12;
 
     pub fn decode(r: &mut impl Read) -> Result<DirHeader> {
-        let count = r.get_u32()? + 1;
-        if count as usize > MAX_RUN {
-            return Err(corrupt(format!("directory run of {count} entries")));
+        let stored = r.get_u32()?;
+        if stored as usize >= MAX_RUN {
+            return Err(corrupt(format!("directory run of {stored}+1 entries")));
         }
+        let count = stored + 1;
         Ok(DirHeader {
             count,
             start_block: r.get_u32()?,
@@ -195,4 +196,23 @@ pub fn write_listing(meta: &mut MetadataWriter, entries: &[ListingEntry]) -> Res
         size: written + SIZE_BIAS,
         index,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_counts_are_bounded_without_overflow() {
+        let header = |stored: u32| {
+            let mut b = Vec::new();
+            b.put_u32(stored);
+            b.put_u32(0);
+            b.put_u32(1);
+            b
+        };
+        assert_eq!(DirHeader::decode(&mut &header(255)[..]).unwrap().count, 256);
+        assert!(DirHeader::decode(&mut &header(256)[..]).is_err());
+        assert!(DirHeader::decode(&mut &header(u32::MAX)[..]).is_err());
+    }
 }

@@ -18,6 +18,28 @@ pub enum Error {
     Compress(String),
 }
 
+impl Error {
+    /// Recovers a format error that travelled through `std::io::Read`
+    /// (see [`Error::into_io`]), or wraps a plain I/O error.
+    pub fn from_io(e: std::io::Error) -> Error {
+        if !e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            return Error::Io(e);
+        }
+        match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(ours)) => *ours,
+            _ => corrupt("unreadable error"),
+        }
+    }
+
+    /// Wraps this error so it can be returned from `std::io::Read`.
+    pub fn into_io(self) -> std::io::Error {
+        match self {
+            Error::Io(e) => e,
+            other => std::io::Error::other(other),
+        }
+    }
+}
+
 /// Result with the format library's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -13,11 +13,13 @@ pub mod dir;
 pub mod error;
 pub mod inode;
 pub mod metadata;
+pub mod reader;
 pub mod superblock;
 pub mod tables;
 pub mod xattr;
 
-pub use compression::{Codec, CompressionSpec, Compressor};
+pub use compression::{Codec, CompressionSpec, Compressor, CompressorOptions};
 pub use error::{Error, Result};
 pub use inode::{Inode, InodeData, InodeKind};
+pub use reader::{Archive, CacheOptions, DirEntry, ReadAt};
 pub use superblock::Superblock;

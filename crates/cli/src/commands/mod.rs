@@ -1,3 +1,29 @@
-//! One module per subcommand.
+//! One module per subcommand, and the helpers they share for opening an
+//! image and naming paths inside it.
 
+pub mod cat;
+pub mod extract;
+pub mod info;
+pub mod ls;
 pub mod pack;
+pub mod verify;
+
+use anyhow::Context;
+use bale_squashfs::reader::Archive;
+use bale_squashfs::Inode;
+use std::fs::File;
+use std::path::Path;
+
+/// Opens an image; errors name it.
+pub fn open_image(path: &Path) -> anyhow::Result<Archive<File>> {
+    let file = File::open(path).with_context(|| path.display().to_string())?;
+    Archive::open(file).with_context(|| path.display().to_string())
+}
+
+/// Resolves `path` inside the image (symlinks are not followed).
+pub fn resolve(archive: &Archive<File>, image: &Path, path: &str) -> anyhow::Result<(u64, Inode)> {
+    archive
+        .lookup_path(path.as_bytes())
+        .with_context(|| format!("{}: {path}", image.display()))?
+        .with_context(|| format!("{}: {path}: no such file or directory", image.display()))
+}

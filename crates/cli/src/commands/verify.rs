@@ -1,0 +1,46 @@
+//! `bale verify IMAGE [--against DIR]`: reads everything in the image and,
+//! with `--against`, prints one line per difference from DIR (exit 1).
+
+use super::open_image;
+use anyhow::Context;
+use bale_unpack::Summary;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Image to verify.
+    pub image: PathBuf,
+    /// Compare contents and metadata with this directory tree.
+    #[arg(long, value_name = "DIR")]
+    pub against: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let archive = open_image(&args.image)?;
+    let context = || args.image.display().to_string();
+    let (summary, differences) = match &args.against {
+        Some(dir) => bale_unpack::verify_against(&archive, dir).with_context(context)?,
+        None => (
+            bale_unpack::verify(&archive).with_context(context)?,
+            Vec::new(),
+        ),
+    };
+    for difference in &differences {
+        println!("{difference}");
+    }
+    eprintln!("{}", describe(&summary));
+    if differences.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("bale: {}: {} differences", context(), differences.len());
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn describe(s: &Summary) -> String {
+    format!(
+        "verified {} entries: {} directories, {} files ({} bytes), {} symlinks, {} devices, {} fifos, {} sockets",
+        s.entries, s.directories, s.files, s.bytes, s.symlinks, s.devices, s.fifos, s.sockets
+    )
+}

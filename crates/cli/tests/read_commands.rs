@@ -1,0 +1,287 @@
+//! The read subcommands against images made by `mksquashfs` (which must be
+//! installed): info agrees with `unsquashfs -s`, ls with the tree, cat with
+//! the bytes, extract reproduces the source, verify finds differences.
+
+use assert_cmd::Command;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    src: PathBuf,
+    image: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let src = root.join("src");
+    std::fs::create_dir_all(src.join("docs/deep")).unwrap();
+    std::fs::write(src.join("docs/readme"), b"read me\n").unwrap();
+    std::fs::write(
+        src.join("docs/deep/data"),
+        (0..300_000u32)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    for i in 0..40 {
+        std::fs::write(src.join(format!("docs/n{i:02}")), format!("{i}\n")).unwrap();
+    }
+    std::fs::hard_link(src.join("docs/readme"), src.join("readme")).unwrap();
+    symlink("docs/readme", src.join("link")).unwrap();
+    std::fs::set_permissions(src.join("docs/deep"), PermissionsExt::from_mode(0o750)).unwrap();
+    if rustix::process::geteuid().is_root() {
+        std::os::unix::fs::chown(src.join("docs/readme"), Some(1001), Some(1002)).unwrap();
+    }
+    rustix::fs::setxattr(
+        src.join("docs/readme"),
+        "user.origin",
+        b"test",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    let image = root.join("image.sqfs");
+    let status = std::process::Command::new("mksquashfs")
+        .arg(&src)
+        .arg(&image)
+        .args([
+            "-comp",
+            "gzip",
+            "-b",
+            "65536",
+            "-noappend",
+            "-quiet",
+            "-no-progress",
+        ])
+        .status()
+        .expect("mksquashfs must be installed (apt-get install squashfs-tools)");
+    assert!(status.success());
+    Fixture {
+        _tmp: tmp,
+        root,
+        src,
+        image,
+    }
+}
+
+fn bale() -> Command {
+    Command::cargo_bin("bale").unwrap()
+}
+
+fn stdout_of(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
+    let out = bale()
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `unsquashfs -s` reports "Number of inodes 12"-style lines.
+fn unsquashfs_field(image: &Path, label: &str) -> String {
+    let out = std::process::Command::new("unsquashfs")
+        .arg("-s")
+        .arg(image)
+        .output()
+        .expect("unsquashfs must be installed (apt-get install squashfs-tools)");
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("{label} not in {text}"))
+        .trim()
+        .to_string()
+}
+
+fn info_field<'a>(info: &'a str, label: &str) -> &'a str {
+    info.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("{label} not in {info}"))
+        .trim()
+}
+
+#[test]
+fn info_agrees_with_unsquashfs() {
+    let f = fixture();
+    let info = stdout_of(&[&"info", &f.image]);
+    for (ours, theirs) in [
+        ("inodes:", "Number of inodes"),
+        ("block size:", "Block size"),
+        ("fragments:", "Number of fragments"),
+        ("ids:", "Number of ids"),
+    ] {
+        assert_eq!(
+            info_field(&info, ours),
+            unsquashfs_field(&f.image, theirs),
+            "{ours}"
+        );
+    }
+    assert!(info_field(&info, "compression:").starts_with("gzip"));
+    assert!(info.contains("exportable"));
+    assert!(info.contains("inode table:"));
+}
+
+#[test]
+fn ls_matches_the_tree() {
+    let f = fixture();
+    let mut names: Vec<String> = std::fs::read_dir(f.src.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        stdout_of(&[&"ls", &f.image, &"docs"]),
+        names.join("\n") + "\n"
+    );
+    let long = stdout_of(&[&"ls", &f.image, &"-l"]);
+    let link = long
+        .lines()
+        .find(|l| l.ends_with("link -> docs/readme"))
+        .unwrap();
+    assert!(link.starts_with("lrwxrwxrwx"), "{link}");
+    assert!(long
+        .lines()
+        .any(|l| l.starts_with("drwxr-xr-x") && l.ends_with(" docs")));
+    let readme = long.lines().find(|l| l.ends_with(" readme")).unwrap();
+    assert!(readme.starts_with("-rw-r--r--   2 "), "{readme}");
+    let recursive = stdout_of(&[&"ls", &f.image, &"-R"]);
+    assert!(recursive.contains("\n/docs/deep:\ndata\n"), "{recursive}");
+    bale()
+        .arg("ls")
+        .arg(&f.image)
+        .arg("nope")
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("nope: no such file or directory"));
+}
+
+#[test]
+fn cat_streams_the_bytes() {
+    let f = fixture();
+    let out = bale()
+        .arg("cat")
+        .arg(&f.image)
+        .arg("docs/deep/data")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        out.stdout,
+        std::fs::read(f.src.join("docs/deep/data")).unwrap()
+    );
+    bale()
+        .arg("cat")
+        .arg(&f.image)
+        .arg("docs")
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("not a regular file"));
+}
+
+#[test]
+fn extract_reproduces_the_source() {
+    let f = fixture();
+    let out = f.root.join("out");
+    bale()
+        .arg("extract")
+        .arg(&f.image)
+        .arg(&out)
+        .assert()
+        .success();
+    bale()
+        .arg("verify")
+        .arg(&f.image)
+        .arg("--against")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout("");
+    let readme = std::fs::symlink_metadata(out.join("docs/readme")).unwrap();
+    let source = std::fs::symlink_metadata(f.src.join("docs/readme")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (
+            readme.uid(),
+            readme.gid(),
+            readme.mode(),
+            readme.mtime(),
+            readme.nlink()
+        ),
+        (
+            source.uid(),
+            source.gid(),
+            source.mode(),
+            source.mtime(),
+            source.nlink()
+        )
+    );
+    bale()
+        .arg("extract")
+        .arg(&f.image)
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("not empty"));
+    bale()
+        .arg("extract")
+        .arg(&f.image)
+        .arg(&out)
+        .arg("-f")
+        .assert()
+        .success();
+}
+
+#[test]
+fn verify_reports_each_difference() {
+    let f = fixture();
+    bale().arg("verify").arg(&f.image).assert().success();
+    let data = f.src.join("docs/deep/data");
+    let mut bytes = std::fs::read(&data).unwrap();
+    bytes[12345] ^= 0x40;
+    std::fs::write(&data, bytes).unwrap();
+    std::fs::set_permissions(f.src.join("docs/n07"), PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::remove_file(f.src.join("docs/n08")).unwrap();
+    std::fs::write(f.src.join("docs/extra"), b"new").unwrap();
+    let out = bale()
+        .arg("verify")
+        .arg(&f.image)
+        .arg("--against")
+        .arg(&f.src)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "docs/deep/data: content differs at byte 12345",
+        "docs/n07: mode: image 0644, tree 0600",
+        "docs/n08: missing from",
+        "docs/extra: not in image",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(expected)),
+            "{expected:?} not in {stdout}"
+        );
+    }
+}
+
+#[test]
+fn corrupt_images_are_named_in_one_line() {
+    let f = fixture();
+    let mut bytes = std::fs::read(&f.image).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    let bad = f.root.join("bad.sqfs");
+    std::fs::write(&bad, bytes).unwrap();
+    let out = bale().arg("verify").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("bale: {}: ", bad.display())),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,9 @@
+//! Reader tests against real images made by `mksquashfs` (squashfs-tools
+//! must be installed): exact read-back of generated trees, and mutated or
+//! truncated images that must fail cleanly and quickly.
+
+mod contents;
+mod fixture;
+mod loops;
+mod mutation;
+mod properties;

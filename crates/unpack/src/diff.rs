@@ -1,0 +1,261 @@
+//! Comparing one image node with the same path in a local tree: kind,
+//! mode, owner, mtime, size, link count, symlink target, device numbers,
+//! xattrs (user., trusted., security.), contents, and names present only
+//! locally.
+
+use crate::error::{at_path, Result};
+use bale_squashfs::inode::{decode_rdev, InodeData, InodeKind};
+use bale_squashfs::reader::{Archive, Node, ReadAt};
+use bale_squashfs::xattr::split_name;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// One way the image differs from the tree, at one path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    /// Path relative to the image root ("." for the root).
+    pub path: String,
+    pub what: String,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.what)
+    }
+}
+
+/// Collects differences between an image and the tree at `root`.
+pub(crate) struct Comparer {
+    root: PathBuf,
+    pub differences: Vec<Difference>,
+}
+
+fn shown(path: &[u8]) -> String {
+    if path.is_empty() {
+        ".".into()
+    } else {
+        String::from_utf8_lossy(path).into_owned()
+    }
+}
+
+fn local_kind(ft: std::fs::FileType) -> InodeKind {
+    if ft.is_dir() {
+        InodeKind::Directory
+    } else if ft.is_symlink() {
+        InodeKind::Symlink
+    } else if ft.is_block_device() {
+        InodeKind::BlockDevice
+    } else if ft.is_char_device() {
+        InodeKind::CharDevice
+    } else if ft.is_fifo() {
+        InodeKind::Fifo
+    } else if ft.is_socket() {
+        InodeKind::Socket
+    } else {
+        InodeKind::File
+    }
+}
+
+impl Comparer {
+    pub fn new(root: &Path) -> Comparer {
+        Comparer {
+            root: root.to_path_buf(),
+            differences: Vec::new(),
+        }
+    }
+
+    fn differ(&mut self, path: &[u8], what: String) {
+        self.differences.push(Difference {
+            path: shown(path),
+            what,
+        });
+    }
+
+    /// Compares `node` with its local counterpart; returns whether file
+    /// contents were read (so the caller need not read them again).
+    pub fn compare<R: ReadAt>(&mut self, archive: &Archive<R>, node: &Node<'_>) -> Result<bool> {
+        let local = self.root.join(OsStr::from_bytes(node.path));
+        let md = match std::fs::symlink_metadata(&local) {
+            Ok(md) => md,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.differ(node.path, format!("missing from {}", self.root.display()));
+                return Ok(false);
+            }
+            Err(e) => return Err(at_path(&local)(e)),
+        };
+        let inode = node.inode;
+        let kind = local_kind(md.file_type());
+        if kind != inode.kind() {
+            self.differ(
+                node.path,
+                format!("kind: image {:?}, tree {kind:?}", inode.kind()),
+            );
+            return Ok(false);
+        }
+        let fields = [
+            (
+                "mode",
+                u64::from(inode.mode() & 0o7777),
+                u64::from(md.mode() & 0o7777),
+            ),
+            ("uid", archive.uid(inode)?.into(), md.uid().into()),
+            ("gid", archive.gid(inode)?.into(), md.gid().into()),
+            ("mtime", inode.mtime.into(), md.mtime() as u64),
+            ("link count", inode.link_count.into(), md.nlink()),
+        ];
+        for (name, image, tree) in fields {
+            if image != tree {
+                let (image, tree) = if name == "mode" {
+                    (format!("{image:04o}"), format!("{tree:04o}"))
+                } else {
+                    (image.to_string(), tree.to_string())
+                };
+                self.differ(node.path, format!("{name}: image {image}, tree {tree}"));
+            }
+        }
+        self.compare_xattrs(archive, node, &local)?;
+        match &inode.data {
+            InodeData::Symlink { target } => {
+                let local_target = std::fs::read_link(&local).map_err(at_path(&local))?;
+                if local_target.as_os_str().as_bytes() != target.as_slice() {
+                    self.differ(
+                        node.path,
+                        format!(
+                            "symlink target: image {}, tree {}",
+                            String::from_utf8_lossy(target),
+                            local_target.display()
+                        ),
+                    );
+                }
+            }
+            InodeData::BlockDevice { rdev } | InodeData::CharDevice { rdev } => {
+                let image = decode_rdev(*rdev);
+                let tree = (rustix::fs::major(md.rdev()), rustix::fs::minor(md.rdev()));
+                if image != tree {
+                    self.differ(node.path, format!("device: image {image:?}, tree {tree:?}"));
+                }
+            }
+            InodeData::Directory(_) => self.compare_names(archive, node, &local)?,
+            InodeData::File(_) => {
+                let size = archive.file_layout(inode)?.size();
+                if size != md.len() {
+                    self.differ(node.path, format!("size: image {size}, tree {}", md.len()));
+                } else {
+                    self.compare_contents(archive, node, &local)?;
+                    return Ok(true);
+                }
+            }
+            InodeData::Fifo | InodeData::Socket => {}
+        }
+        Ok(false)
+    }
+
+    /// Reports names in a local directory that the image lacks.
+    fn compare_names<R: ReadAt>(
+        &mut self,
+        archive: &Archive<R>,
+        node: &Node<'_>,
+        local: &Path,
+    ) -> Result<()> {
+        let in_image: BTreeSet<Vec<u8>> = archive
+            .read_dir(node.inode)?
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        let mut in_tree = Vec::new();
+        for entry in std::fs::read_dir(local).map_err(at_path(local))? {
+            let name = entry.map_err(at_path(local))?.file_name();
+            in_tree.push(name.as_bytes().to_vec());
+        }
+        in_tree.sort();
+        for name in in_tree.into_iter().filter(|n| !in_image.contains(n)) {
+            let mut path = node.path.to_vec();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(&name);
+            self.differ(&path, "not in image".into());
+        }
+        Ok(())
+    }
+
+    fn compare_contents<R: ReadAt>(
+        &mut self,
+        archive: &Archive<R>,
+        node: &Node<'_>,
+        local: &Path,
+    ) -> Result<()> {
+        let mut image = archive.open_file(node.inode)?;
+        let mut tree = std::fs::File::open(local).map_err(at_path(local))?;
+        let (mut a, mut b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+        let mut offset = 0u64;
+        loop {
+            let n = image.read(&mut a).map_err(bale_squashfs::Error::from_io)?;
+            if n == 0 {
+                return Ok(());
+            }
+            tree.read_exact(&mut b[..n]).map_err(at_path(local))?;
+            if let Some(i) = a[..n].iter().zip(&b[..n]).position(|(x, y)| x != y) {
+                self.differ(
+                    node.path,
+                    format!("content differs at byte {}", offset + i as u64),
+                );
+                return Ok(());
+            }
+            offset += n as u64;
+        }
+    }
+
+    fn compare_xattrs<R: ReadAt>(
+        &mut self,
+        archive: &Archive<R>,
+        node: &Node<'_>,
+        local: &Path,
+    ) -> Result<()> {
+        let image: BTreeMap<Vec<u8>, Vec<u8>> = archive
+            .xattrs(node.inode)?
+            .into_iter()
+            .map(|x| (x.name, x.value))
+            .collect();
+        let tree = local_xattrs(local)?;
+        for name in image.keys().chain(tree.keys()).collect::<BTreeSet<_>>() {
+            let what = match (image.get(name), tree.get(name)) {
+                (Some(_), None) => "only in image",
+                (None, Some(_)) => "only in tree",
+                (Some(a), Some(b)) if a != b => "values differ",
+                _ => continue,
+            };
+            let what = format!("xattr {}: {what}", String::from_utf8_lossy(name));
+            self.differ(node.path, what);
+        }
+        Ok(())
+    }
+}
+
+/// The local node's attributes in the namespaces squashfs can store.
+fn local_xattrs(path: &Path) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+    let unsupported = |e: rustix::io::Errno| e == rustix::io::Errno::NOTSUP;
+    let mut names = match rustix::fs::llistxattr_query(path) {
+        Ok(len) => vec![0u8; len],
+        Err(e) if unsupported(e) => return Ok(BTreeMap::new()),
+        Err(e) => return Err(at_path(path)(e)),
+    };
+    let len = rustix::fs::llistxattr(path, &mut names[..]).map_err(at_path(path))?;
+    let mut out = BTreeMap::new();
+    for name in names[..len].split(|&b| b == 0) {
+        if split_name(name).is_none() {
+            continue;
+        }
+        let size = rustix::fs::lgetxattr_query(path, name).map_err(at_path(path))?;
+        let mut value = vec![0u8; size];
+        let n = rustix::fs::lgetxattr(path, name, &mut value[..]).map_err(at_path(path))?;
+        value.truncate(n);
+        out.insert(name.to_vec(), value);
+    }
+    Ok(out)
+}

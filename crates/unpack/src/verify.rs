@@ -1,0 +1,115 @@
+//! Checking an image: walk every node, decode every inode, listing and
+//! xattr set, read every block of every file (in parallel, after the
+//! walk); optionally compare each node with a local tree (see
+//! [`crate::Difference`]).
+
+use crate::diff::{Comparer, Difference};
+use crate::error::{Error, Result};
+use bale_squashfs::inode::InodeKind;
+use bale_squashfs::reader::{Archive, Node, ReadAt, Visitor};
+use bale_squashfs::Inode;
+use rayon::prelude::*;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// What a verification walked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Directory entries walked, plus the root.
+    pub entries: u64,
+    /// Distinct inodes of each kind.
+    pub directories: u64,
+    pub files: u64,
+    pub symlinks: u64,
+    pub devices: u64,
+    pub fifos: u64,
+    pub sockets: u64,
+    /// File bytes read (each inode once).
+    pub bytes: u64,
+}
+
+/// Walks and reads the whole image; an error names the first problem.
+pub fn verify<R: ReadAt>(archive: &Archive<R>) -> Result<Summary> {
+    check(archive, None).map(|(summary, _)| summary)
+}
+
+/// [`verify`], and every difference from the tree at `against`.
+pub fn verify_against<R: ReadAt>(
+    archive: &Archive<R>,
+    against: &Path,
+) -> Result<(Summary, Vec<Difference>)> {
+    check(archive, Some(Comparer::new(against)))
+}
+
+fn check<R: ReadAt>(
+    archive: &Archive<R>,
+    comparer: Option<Comparer>,
+) -> Result<(Summary, Vec<Difference>)> {
+    let mut checker = Checker {
+        archive,
+        summary: Summary::default(),
+        seen: HashSet::new(),
+        comparer,
+        unread: Vec::new(),
+    };
+    archive.walk(&mut checker)?;
+    checker.unread.par_iter().try_for_each(|(path, inode)| {
+        read_all(archive, inode).map_err(|source| Error::InImage {
+            path: String::from_utf8_lossy(path).into_owned(),
+            source,
+        })
+    })?;
+    let differences = checker.comparer.map(|c| c.differences).unwrap_or_default();
+    Ok((checker.summary, differences))
+}
+
+fn read_all<R: ReadAt>(archive: &Archive<R>, file: &Inode) -> bale_squashfs::Result<()> {
+    let mut reader = archive.open_file(file)?;
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(bale_squashfs::Error::from_io)?;
+    Ok(())
+}
+
+struct Checker<'a, R> {
+    archive: &'a Archive<R>,
+    summary: Summary,
+    /// Inode numbers already counted.
+    seen: HashSet<u32>,
+    comparer: Option<Comparer>,
+    /// Files whose contents the comparison did not read.
+    unread: Vec<(Vec<u8>, Inode)>,
+}
+
+impl<R: ReadAt> Visitor for Checker<'_, R> {
+    type Error = Error;
+
+    fn visit(&mut self, node: &Node<'_>) -> Result<()> {
+        let (archive, inode) = (self.archive, node.inode);
+        self.summary.entries += 1;
+        archive.uid(inode)?;
+        archive.gid(inode)?;
+        archive.xattrs(inode)?;
+        let contents_read = match &mut self.comparer {
+            Some(comparer) => comparer.compare(archive, node)?,
+            None => false,
+        };
+        if !self.seen.insert(inode.number) {
+            return Ok(());
+        }
+        let s = &mut self.summary;
+        match inode.kind() {
+            InodeKind::Directory => s.directories += 1,
+            InodeKind::File => s.files += 1,
+            InodeKind::Symlink => s.symlinks += 1,
+            InodeKind::BlockDevice | InodeKind::CharDevice => s.devices += 1,
+            InodeKind::Fifo => s.fifos += 1,
+            InodeKind::Socket => s.sockets += 1,
+        }
+        if inode.kind() == InodeKind::File {
+            s.bytes += archive.file_layout(inode)?.size();
+            if !contents_read {
+                self.unread.push((node.path.to_vec(), inode.clone()));
+            }
+        }
+        Ok(())
+    }
+}
