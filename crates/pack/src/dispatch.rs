@@ -4,15 +4,13 @@
 //! shared fragment blocks, after a check (hash, then bytes) for an
 //! identical tail already stored.
 
-use crate::budget::Budget;
 use crate::error::{PackError, Result};
-use crate::fragment_table::FragmentTable;
 use crate::image_file::ImageFile;
 use crate::options::PackOptions;
-use crate::pipeline::{Done, FileOutcome, Item, Job, Shared};
+use crate::pipeline::{Done, FileOutcome, Item, Job, Pipeline};
+use crate::queue::Queue;
 use crate::source_reader::{Chunk, ReadJob};
 use crate::tree::Tree;
-use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -30,17 +28,21 @@ pub struct FileData {
     pub skipped: bool,
 }
 
+/// What the dispatcher hands back.
+pub struct Dispatched {
+    pub files: Vec<FileData>,
+    /// Files left out by `--skip-unreadable`.
+    pub skipped: Vec<PackError>,
+    pub duplicates: DuplicateCount,
+}
+
 /// Recently sealed fragment blocks kept unpacked for tail comparisons.
 const RECENT_FRAGMENTS: usize = 16;
 
 struct Dispatcher<'a> {
     opts: &'a PackOptions,
-    budget: &'a Budget,
-    shared: &'a Shared<'a>,
-    fragments: &'a FragmentTable,
+    p: &'a Pipeline<'a>,
     image: &'a ImageFile,
-    job_tx: Sender<Job>,
-    done_tx: Sender<Done>,
     seq: u64,
     files: Vec<FileData>,
     skipped: Vec<PackError>,
@@ -48,28 +50,26 @@ struct Dispatcher<'a> {
     sealed: u32,
     recent: VecDeque<(u32, Arc<Vec<u8>>)>,
     tails: HashMap<(u32, u128), (u32, u32)>,
+    duplicates: DuplicateCount,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Small files stored once for several names with equal content.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DuplicateCount {
+    pub files: u64,
+    pub bytes: u64,
+}
+
 pub fn dispatch(
     tree: &Tree,
     opts: &PackOptions,
-    budget: &Budget,
-    shared: &Shared,
-    fragments: &FragmentTable,
+    p: &Pipeline,
     image: &ImageFile,
-    read_tx: Sender<ReadJob>,
-    job_tx: Sender<Job>,
-    done_tx: Sender<Done>,
-) -> Result<(Vec<FileData>, Vec<PackError>)> {
+) -> Result<Dispatched> {
     let mut d = Dispatcher {
         opts,
-        budget,
-        shared,
-        fragments,
+        p,
         image,
-        job_tx,
-        done_tx,
         seq: 0,
         files: vec![FileData::default(); tree.files.len()],
         skipped: Vec::new(),
@@ -77,34 +77,38 @@ pub fn dispatch(
         sealed: 0,
         recent: VecDeque::new(),
         tails: HashMap::new(),
+        duplicates: DuplicateCount::default(),
     };
     let window = (opts.readers * 2).max(8);
-    let mut in_flight: VecDeque<Receiver<Chunk>> = VecDeque::new();
+    let mut in_flight: VecDeque<Arc<Queue<Chunk>>> = VecDeque::new();
     let mut issued = 0usize;
     for ordinal in 0..tree.files.len() {
         while issued < tree.files.len() && issued < ordinal + window {
-            let (tx, rx) = unbounded();
+            let chunks = Arc::new(Queue::new(usize::MAX, 1));
             let path = tree.path_of(tree.files[issued]);
-            read_tx
-                .send(ReadJob {
+            p.read_jobs
+                .push(ReadJob {
                     ordinal: issued as u32,
                     path,
-                    tx,
+                    chunks: chunks.clone(),
                 })
                 .map_err(|_| PackError::Cancelled)?;
-            in_flight.push_back(rx);
+            in_flight.push_back(chunks);
             issued += 1;
         }
-        budget.set_head(ordinal as u32);
+        p.budget.set_head(ordinal as u32);
         let rx = in_flight.pop_front().expect("window holds the head");
         d.file(ordinal as u32, &rx)?;
-        shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
+        p.progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
-    drop(read_tx);
     if !d.open_fragment.is_empty() {
         d.seal_fragment()?;
     }
-    Ok((d.files, d.skipped))
+    Ok(Dispatched {
+        files: d.files,
+        skipped: d.skipped,
+        duplicates: d.duplicates,
+    })
 }
 
 impl Dispatcher<'_> {
@@ -113,17 +117,18 @@ impl Dispatcher<'_> {
         self.seq - 1
     }
 
-    fn recv(&self, rx: &Receiver<Chunk>) -> Result<Chunk> {
-        if self.shared.stopped() {
+    fn recv(&self, chunks: &Queue<Chunk>) -> Result<Chunk> {
+        if self.p.stopped() {
             return Err(PackError::Cancelled);
         }
-        rx.recv().map_err(|_| PackError::Cancelled)
+        chunks.pop().ok_or(PackError::Cancelled)
     }
 
     fn send_done(&mut self, item: Item) -> Result<()> {
         let seq = self.next_seq();
-        self.done_tx
-            .send(Done {
+        self.p
+            .done
+            .push(Done {
                 seq,
                 item,
                 bytes: Vec::new(),
@@ -134,8 +139,9 @@ impl Dispatcher<'_> {
 
     fn send_job(&mut self, item: Item, data: Vec<u8>) -> Result<()> {
         let seq = self.next_seq();
-        self.job_tx
-            .send(Job { seq, item, data })
+        self.p
+            .jobs
+            .push(Job { seq, item, data })
             .map_err(|_| PackError::Cancelled)
     }
 
@@ -149,14 +155,14 @@ impl Dispatcher<'_> {
         Ok(())
     }
 
-    fn file(&mut self, ordinal: u32, rx: &Receiver<Chunk>) -> Result<()> {
+    fn file(&mut self, ordinal: u32, rx: &Queue<Chunk>) -> Result<()> {
         let block_size = self.opts.block_size as usize;
         let mut blocks = 0u64;
         loop {
             match self.recv(rx)? {
                 Chunk::Block(block) => {
-                    self.budget.release(ordinal);
-                    self.shared
+                    self.p.budget.release(ordinal);
+                    self.p
                         .progress
                         .bytes_done
                         .fetch_add(block.len() as u64, Ordering::Relaxed);
@@ -191,7 +197,7 @@ impl Dispatcher<'_> {
         }
     }
 
-    fn small_file(&mut self, ordinal: u32, data: Vec<u8>, rx: &Receiver<Chunk>) -> Result<()> {
+    fn small_file(&mut self, ordinal: u32, data: Vec<u8>, rx: &Queue<Chunk>) -> Result<()> {
         let hash = match self.recv(rx)? {
             Chunk::End { hash, .. } => hash,
             Chunk::Failed(err) => return self.failed(ordinal, err),
@@ -203,6 +209,8 @@ impl Dispatcher<'_> {
         if let Some(&(index, offset)) = self.tails.get(&key) {
             if self.stored_tail(index, offset, len)? == data {
                 self.files[ordinal as usize].fragment = Some((index, offset));
+                self.duplicates.files += 1;
+                self.duplicates.bytes += u64::from(len);
                 return Ok(());
             }
         }
@@ -251,7 +259,7 @@ impl Dispatcher<'_> {
     }
 
     fn read_back_fragment(&self, index: u32) -> Result<Vec<u8>> {
-        let entry = self.fragments.wait_for(index)?;
+        let entry = self.p.fragments.wait_for(index)?;
         let mut stored = vec![0u8; entry.size.on_disk() as usize];
         self.image.read_at(entry.start, &mut stored)?;
         if !entry.size.is_compressed() {

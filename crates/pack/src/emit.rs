@@ -5,12 +5,10 @@
 //! by rewinding the write position.
 
 use crate::error::{PackError, Result};
-use crate::fragment_table::FragmentTable;
 use crate::image_file::ImageFile;
-use crate::pipeline::{Done, FileOutcome, Item};
+use crate::pipeline::{Done, FileOutcome, Item, Pipeline};
 use bale_squashfs::block::BlockSize;
 use bale_squashfs::tables::FragmentEntry;
-use crossbeam_channel::Receiver;
 use std::collections::{BTreeMap, HashMap};
 
 /// The blocks of one file larger than a block.
@@ -46,7 +44,7 @@ pub struct Emitted {
 
 struct Emitter<'a> {
     image: &'a ImageFile,
-    fragments: &'a FragmentTable,
+    p: &'a Pipeline<'a>,
     block_size: u64,
     pos: u64,
     current: Option<BlockRun>,
@@ -56,16 +54,15 @@ struct Emitter<'a> {
 }
 
 pub fn emit(
-    done: Receiver<Done>,
+    p: &Pipeline,
     image: &ImageFile,
     start: u64,
-    fragments: &FragmentTable,
     file_count: usize,
     block_size: u32,
 ) -> Result<Emitted> {
     let mut e = Emitter {
         image,
-        fragments,
+        p,
         block_size: u64::from(block_size),
         pos: start,
         current: None,
@@ -75,7 +72,7 @@ pub fn emit(
     };
     let mut waiting = BTreeMap::new();
     let mut next = 0u64;
-    for d in done {
+    while let Some(d) = p.done.pop() {
         waiting.insert(d.seq, d);
         while let Some(d) = waiting.remove(&next) {
             e.item(d)?;
@@ -123,7 +120,7 @@ impl Emitter<'_> {
                 };
                 self.image.write_at(self.pos, &d.bytes)?;
                 self.pos += d.bytes.len() as u64;
-                self.fragments.publish(index, entry);
+                self.p.fragments.publish(index, entry);
             }
             Item::FileEnd { ordinal, outcome } => {
                 let run = self.current.take().unwrap_or_default();

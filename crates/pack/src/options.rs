@@ -6,9 +6,6 @@ use std::path::PathBuf;
 
 /// Default data block size (128 KiB, as mksquashfs).
 pub const DEFAULT_BLOCK_SIZE: u32 = 128 * 1024;
-/// Default number of concurrent source readers: enough to hide ~1 ms
-/// metadata round trips of a parallel file system.
-pub const DEFAULT_READERS: usize = 32;
 
 #[derive(Clone, Debug)]
 pub struct PackOptions {
@@ -31,7 +28,8 @@ pub struct PackOptions {
     pub force: bool,
     /// Compression threads (0 = one per core).
     pub threads: usize,
-    /// Concurrent source readers (directory scan and file reads).
+    /// Concurrent source readers (directory scan and file reads);
+    /// 0 picks by file system (see `source_fs`).
     pub readers: usize,
     pub skip_unreadable: bool,
     /// Bytes of file data that may be read ahead of the writer.
@@ -54,9 +52,9 @@ impl PackOptions {
             xattrs: true,
             force: false,
             threads: 0,
-            readers: DEFAULT_READERS,
+            readers: 0,
             skip_unreadable: false,
-            read_ahead: 64 << 20,
+            read_ahead: 32 << 20,
         }
     }
 
@@ -67,6 +65,16 @@ impl PackOptions {
             block_size: self.block_size,
             raw: !self.compress,
         }
+    }
+
+    /// These options with every "automatic" choice made.
+    pub fn resolved(&self) -> PackOptions {
+        let mut o = self.clone();
+        o.threads = self.compression_threads();
+        if o.readers == 0 {
+            o.readers = crate::source_fs::default_readers(&self.source);
+        }
+        o
     }
 
     pub fn compression_threads(&self) -> usize {

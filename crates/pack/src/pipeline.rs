@@ -11,11 +11,11 @@ use crate::fragment_table::FragmentTable;
 use crate::image_file::ImageFile;
 use crate::options::PackOptions;
 use crate::progress::Progress;
+use crate::queue::Queue;
 use crate::source_reader::{read_files, ReadJob};
 use crate::tree::Tree;
 use bale_squashfs::tables::FragmentEntry;
 use bale_squashfs::CompressionSpec;
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -49,25 +49,38 @@ pub struct Done {
     pub compressed: bool,
 }
 
-/// State shared by every stage: the first error and the stop signal.
-pub struct Shared<'a> {
+/// What every stage shares: the queues between stages, the read-ahead
+/// budget, fragment locations, and the first error. Any stage failing
+/// closes everything, so no thread stays blocked.
+pub struct Pipeline<'a> {
     pub progress: &'a Progress,
+    pub budget: Budget,
+    pub fragments: FragmentTable,
+    pub read_jobs: Queue<ReadJob>,
+    pub jobs: Queue<Job>,
+    pub done: Queue<Done>,
     stop: AtomicBool,
     error: Mutex<Option<PackError>>,
 }
 
-impl Shared<'_> {
+impl Pipeline<'_> {
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed) || self.progress.cancelled.load(Ordering::Relaxed)
     }
 
-    /// Records the first error and asks every stage to stop.
+    /// Records the first error and wakes every stage so it can stop.
     pub fn fail(&self, err: PackError) {
         let mut slot = self.error.lock().unwrap();
         if slot.is_none() {
             *slot = Some(err);
         }
+        drop(slot);
         self.stop.store(true, Ordering::Relaxed);
+        self.budget.close();
+        self.read_jobs.close();
+        self.jobs.close();
+        self.done.close();
+        self.fragments.abort();
     }
 
     /// Turns a stage's result into its value, recording its error.
@@ -97,68 +110,59 @@ pub fn write_data(
     let spec = opts.compression();
     let threads = opts.compression_threads();
     let readers = opts.readers.max(1);
-    let shared = Shared {
+    let p = Pipeline {
         progress,
+        budget: Budget::new(opts.read_ahead / u64::from(opts.block_size), 4),
+        fragments: FragmentTable::default(),
+        read_jobs: Queue::new(usize::MAX, 1),
+        jobs: Queue::new(threads * 2, 1),
+        done: Queue::new(usize::MAX, threads + 1),
         stop: AtomicBool::new(false),
         error: Mutex::new(None),
     };
-    let budget = Budget::new(opts.read_ahead / u64::from(opts.block_size), 4);
-    let fragments = FragmentTable::default();
-    let (read_tx, read_rx) = unbounded::<ReadJob>();
-    let (job_tx, job_rx) = bounded::<Job>(threads * 2);
-    let (done_tx, done_rx) = unbounded::<Done>();
-
     let (dispatched, emitted) = std::thread::scope(|s| {
         for i in 0..readers {
-            let rx = read_rx.clone();
-            let (budget, shared) = (&budget, &shared);
+            let p = &p;
             std::thread::Builder::new()
                 .name(format!("bale-read-{i}"))
-                .spawn_scoped(s, move || read_files(rx, budget, shared, opts.block_size))
+                .spawn_scoped(s, move || read_files(p, opts.block_size))
                 .expect("spawn reader");
         }
-        drop(read_rx);
         for i in 0..threads {
-            let (rx, tx, shared) = (job_rx.clone(), done_tx.clone(), &shared);
+            let p = &p;
             std::thread::Builder::new()
                 .name(format!("bale-zip-{i}"))
-                .spawn_scoped(s, move || compress_jobs(rx, tx, spec, shared))
+                .spawn_scoped(s, move || {
+                    p.settle(compress_jobs(p, spec));
+                    p.done.producer_done();
+                })
                 .expect("spawn compressor");
         }
-        drop(job_rx);
         let emitter = {
-            let (shared, fragments) = (&shared, &fragments);
-            let files = tree.files.len();
+            let (p, files) = (&p, tree.files.len());
             std::thread::Builder::new()
                 .name("bale-write".into())
                 .spawn_scoped(s, move || {
-                    let emitted = shared.settle(emit(
-                        done_rx,
-                        image,
-                        start,
-                        fragments,
-                        files,
-                        opts.block_size,
-                    ));
-                    if emitted.is_none() {
-                        fragments.abort();
-                    }
-                    emitted
+                    p.settle(emit(p, image, start, files, opts.block_size))
                 })
                 .expect("spawn writer")
         };
-        let dispatched = shared.settle(dispatch(
-            tree, opts, &budget, &shared, &fragments, image, read_tx, job_tx, done_tx,
-        ));
-        budget.close();
+        let dispatched = p.settle(dispatch(tree, opts, &p, image));
+        p.read_jobs.close();
+        p.jobs.producer_done();
+        p.done.producer_done();
+        p.budget.close();
         (dispatched, emitter.join().expect("writer thread panicked"))
     });
-    if let Some(e) = shared.error.lock().unwrap().take() {
+    if let Some(e) = p.error.lock().unwrap().take() {
         return Err(e);
     }
-    let (Some((mut files, skipped)), Some(emitted)) = (dispatched, emitted) else {
+    let (Some(dispatched), Some(mut emitted)) = (dispatched, emitted) else {
         return Err(PackError::Cancelled);
     };
+    let mut files = dispatched.files;
+    emitted.report.duplicate_files += dispatched.duplicates.files;
+    emitted.report.duplicate_bytes += dispatched.duplicates.bytes;
     for (ordinal, run) in emitted.runs.into_iter().enumerate() {
         if let Some(run) = run {
             let f = &mut files[ordinal];
@@ -169,35 +173,30 @@ pub fn write_data(
     }
     Ok(DataLayout {
         files,
-        fragments: fragments.into_entries(),
+        fragments: p.fragments.into_entries(),
         end: emitted.end,
         report: emitted.report,
-        skipped,
+        skipped: dispatched.skipped,
     })
 }
 
-fn compress_jobs(jobs: Receiver<Job>, done: Sender<Done>, spec: CompressionSpec, shared: &Shared) {
-    let mut compressor = match spec.compressor() {
-        Ok(c) => c,
-        Err(e) => return shared.fail(e.into()),
-    };
+fn compress_jobs(p: &Pipeline, spec: CompressionSpec) -> Result<()> {
+    let mut compressor = spec.compressor()?;
     let mut out = Vec::new();
-    for job in jobs {
-        let (bytes, compressed) = match compressor.compress(&job.data, &mut out) {
-            Ok(true) => (std::mem::take(&mut out), true),
-            Ok(false) => (job.data, false),
-            Err(e) => return shared.fail(e.into()),
+    while let Some(job) = p.jobs.pop() {
+        let (bytes, compressed) = match compressor.compress(&job.data, &mut out)? {
+            true => (std::mem::take(&mut out), true),
+            false => (job.data, false),
         };
-        if done
-            .send(Done {
-                seq: job.seq,
-                item: job.item,
-                bytes,
-                compressed,
-            })
-            .is_err()
-        {
-            return;
+        let done = Done {
+            seq: job.seq,
+            item: job.item,
+            bytes,
+            compressed,
+        };
+        if p.done.push(done).is_err() {
+            break;
         }
     }
+    Ok(())
 }

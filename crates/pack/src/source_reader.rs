@@ -3,20 +3,20 @@
 //! hashes it, and hands the chunks to the dispatcher through the file's
 //! own channel.
 
-use crate::budget::Budget;
 use crate::error::{source_err, PackError};
-use crate::pipeline::Shared;
-use crossbeam_channel::{Receiver, Sender};
+use crate::pipeline::Pipeline;
+use crate::queue::Queue;
 use rustix::fs::{FileType, Mode, OFlags};
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 use xxhash_rust::xxh3::Xxh3;
 
 /// One file to read.
 pub struct ReadJob {
     pub ordinal: u32,
     pub path: PathBuf,
-    pub tx: Sender<Chunk>,
+    pub chunks: Arc<Queue<Chunk>>,
 }
 
 /// What a reader sends for a file: blocks in order, then its end.
@@ -30,22 +30,20 @@ pub enum Chunk {
     Failed(PackError),
 }
 
-pub fn read_files(jobs: Receiver<ReadJob>, budget: &Budget, shared: &Shared, block_size: u32) {
-    for job in jobs {
-        if shared.stopped() {
-            return;
-        }
-        let end = read_one(&job, budget, shared, block_size as usize).unwrap_or_else(Chunk::Failed);
-        let _ = job.tx.send(end);
+/// Reads files until the job queue closes. Every job gets a final chunk
+/// (its end, or why it failed), so the dispatcher never waits in vain.
+pub fn read_files(p: &Pipeline, block_size: u32) {
+    while let Some(job) = p.read_jobs.pop() {
+        let end = if p.stopped() {
+            Chunk::Failed(PackError::Cancelled)
+        } else {
+            read_one(&job, p, block_size as usize).unwrap_or_else(Chunk::Failed)
+        };
+        let _ = job.chunks.push(end);
     }
 }
 
-fn read_one(
-    job: &ReadJob,
-    budget: &Budget,
-    shared: &Shared,
-    block_size: usize,
-) -> Result<Chunk, PackError> {
+fn read_one(job: &ReadJob, p: &Pipeline, block_size: usize) -> Result<Chunk, PackError> {
     let fd = rustix::fs::open(
         &job.path,
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
@@ -59,38 +57,33 @@ fn read_one(
             reason: "is no longer a regular file",
         });
     }
+    // Read what the size at open promised, never more: a file growing
+    // while we pack is stored as it was, a shrinking one as it now is.
+    let expected = st.st_size as u64;
     let mut file = std::fs::File::from(fd);
     let mut hasher = Xxh3::new();
     let mut size = 0u64;
-    loop {
-        if shared.stopped() || !budget.acquire(job.ordinal) {
+    while size < expected {
+        if p.stopped() || !p.budget.acquire(job.ordinal) {
             return Err(PackError::Cancelled);
         }
-        let mut block = vec![0u8; block_size];
-        let mut filled = 0;
-        while filled < block_size {
-            match file.read(&mut block[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    budget.release(job.ordinal);
-                    return Err(source_err(&job.path)(e));
-                }
-            }
+        let want = (expected - size).min(block_size as u64);
+        let mut block = Vec::with_capacity(want as usize);
+        if let Err(e) = (&mut file).take(want).read_to_end(&mut block) {
+            p.budget.release(job.ordinal);
+            return Err(source_err(&job.path)(e));
         }
-        if filled == 0 {
-            budget.release(job.ordinal);
+        if block.is_empty() {
+            p.budget.release(job.ordinal);
             break;
         }
-        block.truncate(filled);
         hasher.update(&block);
-        size += filled as u64;
-        let last = filled < block_size;
-        if job.tx.send(Chunk::Block(block)).is_err() {
+        size += block.len() as u64;
+        let short = (block.len() as u64) < want;
+        if job.chunks.push(Chunk::Block(block)).is_err() {
             return Err(PackError::Cancelled);
         }
-        if last {
+        if short {
             break;
         }
     }

@@ -44,6 +44,8 @@ pub struct Summary {
     /// Attributes in namespaces squashfs cannot store.
     pub dropped_xattrs: u64,
     pub elapsed: Duration,
+    /// How long the scan, data and metadata phases took.
+    pub phases: [(&'static str, Duration); 3],
 }
 
 fn check(opts: &PackOptions) -> Result<()> {
@@ -80,11 +82,13 @@ fn check(opts: &PackOptions) -> Result<()> {
 /// `progress.cancelled` is set, no file is left at the destination.
 pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     let started = Instant::now();
+    let opts = &opts.resolved();
     check(opts)?;
     if !opts.force && opts.image.symlink_metadata().is_ok() {
         return Err(PackError::Exists(opts.image.clone()));
     }
     let (tree, scan_report) = scan(opts, progress)?;
+    let scanned = Instant::now();
     let input_bytes: u64 = tree
         .files
         .iter()
@@ -104,6 +108,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     let data_start =
         SUPERBLOCK_SIZE as u64 + options_block.as_ref().map_or(0, |b| 2 + b.len() as u64);
     let data = write_data(&tree, opts, &image, data_start, progress)?;
+    let written = Instant::now();
 
     let mut ids = IdTable::default();
     let mut xattrs = XattrWriter::new(spec.compressor()?);
@@ -200,6 +205,11 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
         other_fs: scan_report.other_fs,
         dropped_xattrs: scan_report.dropped_xattrs,
         elapsed: started.elapsed(),
+        phases: [
+            ("scan", scanned - started),
+            ("data", written - scanned),
+            ("metadata", written.elapsed()),
+        ],
     })
 }
 

@@ -37,7 +37,10 @@ impl XattrWriter {
         self.ids.push(XattrId {
             xattr_ref,
             count: set.len() as u32,
-            size: set.iter().map(|x| x.name.len() as u32 + 1).sum(),
+            size: set
+                .iter()
+                .map(|x| (x.name.len() + 1 + x.value.len()) as u32)
+                .sum(),
         });
         self.known.insert(set.into(), id);
         Ok(id)

@@ -49,8 +49,9 @@ pub struct Args {
     /// Compression threads (default: one per core).
     #[arg(short = 'j', long, default_value_t = 0)]
     pub threads: usize,
-    /// Concurrent source readers (opens, stats, reads in flight).
-    #[arg(long, default_value_t = bale_pack::options::DEFAULT_READERS)]
+    /// Concurrent source readers: opens, stats and reads in flight
+    /// (default: 32 on network and parallel file systems, 2 per core on local ones).
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub readers: usize,
     /// Leave out unreadable or vanished entries instead of failing.
     #[arg(long)]
@@ -58,6 +59,9 @@ pub struct Args {
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Also print how long each phase took.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 fn parse_codec(s: &str) -> Result<Codec, String> {
@@ -114,6 +118,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(summary) => {
             if !args.quiet {
                 report(&opts, &summary);
+            }
+            if args.verbose {
+                for (phase, took) in summary.phases {
+                    eprintln!("bale: {phase} phase: {:.2} s", took.as_secs_f64());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
