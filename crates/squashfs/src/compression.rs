@@ -408,6 +408,7 @@ mod tests {
             codec: Codec::Gzip,
             level: Some(6),
             block_size: 131072,
+            raw: false,
         };
         let block = spec.options_block().unwrap();
         assert_eq!(
