@@ -243,7 +243,7 @@ impl CompressionSpec {
             Codec::Gzip if self.level != Some(9) => {
                 b.put_u32(self.level? as u32);
                 b.put_u16(15); // window bits
-                b.put_u16(0x1); // strategy: default
+                b.put_u16(0); // no extra strategies, as mksquashfs writes
             }
             Codec::Lz4 => {
                 b.put_u32(1); // LZ4_LEGACY format
@@ -416,7 +416,7 @@ mod tests {
             CompressorOptions::Gzip {
                 level: 6,
                 window_bits: 15,
-                strategies: 1
+                strategies: 0
             }
         );
         assert!(CompressorOptions::decode(Codec::Zstd, &[1, 0]).is_err());
