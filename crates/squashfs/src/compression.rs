@@ -239,7 +239,7 @@ impl CompressionSpec {
     pub fn options_block(&self) -> Option<Vec<u8>> {
         let mut b = Vec::new();
         match self.codec {
-            Codec::Zstd => b.put_u32(self.level? as u32),
+            Codec::Zstd => b.put_u32(self.level.or(self.codec.default_level())? as u32),
             Codec::Gzip if self.level != Some(9) => {
                 b.put_u32(self.level? as u32);
                 b.put_u16(15); // window bits
