@@ -1,6 +1,6 @@
 //! Round trips of random trees through `bale pack`, checked against the
-//! source by two independent readers: `unsquashfs -d` and a kernel loop
-//! mount. Also: every codec, odd block sizes, a 50k-entry directory, and
+//! source three ways: our own reader (`bale verify --against`),
+//! `unsquashfs -d`, and a kernel loop mount. Also: every codec, odd block sizes, a 50k-entry directory, and
 //! byte-identical output whatever the thread count.
 
 mod support;
@@ -22,10 +22,18 @@ fn pack(src: &Path, image: &Path, extra: &[&str]) {
         .success();
 }
 
-/// Packs `src` and checks the image both ways.
+/// Packs `src` and checks the image three ways.
 fn check_round_trip(src: &Path, work: &Path, extra: &[&str]) {
     let image = work.join("image.sqfs");
     pack(src, &image, extra);
+
+    let verified = bale().arg("verify").arg(&image).arg("--against").arg(src).output().unwrap();
+    assert!(
+        verified.status.success(),
+        "bale verify --against differs:\n{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
 
     let out = work.join("unsquashed");
     unsquashfs(&image, &out);
