@@ -27,7 +27,13 @@ fn check_round_trip(src: &Path, work: &Path, extra: &[&str]) {
     let image = work.join("image.sqfs");
     pack(src, &image, extra);
 
-    let verified = bale().arg("verify").arg(&image).arg("--against").arg(src).output().unwrap();
+    let verified = bale()
+        .arg("verify")
+        .arg(&image)
+        .arg("--against")
+        .arg(src)
+        .output()
+        .unwrap();
     assert!(
         verified.status.success(),
         "bale verify --against differs:\n{}{}",

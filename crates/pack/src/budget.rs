@@ -1,11 +1,11 @@
-//! Bounds how much file data the concurrent readers may hold ahead of the
-//! dispatcher, counted in blocks. The file the dispatcher is waiting on
-//! (the head) may always use a small reserve of its own, so readers of
-//! later files can never starve it: memory stays bounded without deadlock.
+//! Bounds how many bytes of file data the concurrent readers may hold
+//! ahead of the dispatcher. Data is accounted per read batch; the batch
+//! the dispatcher is waiting on (the head) may always use a reserve of its
+//! own, so readers of later batches can never starve it: memory stays
+//! bounded without deadlock.
 
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
 
 pub struct Budget {
     limit: u64,
@@ -18,66 +18,78 @@ pub struct Budget {
 struct State {
     used: u64,
     head: u32,
-    per_file: HashMap<u32, u64>,
+    per_batch: HashMap<u32, u64>,
     closed: bool,
+    waiting: usize,
 }
 
 impl Budget {
-    pub fn new(limit_blocks: u64, head_reserve: u64) -> Budget {
+    /// `limit` bytes shared by all batches, plus `head_reserve` bytes the
+    /// head batch may always use.
+    pub fn new(limit: u64, head_reserve: u64) -> Budget {
         Budget {
-            limit: limit_blocks.max(1),
+            limit: limit.max(1),
             head_reserve: head_reserve.max(1),
             state: Mutex::new(State::default()),
             freed: Condvar::new(),
         }
     }
 
-    /// Waits until file `ordinal` may hold one more block. Returns `false`
-    /// if the budget was closed (the pack is stopping).
-    pub fn acquire(&self, ordinal: u32) -> bool {
+    /// Waits until `batch` may hold `bytes` more. Returns `false` if the
+    /// budget was closed (the pack is stopping).
+    pub fn acquire(&self, batch: u32, bytes: u64) -> bool {
         let mut s = self.state.lock().unwrap();
         loop {
             if s.closed {
                 return false;
             }
-            let mine = s.per_file.get(&ordinal).copied().unwrap_or(0);
-            if s.used < self.limit || (s.head == ordinal && mine < self.head_reserve) {
-                s.used += 1;
-                *s.per_file.entry(ordinal).or_insert(0) += 1;
+            let mine = s.per_batch.get(&batch).copied().unwrap_or(0);
+            if s.used + bytes <= self.limit
+                || (s.head == batch && mine + bytes <= self.head_reserve)
+            {
+                s.used += bytes;
+                *s.per_batch.entry(batch).or_insert(0) += bytes;
                 return true;
             }
-            s = self
-                .freed
-                .wait_timeout(s, Duration::from_millis(200))
-                .unwrap()
-                .0;
+            s.waiting += 1;
+            s = self.freed.wait(s).unwrap();
+            s.waiting -= 1;
         }
     }
 
-    /// Returns one block of file `ordinal` to the pool.
-    pub fn release(&self, ordinal: u32) {
+    /// Returns `bytes` of `batch` to the pool.
+    pub fn release(&self, batch: u32, bytes: u64) {
         let mut s = self.state.lock().unwrap();
-        s.used -= 1;
-        if let Some(n) = s.per_file.get_mut(&ordinal) {
-            *n -= 1;
+        s.used -= bytes;
+        if let Some(n) = s.per_batch.get_mut(&batch) {
+            *n -= bytes;
             if *n == 0 {
-                s.per_file.remove(&ordinal);
+                s.per_batch.remove(&batch);
             }
         }
-        drop(s);
-        self.freed.notify_all();
+        self.wake(s);
     }
 
-    /// Marks `ordinal` as the file the dispatcher now waits on.
-    pub fn set_head(&self, ordinal: u32) {
-        self.state.lock().unwrap().head = ordinal;
-        self.freed.notify_all();
+    /// Marks `batch` as the one the dispatcher now waits on.
+    pub fn set_head(&self, batch: u32) {
+        let mut s = self.state.lock().unwrap();
+        s.head = batch;
+        self.wake(s);
     }
 
     /// Wakes every waiter and makes further acquisitions fail.
     pub fn close(&self) {
-        self.state.lock().unwrap().closed = true;
-        self.freed.notify_all();
+        let mut s = self.state.lock().unwrap();
+        s.closed = true;
+        self.wake(s);
+    }
+
+    fn wake(&self, s: std::sync::MutexGuard<State>) {
+        let waiting = s.waiting > 0;
+        drop(s);
+        if waiting {
+            self.freed.notify_all();
+        }
     }
 }
 
@@ -87,15 +99,27 @@ mod tests {
 
     #[test]
     fn head_may_exceed_the_limit_by_its_reserve_only() {
-        let b = Budget::new(2, 1);
+        let b = Budget::new(200, 100);
         b.set_head(0);
-        assert!(b.acquire(5));
-        assert!(b.acquire(6));
+        assert!(b.acquire(5, 100));
+        assert!(b.acquire(6, 100));
         // Pool full: the head still gets its reserve.
-        assert!(b.acquire(0));
-        b.release(5);
-        assert!(b.acquire(7));
+        assert!(b.acquire(0, 100));
+        b.release(5, 100);
+        b.release(0, 100);
+        assert!(b.acquire(7, 100));
         b.close();
-        assert!(!b.acquire(8), "closed budget refuses");
+        assert!(!b.acquire(8, 1), "closed budget refuses");
+    }
+
+    #[test]
+    fn a_waiting_reader_proceeds_once_its_batch_is_the_head() {
+        let b = Budget::new(100, 10);
+        assert!(b.acquire(0, 100));
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| b.acquire(1, 10));
+            b.set_head(1);
+            assert!(waiter.join().unwrap());
+        });
     }
 }

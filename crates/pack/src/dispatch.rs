@@ -10,8 +10,9 @@ use crate::options::PackOptions;
 use crate::pipeline::{Done, FileOutcome, Item, Job, Pipeline};
 use crate::queue::Queue;
 use crate::source_reader::{Chunk, ReadJob};
-use crate::tree::Tree;
+use crate::tree::{Kind, Tree};
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -51,6 +52,8 @@ struct Dispatcher<'a> {
     recent: VecDeque<(u32, Arc<Vec<u8>>)>,
     tails: HashMap<(u32, u128), (u32, u32)>,
     duplicates: DuplicateCount,
+    /// The read batch the current file belongs to (for the budget).
+    batch: u32,
 }
 
 /// Small files stored once for several names with equal content.
@@ -78,27 +81,36 @@ pub fn dispatch(
         recent: VecDeque::new(),
         tails: HashMap::new(),
         duplicates: DuplicateCount::default(),
+        batch: 0,
     };
     let window = (opts.readers * 2).max(8);
-    let mut in_flight: VecDeque<Arc<Queue<Chunk>>> = VecDeque::new();
-    let mut issued = 0usize;
-    for ordinal in 0..tree.files.len() {
-        while issued < tree.files.len() && issued < ordinal + window {
+    let mut batches = Batches {
+        tree,
+        block_size: u64::from(opts.block_size),
+        next: 0,
+    };
+    // Batches handed to readers: (first ordinal, end ordinal, their chunks).
+    let mut in_flight: VecDeque<(u32, u32, Arc<Queue<Chunk>>)> = VecDeque::new();
+    for ordinal in 0..tree.files.len() as u32 {
+        if in_flight.front().is_some_and(|(_, end, _)| *end == ordinal) {
+            in_flight.pop_front();
+        }
+        while in_flight.len() < window {
+            let Some(files) = batches.next() else { break };
             let chunks = Arc::new(Queue::new(usize::MAX, 1));
-            let path = tree.path_of(tree.files[issued]);
+            let (start, end) = (files[0].0, files[files.len() - 1].0 + 1);
             p.read_jobs
                 .push(ReadJob {
-                    ordinal: issued as u32,
-                    path,
+                    files,
                     chunks: chunks.clone(),
                 })
                 .map_err(|_| PackError::Cancelled)?;
-            in_flight.push_back(chunks);
-            issued += 1;
+            in_flight.push_back((start, end, chunks));
         }
-        p.budget.set_head(ordinal as u32);
-        let rx = in_flight.pop_front().expect("window holds the head");
-        d.file(ordinal as u32, &rx)?;
+        let (batch, _, chunks) = in_flight.front().expect("window holds the head");
+        p.budget.set_head(*batch);
+        d.batch = *batch;
+        d.file(ordinal, chunks)?;
         p.progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
     if !d.open_fragment.is_empty() {
@@ -109,6 +121,46 @@ pub fn dispatch(
         skipped: d.skipped,
         duplicates: d.duplicates,
     })
+}
+
+/// Cuts the packing order into read batches: a file of a block or more
+/// alone, otherwise a run of consecutive small files.
+struct Batches<'a> {
+    tree: &'a Tree,
+    block_size: u64,
+    next: usize,
+}
+
+/// Most files and bytes in one batch of small files.
+const BATCH_FILES: usize = 64;
+pub const BATCH_BYTES: u64 = 1 << 20;
+
+impl Iterator for Batches<'_> {
+    type Item = Vec<(u32, PathBuf)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let files = &self.tree.files;
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while self.next < files.len() && batch.len() < BATCH_FILES {
+            let idx = files[self.next];
+            let size = match self.tree.entries[idx as usize].kind {
+                Kind::File { size, .. } => size,
+                _ => 0,
+            };
+            let large = size >= self.block_size;
+            if !batch.is_empty() && (large || bytes + size > BATCH_BYTES) {
+                break;
+            }
+            batch.push((self.next as u32, self.tree.path_of(idx)));
+            bytes += size;
+            self.next += 1;
+            if large {
+                break;
+            }
+        }
+        (!batch.is_empty()).then_some(batch)
+    }
 }
 
 impl Dispatcher<'_> {
@@ -161,7 +213,7 @@ impl Dispatcher<'_> {
         loop {
             match self.recv(rx)? {
                 Chunk::Block(block) => {
-                    self.p.budget.release(ordinal);
+                    self.p.budget.release(self.batch, block.len() as u64);
                     self.p
                         .progress
                         .bytes_done

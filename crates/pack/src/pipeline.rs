@@ -112,7 +112,7 @@ pub fn write_data(
     let readers = opts.readers.max(1);
     let p = Pipeline {
         progress,
-        budget: Budget::new(opts.read_ahead / u64::from(opts.block_size), 4),
+        budget: Budget::new(opts.read_ahead, read_reserve(opts.block_size)),
         fragments: FragmentTable::default(),
         read_jobs: Queue::new(usize::MAX, 1),
         jobs: Queue::new(threads * 2, 1),
@@ -178,6 +178,12 @@ pub fn write_data(
         report: emitted.report,
         skipped: dispatched.skipped,
     })
+}
+
+/// What the head batch may always read: a full batch of small files, or
+/// four blocks of a large file.
+fn read_reserve(block_size: u32) -> u64 {
+    crate::dispatch::BATCH_BYTES.max(4 * u64::from(block_size))
 }
 
 fn compress_jobs(p: &Pipeline, spec: CompressionSpec) -> Result<()> {

@@ -18,6 +18,10 @@ struct State<T> {
     items: VecDeque<T>,
     producers: usize,
     closed: bool,
+    /// Threads sleeping in `pop` and in `push`: a notification (a system
+    /// call) is only sent when someone waits.
+    popping: usize,
+    pushing: usize,
 }
 
 impl<T> Queue<T> {
@@ -28,6 +32,8 @@ impl<T> Queue<T> {
                 items: VecDeque::new(),
                 producers,
                 closed: producers == 0,
+                popping: 0,
+                pushing: 0,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
@@ -39,14 +45,35 @@ impl<T> Queue<T> {
     pub fn push(&self, item: T) -> Result<(), T> {
         let mut s = self.state.lock().unwrap();
         while s.items.len() >= self.capacity && !s.closed {
+            s.pushing += 1;
             s = self.not_full.wait(s).unwrap();
+            s.pushing -= 1;
         }
         if s.closed {
             return Err(item);
         }
         s.items.push_back(item);
+        let wake = s.popping > 0;
         drop(s);
-        self.not_empty.notify_one();
+        if wake {
+            self.not_empty.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Adds several items at once with a single wake-up, ignoring the
+    /// capacity (for unbounded queues); gives them back if closed.
+    pub fn push_all(&self, items: Vec<T>) -> Result<(), Vec<T>> {
+        let mut s = self.state.lock().unwrap();
+        if s.closed {
+            return Err(items);
+        }
+        s.items.extend(items);
+        let wake = s.popping > 0;
+        drop(s);
+        if wake {
+            self.not_empty.notify_one();
+        }
         Ok(())
     }
 
@@ -55,14 +82,19 @@ impl<T> Queue<T> {
         let mut s = self.state.lock().unwrap();
         loop {
             if let Some(item) = s.items.pop_front() {
+                let wake = s.pushing > 0;
                 drop(s);
-                self.not_full.notify_one();
+                if wake {
+                    self.not_full.notify_one();
+                }
                 return Some(item);
             }
             if s.closed {
                 return None;
             }
+            s.popping += 1;
             s = self.not_empty.wait(s).unwrap();
+            s.popping -= 1;
         }
     }
 

@@ -1,25 +1,26 @@
-//! Source readers: each takes the next file, opens it (without following
-//! symlinks), reads it in block-sized chunks within the read-ahead budget,
-//! hashes it, and hands the chunks to the dispatcher through the file's
-//! own channel.
+//! Source readers: each takes the next batch of files (one large file, or
+//! a run of small ones), opens each without following symlinks, reads it
+//! in block-sized chunks within the read-ahead budget, hashes it, and hands
+//! the chunks to the dispatcher through the batch's own queue. Batching
+//! small files keeps thread hand-offs far below one per file.
 
 use crate::error::{source_err, PackError};
 use crate::pipeline::Pipeline;
 use crate::queue::Queue;
 use rustix::fs::{FileType, Mode, OFlags};
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use xxhash_rust::xxh3::Xxh3;
 
-/// One file to read.
+/// Consecutive files to read, in packing order, by ordinal and path.
 pub struct ReadJob {
-    pub ordinal: u32,
-    pub path: PathBuf,
+    pub files: Vec<(u32, PathBuf)>,
     pub chunks: Arc<Queue<Chunk>>,
 }
 
-/// What a reader sends for a file: blocks in order, then its end.
+/// What a reader sends for each file of a batch: blocks in order, then
+/// its end (or why it failed).
 pub enum Chunk {
     /// `block_size` bytes, or fewer for the last block.
     Block(Vec<u8>),
@@ -30,30 +31,71 @@ pub enum Chunk {
     Failed(PackError),
 }
 
-/// Reads files until the job queue closes. Every job gets a final chunk
-/// (its end, or why it failed), so the dispatcher never waits in vain.
+/// Reads batches until the job queue closes. Every file gets a final
+/// chunk (its end, or why it failed), so the dispatcher never waits in vain.
 pub fn read_files(p: &Pipeline, block_size: u32) {
     while let Some(job) = p.read_jobs.pop() {
-        let end = if p.stopped() {
-            Chunk::Failed(PackError::Cancelled)
-        } else {
-            read_one(&job, p, block_size as usize).unwrap_or_else(Chunk::Failed)
+        let batch = job.files.first().map_or(0, |(o, _)| *o);
+        // One file streams block by block; a run of small files is handed
+        // over in one piece, so the dispatcher wakes once per batch.
+        let mut sink = Sink {
+            queue: &job.chunks,
+            held: (job.files.len() > 1).then(Vec::new),
         };
-        let _ = job.chunks.push(end);
+        for (_, path) in &job.files {
+            let end = if p.stopped() {
+                Chunk::Failed(PackError::Cancelled)
+            } else {
+                read_one(path, batch, &mut sink, p, block_size as usize)
+                    .unwrap_or_else(Chunk::Failed)
+            };
+            sink.send(end);
+        }
+        sink.flush();
     }
 }
 
-fn read_one(job: &ReadJob, p: &Pipeline, block_size: usize) -> Result<Chunk, PackError> {
+/// Where a reader's chunks go: straight to the queue, or held until the
+/// batch is complete.
+struct Sink<'a> {
+    queue: &'a Queue<Chunk>,
+    held: Option<Vec<Chunk>>,
+}
+
+impl Sink<'_> {
+    fn send(&mut self, chunk: Chunk) {
+        match &mut self.held {
+            Some(held) => held.push(chunk),
+            None => {
+                let _ = self.queue.push(chunk);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(held) = self.held.take() {
+            let _ = self.queue.push_all(held);
+        }
+    }
+}
+
+fn read_one(
+    path: &Path,
+    batch: u32,
+    sink: &mut Sink,
+    p: &Pipeline,
+    block_size: usize,
+) -> Result<Chunk, PackError> {
     let fd = rustix::fs::open(
-        &job.path,
+        path,
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
         Mode::empty(),
     )
-    .map_err(|e| source_err(&job.path)(e.into()))?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| source_err(&job.path)(e.into()))?;
+    .map_err(|e| source_err(path)(e.into()))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| source_err(path)(e.into()))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(PackError::Changed {
-            path: job.path.clone(),
+            path: path.to_path_buf(),
             reason: "is no longer a regular file",
         });
     }
@@ -64,25 +106,21 @@ fn read_one(job: &ReadJob, p: &Pipeline, block_size: usize) -> Result<Chunk, Pac
     let mut hasher = Xxh3::new();
     let mut size = 0u64;
     while size < expected {
-        if p.stopped() || !p.budget.acquire(job.ordinal) {
+        let want = (expected - size).min(block_size as u64);
+        if p.stopped() || !p.budget.acquire(batch, want) {
             return Err(PackError::Cancelled);
         }
-        let want = (expected - size).min(block_size as u64);
         let mut block = Vec::with_capacity(want as usize);
-        if let Err(e) = (&mut file).take(want).read_to_end(&mut block) {
-            p.budget.release(job.ordinal);
-            return Err(source_err(&job.path)(e));
-        }
+        let read = (&mut file).take(want).read_to_end(&mut block);
+        p.budget.release(batch, want - block.len() as u64);
+        read.map_err(source_err(path))?;
         if block.is_empty() {
-            p.budget.release(job.ordinal);
             break;
         }
         hasher.update(&block);
         size += block.len() as u64;
         let short = (block.len() as u64) < want;
-        if job.chunks.push(Chunk::Block(block)).is_err() {
-            return Err(PackError::Cancelled);
-        }
+        sink.send(Chunk::Block(block));
         if short {
             break;
         }
