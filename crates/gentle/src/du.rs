@@ -1,0 +1,134 @@
+//! Disk usage accounting, like `du -s`: allocated bytes (512-byte blocks),
+//! apparent bytes and entry counts per path, each hard-linked inode counted
+//! once across all paths of one run (the first path that reaches it wins).
+
+use crate::console::Failed;
+use crate::session::Session;
+use crate::walker::{device, Entry, Visit, Visitor};
+use rustix::fs::FileType;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// What was found under one path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Allocated bytes (`st_blocks` × 512).
+    pub allocated: u64,
+    /// Apparent bytes (`st_size`).
+    pub apparent: u64,
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    /// Devices, FIFOs, sockets.
+    pub other: u64,
+}
+
+impl Totals {
+    /// All entries counted, like `du --inodes`.
+    pub fn inodes(&self) -> u64 {
+        self.files + self.dirs + self.symlinks + self.other
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    allocated: AtomicU64,
+    apparent: AtomicU64,
+    files: AtomicU64,
+    dirs: AtomicU64,
+    symlinks: AtomicU64,
+    other: AtomicU64,
+}
+
+impl Counters {
+    fn take(&self) -> Totals {
+        let take = |c: &AtomicU64| c.swap(0, Ordering::Relaxed);
+        Totals {
+            allocated: take(&self.allocated),
+            apparent: take(&self.apparent),
+            files: take(&self.files),
+            dirs: take(&self.dirs),
+            symlinks: take(&self.symlinks),
+            other: take(&self.other),
+        }
+    }
+}
+
+/// The du visitor: counts every entry, descends into every directory.
+#[derive(Default)]
+pub struct DuCounter {
+    counters: Counters,
+    /// Inodes with more than one link already counted.
+    linked: Mutex<HashSet<((u32, u32), u64)>>,
+}
+
+impl DuCounter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The totals since the last call, resetting them (hard-link memory is
+    /// kept, as du does across its arguments).
+    pub fn take_totals(&self) -> Totals {
+        self.counters.take()
+    }
+}
+
+impl Visitor for DuCounter {
+    fn visit(&self, entry: &Entry<'_>) -> Result<Visit, Failed> {
+        let st = entry.stat;
+        let file_type = entry.file_type();
+        let is_dir = file_type == FileType::Directory;
+        if !is_dir && st.stx_nlink > 1 {
+            let first = self
+                .linked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((device(st), st.stx_ino));
+            if !first {
+                return Ok(Visit::Done);
+            }
+        }
+        let c = &self.counters;
+        c.allocated
+            .fetch_add(st.stx_blocks * 512, Ordering::Relaxed);
+        c.apparent.fetch_add(st.stx_size, Ordering::Relaxed);
+        let kind = match file_type {
+            FileType::RegularFile => &c.files,
+            FileType::Directory => &c.dirs,
+            FileType::Symlink => &c.symlinks,
+            _ => &c.other,
+        };
+        kind.fetch_add(1, Ordering::Relaxed);
+        Ok(if is_dir { Visit::Descend } else { Visit::Done })
+    }
+}
+
+/// The result for one command-line path.
+#[derive(Debug, Clone)]
+pub struct PathUsage {
+    pub path: PathBuf,
+    pub totals: Totals,
+    /// Everything under the path could be read.
+    pub complete: bool,
+}
+
+/// Measure each path in turn, calling `report` as each one is done (so
+/// output streams). Stops early when the session is interrupted.
+pub fn run(session: &Session, paths: &[PathBuf], mut report: impl FnMut(&PathUsage)) {
+    let counter = DuCounter::new();
+    for path in paths {
+        let outcome = session.walker.walk(Path::new(path), &counter);
+        let usage = PathUsage {
+            path: path.clone(),
+            totals: counter.take_totals(),
+            complete: outcome.complete,
+        };
+        report(&usage);
+        if outcome.interrupted {
+            break;
+        }
+    }
+}
