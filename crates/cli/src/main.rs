@@ -22,12 +22,18 @@ struct Cli {
 enum Command {
     /// Pack a directory tree into a squashfs image.
     Pack(commands::pack::Args),
+    /// Disk usage of trees, measured gently (rate-limited, parallel walk).
+    Du(commands::du::Args),
+    /// Remove files and trees gently (rate-limited stat and unlink calls).
+    Rm(commands::rm::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pack(args) => commands::pack::run(args),
+        Command::Du(args) => commands::du::run(args),
+        Command::Rm(args) => commands::rm::run(args),
     };
     match result {
         Ok(code) => code,

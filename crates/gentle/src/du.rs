@@ -1,6 +1,8 @@
 //! Disk usage accounting, like `du -s`: allocated bytes (512-byte blocks),
 //! apparent bytes and entry counts per path, each hard-linked inode counted
 //! once across all paths of one run (the first path that reaches it wins).
+//! Directories too are counted once: a path inside one already measured
+//! adds nothing and is not printed, as with du.
 
 use crate::console::Failed;
 use crate::session::Session;
@@ -8,7 +10,7 @@ use crate::walker::{device, Entry, Visit, Visitor};
 use rustix::fs::FileType;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// What was found under one path.
@@ -60,8 +62,10 @@ impl Counters {
 #[derive(Default)]
 pub struct DuCounter {
     counters: Counters,
-    /// Inodes with more than one link already counted.
-    linked: Mutex<HashSet<((u32, u32), u64)>>,
+    /// Directories, and inodes with more than one link, already counted.
+    seen: Mutex<HashSet<((u32, u32), u64)>>,
+    /// The last path walked was already counted under an earlier one.
+    root_seen_before: AtomicBool,
 }
 
 impl DuCounter {
@@ -74,6 +78,11 @@ impl DuCounter {
     pub fn take_totals(&self) -> Totals {
         self.counters.take()
     }
+
+    /// Whether the last path walked had been counted before; resets.
+    pub fn take_root_seen_before(&self) -> bool {
+        self.root_seen_before.swap(false, Ordering::Relaxed)
+    }
 }
 
 impl Visitor for DuCounter {
@@ -81,13 +90,16 @@ impl Visitor for DuCounter {
         let st = entry.stat;
         let file_type = entry.file_type();
         let is_dir = file_type == FileType::Directory;
-        if !is_dir && st.stx_nlink > 1 {
+        if is_dir || st.stx_nlink > 1 {
             let first = self
-                .linked
+                .seen
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert((device(st), st.stx_ino));
             if !first {
+                if entry.depth == 0 {
+                    self.root_seen_before.store(true, Ordering::Relaxed);
+                }
                 return Ok(Visit::Done);
             }
         }
@@ -116,7 +128,9 @@ pub struct PathUsage {
 }
 
 /// Measure each path in turn, calling `report` as each one is done (so
-/// output streams). Stops early when the session is interrupted.
+/// output streams); paths that could not be statted, or were already
+/// counted under an earlier path, are not reported. Stops early when the
+/// session is interrupted.
 pub fn run(session: &Session, paths: &[PathBuf], mut report: impl FnMut(&PathUsage)) {
     let counter = DuCounter::new();
     for path in paths {
@@ -126,7 +140,9 @@ pub fn run(session: &Session, paths: &[PathBuf], mut report: impl FnMut(&PathUsa
             totals: counter.take_totals(),
             complete: outcome.complete,
         };
-        report(&usage);
+        if outcome.found && !counter.take_root_seen_before() {
+            report(&usage);
+        }
         if outcome.interrupted {
             break;
         }

@@ -24,6 +24,8 @@ pub struct CommonOptions {
     /// Always print the final rates.
     pub rate_report: bool,
     pub workers: usize,
+    /// Never show a progress display (e.g. while asking questions).
+    pub quiet_progress: bool,
 }
 
 impl Default for CommonOptions {
@@ -34,6 +36,7 @@ impl Default for CommonOptions {
             stat_limit: None,
             rate_report: false,
             workers: DEFAULT_WORKERS,
+            quiet_progress: false,
         }
     }
 }
@@ -76,7 +79,11 @@ impl Session {
             Arc::clone(&self.walker.stats),
             Arc::clone(&self.walker.stop),
             self.ops.clone(),
-            Progress::choose(self.options.quiet, self.options.verbose),
+            if self.options.quiet_progress {
+                Progress::Off
+            } else {
+                Progress::choose(self.options.quiet, self.options.verbose)
+            },
         )?;
         if self.options.verbose > 0 {
             let limit = match &self.walker.stat_limit {

@@ -102,6 +102,8 @@ pub struct WalkOutcome {
     pub complete: bool,
     /// The walk was stopped before the end.
     pub interrupted: bool,
+    /// The path itself could be statted (and was visited).
+    pub found: bool,
 }
 
 const STATX_MASK: StatxFlags = StatxFlags::TYPE
@@ -281,9 +283,10 @@ impl Walker {
     /// for it and, if it is a directory the visitor descends into, for
     /// everything below it.
     pub fn walk<V: Visitor>(&self, path: &Path, visitor: &V) -> WalkOutcome {
-        let outcome = |complete| WalkOutcome {
+        let outcome = |complete, found| WalkOutcome {
             complete,
             interrupted: self.stopped(),
+            found,
         };
         let (parent, name) = split_root(path);
         let parent_fd = match rustix::fs::open(
@@ -294,15 +297,15 @@ impl Walker {
             Ok(fd) => Arc::new(fd),
             Err(e) => {
                 self.console.fail(path, &Failed::new("cannot access", e));
-                return outcome(false);
+                return outcome(false, false);
             }
         };
         let stat = match self.stat(parent_fd.as_fd(), &name) {
-            None => return outcome(false),
+            None => return outcome(false, false),
             Some(Ok(stat)) => stat,
             Some(Err(e)) => {
                 self.console.fail(path, &Failed::new("cannot access", e));
-                return outcome(false);
+                return outcome(false, false);
             }
         };
         self.stats.record_entry();
@@ -317,11 +320,11 @@ impl Walker {
             Ok(v) => v,
             Err(f) => {
                 self.console.fail(path, &f);
-                return outcome(false);
+                return outcome(false, true);
             }
         };
         if visit != Visit::Descend || !entry.is_dir() {
-            return outcome(visit != Visit::Kept);
+            return outcome(visit != Visit::Kept, true);
         }
         let walk = Walk {
             walker: self,
@@ -346,7 +349,7 @@ impl Walker {
                 scope.spawn(|| walk.work());
             }
         });
-        outcome(walk.root_complete.load(Ordering::Relaxed))
+        outcome(walk.root_complete.load(Ordering::Relaxed), true)
     }
 }
 

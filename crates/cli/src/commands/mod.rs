@@ -1,3 +1,6 @@
 //! One module per subcommand.
 
+mod common;
+pub mod du;
 pub mod pack;
+pub mod rm;
