@@ -1,8 +1,9 @@
 //! Disk usage accounting, like `du -s`: allocated bytes (512-byte blocks),
 //! apparent bytes and entry counts per path, each hard-linked inode counted
 //! once across all paths of one run (the first path that reaches it wins).
-//! Directories too are counted once: a path inside one already measured
-//! adds nothing and is not printed, as with du.
+//! Directories are counted once too (which also breaks bind-mount loops);
+//! with several paths every entry is remembered, so a path inside one
+//! already measured adds nothing and is not printed, as with du.
 
 use crate::console::Failed;
 use crate::session::Session;
@@ -59,18 +60,25 @@ impl Counters {
 }
 
 /// The du visitor: counts every entry, descends into every directory.
-#[derive(Default)]
 pub struct DuCounter {
     counters: Counters,
     /// Directories, and inodes with more than one link, already counted.
     seen: Mutex<HashSet<((u32, u32), u64)>>,
     /// The last path walked was already counted under an earlier one.
     root_seen_before: AtomicBool,
+    /// Remember every entry, not just directories and hard links.
+    remember_all: bool,
 }
 
 impl DuCounter {
-    pub fn new() -> Self {
-        Self::default()
+    /// `remember_all` when several paths are measured (see the module docs).
+    pub fn new(remember_all: bool) -> Self {
+        DuCounter {
+            counters: Counters::default(),
+            seen: Mutex::new(HashSet::new()),
+            root_seen_before: AtomicBool::new(false),
+            remember_all,
+        }
     }
 
     /// The totals since the last call, resetting them (hard-link memory is
@@ -90,7 +98,7 @@ impl Visitor for DuCounter {
         let st = entry.stat;
         let file_type = entry.file_type();
         let is_dir = file_type == FileType::Directory;
-        if is_dir || st.stx_nlink > 1 {
+        if self.remember_all || is_dir || st.stx_nlink > 1 {
             let first = self
                 .seen
                 .lock()
@@ -132,7 +140,7 @@ pub struct PathUsage {
 /// counted under an earlier path, are not reported. Stops early when the
 /// session is interrupted.
 pub fn run(session: &Session, paths: &[PathBuf], mut report: impl FnMut(&PathUsage)) {
-    let counter = DuCounter::new();
+    let counter = DuCounter::new(paths.len() > 1);
     for path in paths {
         let outcome = session.walker.walk(Path::new(path), &counter);
         let usage = PathUsage {
