@@ -7,7 +7,7 @@
 
 use crate::console::Failed;
 use crate::session::Session;
-use crate::walker::{device, Entry, Visit, Visitor};
+use crate::walker::{inode_key, Entry, InodeKey, Visit, Visitor};
 use rustix::fs::FileType;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -63,7 +63,7 @@ impl Counters {
 pub struct DuCounter {
     counters: Counters,
     /// Directories, and inodes with more than one link, already counted.
-    seen: Mutex<HashSet<((u32, u32), u64)>>,
+    seen: Mutex<HashSet<InodeKey>>,
     /// The last path walked was already counted under an earlier one.
     root_seen_before: AtomicBool,
     /// Remember every entry, not just directories and hard links.
@@ -103,7 +103,7 @@ impl Visitor for DuCounter {
                 .seen
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert((device(st), st.stx_ino));
+                .insert(inode_key(st));
             if !first {
                 if entry.depth == 0 {
                     self.root_seen_before.store(true, Ordering::Relaxed);

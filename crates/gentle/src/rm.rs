@@ -9,7 +9,7 @@ use crate::limiter::{InvalidRate, RateLimiter};
 use crate::prompt::{Interactive, Prompter};
 use crate::session::{limiter, Session};
 use crate::stats::{CallStats, Op};
-use crate::walker::{device, Entry, Visit, Visitor};
+use crate::walker::{inode_key, Entry, InodeKey, Visit, Visitor};
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 use std::collections::HashMap;
@@ -140,7 +140,7 @@ pub struct Remover<'a> {
     console: Arc<crate::console::Console>,
     removed: Removed,
     /// Links still to be removed for inodes with several links.
-    links_left: Mutex<HashMap<((u32, u32), u64), u32>>,
+    links_left: Mutex<HashMap<InodeKey, u32>>,
 }
 
 impl<'a> Remover<'a> {
@@ -191,7 +191,7 @@ impl<'a> Remover<'a> {
             return bytes;
         }
         let mut left = self.links_left.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (device(st), st.stx_ino);
+        let key = inode_key(st);
         let n = left.entry(key).or_insert(st.stx_nlink);
         *n -= 1;
         if *n == 0 {
@@ -488,7 +488,13 @@ mod tests {
             recursive: true,
             ..RmOptions::default()
         };
-        let summary = run(&mut s, &[d.clone()], &opts, &ScriptedPrompter::new([])).unwrap();
+        let summary = run(
+            &mut s,
+            std::slice::from_ref(&d),
+            &opts,
+            &ScriptedPrompter::new([]),
+        )
+        .unwrap();
         // "big" still has a link outside: its 64 KiB are not freed.
         assert!(summary.freed < 64 * 1024, "{summary:?}");
         assert!(t.path().join("outside").exists());

@@ -44,8 +44,7 @@ impl Default for CommonOptions {
 /// A limiter for `rate`, or none for no rate (or a rate of 0, "unlimited").
 pub fn limiter(rate: Option<f64>) -> Result<Option<RateLimiter>, InvalidRate> {
     match rate {
-        None => Ok(None),
-        Some(r) if r == 0.0 => Ok(None),
+        None | Some(0.0) => Ok(None),
         Some(r) => RateLimiter::new(r).map(Some),
     }
 }

@@ -118,6 +118,13 @@ pub fn device(stat: &Statx) -> (u32, u32) {
     (stat.stx_dev_major, stat.stx_dev_minor)
 }
 
+/// Identifies an inode: device and inode number.
+pub type InodeKey = ((u32, u32), u64);
+
+pub fn inode_key(stat: &Statx) -> InodeKey {
+    (device(stat), stat.stx_ino)
+}
+
 fn is_mount_root(stat: &Statx) -> bool {
     stat.stx_attributes_mask
         .contains(StatxAttributes::MOUNT_ROOT)
