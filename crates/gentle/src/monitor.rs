@@ -112,7 +112,8 @@ impl Monitor {
                         last_line = Instant::now();
                         console.note(&format!("progress: {}", progress_text(&stats)));
                     }
-                    std::thread::sleep(TICK);
+                    // Woken early by `finish`, so ending costs no tick.
+                    std::thread::park_timeout(TICK);
                 }
                 if let Some(bar) = bar {
                     bar.finish_and_clear();
@@ -135,6 +136,7 @@ impl Monitor {
         self.done.store(true, Ordering::Relaxed);
         self.handle.close();
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }

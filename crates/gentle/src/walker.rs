@@ -166,6 +166,9 @@ enum Job {
 struct QueueState {
     jobs: Vec<Job>,
     active: usize,
+    /// Workers blocked in `pop`: notifying costs a system call, so it is
+    /// done only when someone waits.
+    waiting: usize,
 }
 
 /// The shared LIFO stack of jobs.
@@ -180,6 +183,7 @@ impl Queue {
             state: Mutex::new(QueueState {
                 jobs: Vec::new(),
                 active: 0,
+                waiting: 0,
             }),
             ready: Condvar::new(),
         }
@@ -190,8 +194,11 @@ impl Queue {
     }
 
     fn push(&self, job: Job) {
-        self.lock().jobs.push(job);
-        self.ready.notify_one();
+        let mut state = self.lock();
+        state.jobs.push(job);
+        if state.waiting > 0 {
+            self.ready.notify_one();
+        }
     }
 
     /// The next job, or `None` once there is no work left or `stop` is set.
@@ -206,21 +213,25 @@ impl Queue {
                 return Some(job);
             }
             if state.active == 0 {
-                self.ready.notify_all();
+                if state.waiting > 0 {
+                    self.ready.notify_all();
+                }
                 return None;
             }
+            state.waiting += 1;
             state = self
                 .ready
                 .wait_timeout(state, Duration::from_millis(100))
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            state.waiting -= 1;
         }
     }
 
     fn finished_one(&self) {
         let mut state = self.lock();
         state.active -= 1;
-        if state.active == 0 {
+        if state.active == 0 && state.waiting > 0 {
             self.ready.notify_all();
         }
     }
