@@ -10,7 +10,11 @@
 # Usage: scripts/bench/gentle.sh
 # Environment: FILES (100000), LIMITS ("500 2000 5000"), RUN_SECONDS (25),
 #   UNLINK_LIMIT (2000), REPEAT (3), BENCH_DIR (/var/tmp/bale-bench),
-#   TARGET (where to measure the tree; default $BENCH_DIR/work).
+#   TARGET (where to measure the tree; default $BENCH_DIR/work),
+#   PFS_DIR (optional: a directory on a parallel/network file system, e.g. a
+#   GlusterFS mount; adds du and rm timings there), PFS_FILES (20000),
+#   PFS_REMOUNT (1: remount a GlusterFS client for cold runs, since
+#   drop_caches does not clear its own caches).
 set -euo pipefail
 
 FILES=${FILES:-100000}
@@ -161,3 +165,46 @@ done
 echo
 same_du=$(du -s "$LINUX" | cut -f1); same_bale=$("$BALE" du -s "$LINUX" | cut -f1)
 echo "Totals agree: du -s says $same_du KiB, bale du -s says $same_bale KiB."
+
+[ -n "${PFS_DIR:-}" ] || exit 0
+
+PFS_FILES=${PFS_FILES:-20000}
+PFS_REMOUNT=${PFS_REMOUNT:-1}
+PFS_MNT=$(findmnt -n -o TARGET -T "$PFS_DIR")
+PFS_TYPE=$(findmnt -n -o FSTYPE -T "$PFS_DIR")
+PFS_SRC=$(findmnt -n -o SOURCE -T "$PFS_DIR")
+
+# Drop the kernel's caches and, for GlusterFS, the client's own (remount).
+pfs_cold() {
+    drop_caches
+    if [ "$PFS_REMOUNT" = 1 ] && [ "$PFS_TYPE" = fuse.glusterfs ]; then
+        umount "$PFS_MNT"; mount -t glusterfs "$PFS_SRC" "$PFS_MNT"
+        for _ in $(seq 100); do stat "$PFS_DIR" >/dev/null 2>&1 && break; sleep 0.1; done
+    fi
+}
+
+seconds() { local s e; s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); python3 -c "print(f'{$e - $s:.3f}')"; }
+
+PFS_TREE=$PFS_DIR/tree-$PFS_FILES
+if [ ! -d "$PFS_TREE" ]; then log "creating $PFS_FILES files on $PFS_TYPE"; make_tree "$PFS_FILES" "$PFS_TREE"; fi
+echo
+echo "### On $PFS_TYPE ($PFS_FILES files in directories of 1000)"
+echo
+echo "Cold = drop_caches$( [ "$PFS_REMOUNT" = 1 ] && [ "$PFS_TYPE" = fuse.glusterfs ] && echo ' and the client remounted'); one run each."
+echo
+echo "| command | cold | warm |"
+echo "|---|---:|---:|"
+for cmd in "du -s" "$BALE du -s" "$BALE du -s -j 16" "$BALE du -S 2000 -R"; do
+    log "pfs: $cmd"
+    pfs_cold; cold=$(seconds $cmd "$PFS_TREE")
+    warm=$(seconds $cmd "$PFS_TREE")
+    echo "| \`${cmd/#$BALE/bale}\` | $cold s | $warm s |"
+done
+echo
+echo "| removal of the $PFS_FILES-file tree | time |"
+echo "|---|---:|"
+pfs_cold; t_rm=$(seconds rm -rf "$PFS_TREE")
+make_tree "$PFS_FILES" "$PFS_TREE"
+pfs_cold; t_bale=$(seconds "$BALE" rm -r "$PFS_TREE")
+echo "| \`rm -rf\` | $t_rm s |"
+echo "| \`bale rm -r\` (8 workers, no limit) | $t_bale s |"
