@@ -4,8 +4,11 @@
 //! apart and sleeps until that slot. Because the schedule is global, any
 //! number of workers together make at most `rate` calls per second, spread
 //! evenly rather than in bursts. When callers fall behind (slow file system,
-//! a stall), the schedule may lag the clock by at most a small `max_lag`, so
-//! oversleeping is made up for but a long stall is never followed by a burst.
+//! the process not scheduled for a while), the schedule may lag the clock by
+//! at most `max_lag` (100 ms), so short delays are made up for and the
+//! average stays on target, but a long stall is never followed by more than
+//! 100 ms worth of calls at once: any window of W seconds holds at most
+//! `rate × (W + 0.1) + 1` calls.
 
 use crate::clock::{Clock, SystemClock};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +18,11 @@ use std::time::Duration;
 /// The longest a sleeping caller waits before checking for a stop request.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
-/// The most the schedule may trail the clock, in time; see the module docs.
-const MAX_LAG: Duration = Duration::from_millis(10);
+/// The most the schedule may trail the clock; see the module docs. Large
+/// enough to absorb the scheduling delays of a loaded machine (a busy
+/// 2-core node easily leaves a process off the CPU for tens of
+/// milliseconds), small enough to add at most 1% to a 10-second window.
+pub const MAX_LAG: Duration = Duration::from_millis(100);
 
 /// A rate that is not a positive, finite number of calls per second.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -52,9 +58,7 @@ impl<C: Clock> RateLimiter<C> {
             clock,
             rate,
             interval,
-            // Up to four slots' worth of catch-up absorbs oversleeping at high
-            // rates; at low rates it is bounded by MAX_LAG.
-            max_lag: (interval * 4).min(MAX_LAG),
+            max_lag: MAX_LAG,
             next: Mutex::new(None),
         })
     }
@@ -267,20 +271,40 @@ mod tests {
             }
         });
         let resume = calls.iter().copied().find(|&c| c > secs(7.9)).unwrap();
-        // At most 10 ms worth of calls may be made up after the stall.
-        let in_first_10ms = count_in(&calls, resume, secs(0.010));
+        // At most 100 ms worth of calls may be made up after the stall.
+        let in_first_100ms = count_in(&calls, resume, secs(0.100));
         assert!(
-            in_first_10ms <= 20,
-            "{in_first_10ms} calls in the 10 ms after a stall"
+            in_first_100ms <= 100 + 100 + 1,
+            "{in_first_100ms} calls in the 100 ms after a stall"
         );
-        // No second from the end of the stall on exceeds the limit by 5%.
+        // No second from the end of the stall on holds more than the limit
+        // plus that catch-up.
         let mut start = resume;
         while start + secs(1.0) <= secs(20.0) {
             let n = count_in(&calls, start, secs(1.0)) as f64;
-            assert!(n <= rate * 1.05, "{n} calls in the second from {start:?}");
+            assert!(
+                n <= rate * 1.1 + 1.0,
+                "{n} calls in the second from {start:?}"
+            );
             start += secs(0.1);
         }
         assert_windows(&calls, rate, 9.0, 20.0, 10.0, 0.05);
+    }
+
+    #[test]
+    fn scheduling_delays_below_max_lag_do_not_lower_the_rate() {
+        // One worker that, about 2.5 times a second, is not scheduled for
+        // 60 ms (a loaded machine): the slots it missed are made up.
+        let rate = 500.0;
+        let mut rng = Lcg(3);
+        let calls = simulate(rate, 1, secs(60.0), |_| {
+            if rng.next_unit() < 0.005 {
+                secs(0.060)
+            } else {
+                secs(0.0001)
+            }
+        });
+        assert_windows(&calls, rate, 1.0, 60.0, 10.0, 0.05);
     }
 
     #[test]

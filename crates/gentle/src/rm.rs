@@ -268,6 +268,10 @@ impl Visitor for Remover<'_> {
         self.count(entry);
         Ok(Visit::Done)
     }
+
+    fn ignore_vanished(&self) -> bool {
+        self.options.force
+    }
 }
 
 /// Remove `paths` as `rm` would with `options`, asking `prompter` where the

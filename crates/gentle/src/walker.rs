@@ -19,6 +19,7 @@ use crate::limiter::RateLimiter;
 use crate::stats::{CallStats, Op};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Statx, StatxAttributes, StatxFlags};
+use rustix::io::Errno;
 use std::ffi::{CStr, CString, OsStr};
 use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
@@ -79,6 +80,12 @@ pub trait Visitor: Sync {
     /// was kept. Return [`Visit::Done`] or [`Visit::Kept`].
     fn leave(&self, _entry: &Entry<'_>, _complete: bool) -> Result<Visit, Failed> {
         Ok(Visit::Done)
+    }
+
+    /// Whether entries that vanish during the walk (`ENOENT`) count as
+    /// handled rather than as failures (`rm -f`).
+    fn ignore_vanished(&self) -> bool {
+        false
     }
 }
 
@@ -392,6 +399,14 @@ impl<V: Visitor> Walk<'_, V> {
             Mode::empty(),
         ) {
             Ok(fd) => Arc::new(fd),
+            Err(Errno::NOENT) if self.visitor.ignore_vanished() => {
+                // Gone already: nothing to do here, nor to remove.
+                if let Some(parent) = &node.parent {
+                    return self.finish(Arc::clone(parent));
+                }
+                self.root_complete.store(true, Ordering::Relaxed);
+                return;
+            }
             Err(e) => {
                 console.fail(&node.path, &Failed::new("cannot open directory", e));
                 node.incomplete.store(true, Ordering::Relaxed);
@@ -457,6 +472,7 @@ impl<V: Visitor> Walk<'_, V> {
         let stat = match walker.stat(fd.as_fd(), &name) {
             None => return false,
             Some(Ok(stat)) => stat,
+            Some(Err(Errno::NOENT)) if self.visitor.ignore_vanished() => return true,
             Some(Err(e)) => {
                 walker.console.fail(&path, &Failed::new("cannot access", e));
                 return false;
@@ -545,5 +561,132 @@ impl<V: Visitor> Walk<'_, V> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::sync::atomic::AtomicU64;
+
+    /// Counts visits; on its first visit of a file, deletes every other
+    /// file and directory in `dir` (as a concurrent remover would).
+    struct Vanisher {
+        dir: PathBuf,
+        ignore: bool,
+        visits: AtomicU64,
+        leaves: AtomicU64,
+        struck: AtomicBool,
+    }
+
+    impl Visitor for Vanisher {
+        fn visit(&self, entry: &Entry<'_>) -> Result<Visit, Failed> {
+            self.visits.fetch_add(1, Ordering::Relaxed);
+            if entry.depth == 1 && !self.struck.swap(true, Ordering::Relaxed) {
+                for e in fs::read_dir(&self.dir).unwrap() {
+                    let p = e.unwrap().path();
+                    if p.as_path() != entry.path {
+                        let _ = fs::remove_file(&p).or_else(|_| fs::remove_dir_all(&p));
+                    }
+                }
+            }
+            Ok(if entry.is_dir() {
+                Visit::Descend
+            } else {
+                Visit::Done
+            })
+        }
+
+        fn leave(&self, _: &Entry<'_>, _: bool) -> Result<Visit, Failed> {
+            self.leaves.fetch_add(1, Ordering::Relaxed);
+            Ok(Visit::Done)
+        }
+
+        fn ignore_vanished(&self) -> bool {
+            self.ignore
+        }
+    }
+
+    fn vanishing_walk(ignore: bool) -> (u64, WalkOutcome) {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("d");
+        fs::create_dir(&dir).unwrap();
+        for i in 0..10 {
+            fs::write(dir.join(format!("f{i}")), "").unwrap();
+        }
+        let console = Arc::new(Console::new("test", true));
+        let walker = Walker::new(1, Arc::clone(&console));
+        let v = Vanisher {
+            dir: dir.clone(),
+            ignore,
+            visits: AtomicU64::new(0),
+            leaves: AtomicU64::new(0),
+            struck: AtomicBool::new(false),
+        };
+        let outcome = walker.walk(&dir, &v);
+        // The directory itself, then one file; the other nine vanished.
+        assert_eq!(v.visits.load(Ordering::Relaxed), 2);
+        assert_eq!(v.leaves.load(Ordering::Relaxed), 1);
+        (console.failure_count(), outcome)
+    }
+
+    #[test]
+    fn vanished_entries_are_failures_unless_ignored() {
+        let (failures, outcome) = vanishing_walk(false);
+        assert_eq!(failures, 9);
+        assert!(!outcome.complete);
+        let (failures, outcome) = vanishing_walk(true);
+        assert_eq!(failures, 0);
+        assert!(outcome.complete);
+    }
+
+    #[test]
+    fn big_flat_directories_are_split_and_fully_visited() {
+        struct Count(AtomicU64);
+        impl Visitor for Count {
+            fn visit(&self, e: &Entry<'_>) -> Result<Visit, Failed> {
+                self.0.fetch_add(1, Ordering::Relaxed);
+                Ok(if e.is_dir() {
+                    Visit::Descend
+                } else {
+                    Visit::Done
+                })
+            }
+        }
+        let t = tempfile::tempdir().unwrap();
+        for d in 0..3 {
+            let sub = t.path().join(format!("d{d}"));
+            fs::create_dir(&sub).unwrap();
+            for i in 0..(BATCH * 3 + 5) {
+                fs::write(sub.join(format!("f{i}")), "").unwrap();
+            }
+        }
+        for workers in [1, 4, 16] {
+            let walker = Walker::new(workers, Arc::new(Console::new("test", true)));
+            let c = Count(AtomicU64::new(0));
+            let outcome = walker.walk(t.path(), &c);
+            assert!(outcome.complete && outcome.found && !outcome.interrupted);
+            let expected = 1 + 3 * (1 + BATCH as u64 * 3 + 5);
+            assert_eq!(c.0.load(Ordering::Relaxed), expected, "{workers} workers");
+            assert_eq!(walker.stats.calls(Op::Stat), expected);
+            assert_eq!(walker.stats.entries(), expected);
+        }
+    }
+
+    #[test]
+    fn split_root_names_the_last_component() {
+        assert_eq!(
+            split_root(Path::new("a/b/")),
+            (PathBuf::from("a"), c"b".to_owned())
+        );
+        assert_eq!(
+            split_root(Path::new("x")),
+            (PathBuf::from("."), c"x".to_owned())
+        );
+        assert_eq!(
+            split_root(Path::new("/")),
+            (PathBuf::from("/"), c".".to_owned())
+        );
     }
 }

@@ -77,7 +77,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let result = rm::run(&mut session, &args.paths, &options, &prompter);
     monitor.finish();
     let summary = result?;
-    if args.summary {
+    // After an interruption, always say what was done.
+    if args.summary || session.interrupted() {
         let units = args.gentle.units(Units::Bytes);
         session.console.out(&format!(
             "removed {} files, {} directories, {} symbolic links, {} other; freed {}",
