@@ -9,8 +9,9 @@
 #
 # Usage: scripts/bench/gentle.sh
 # Environment: FILES (100000), LIMITS ("500 2000 5000"), RUN_SECONDS (25),
-#   UNLINK_LIMIT (2000), REPEAT (3), BENCH_DIR (/var/tmp/bale-bench),
+#   UNLINK_LIMIT (2000), REPEAT (5), BENCH_DIR (/var/tmp/bale-bench),
 #   TARGET (where to measure the tree; default $BENCH_DIR/work),
+#   SECTIONS (which parts to run; default "rates rm linux pfs"),
 #   PFS_DIR (optional: a directory on a parallel/network file system, e.g. a
 #   GlusterFS mount; adds du and rm timings there), PFS_FILES (20000),
 #   PFS_REMOUNT (1: remount a GlusterFS client for cold runs, since
@@ -21,13 +22,15 @@ FILES=${FILES:-100000}
 LIMITS=${LIMITS:-"500 2000 5000"}
 RUN_SECONDS=${RUN_SECONDS:-25}
 UNLINK_LIMIT=${UNLINK_LIMIT:-2000}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/bale-bench}
 TARGET=${TARGET:-$BENCH_DIR/work}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BALE=$ROOT/target/release/bale
 
 log() { echo "gentle.sh: $*" >&2; }
+SECTIONS=${SECTIONS:-"rates rm linux pfs"}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 log "building release"
 (cd "$ROOT" && cargo build --release -p bale >&2)
@@ -53,9 +56,6 @@ drop_caches() {
         log "cannot drop caches (not root): cold numbers are warm"; fi
 }
 
-# Calls and seconds from a rate line: "[...] OP: N calls over T seconds (R calls/sec)".
-rate_fields() { sed -n "s/.*] $1: \([0-9]*\) calls over \([0-9.]*\) seconds.*/\1 \2/p" | tail -n "${2:-1}"; }
-
 # Run "$@" (a bale command with -R) for RUN_SECONDS, sending SIGUSR1 at 5 s and
 # 15 s, then SIGINT. Prints: overall_rate window_rate.
 measure_rate() {
@@ -77,11 +77,37 @@ PY
     rm -f "$err"
 }
 
+# Wall time of one run of "$@" in seconds.
+seconds() { local s e; s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); python3 -c "print(f'{$e - $s:.3f}')"; }
+
+# REPEAT rounds; in each, every command runs once (cold: after dropping
+# caches; warm: after one unmeasured run), interleaved so that load from other
+# processes hits all of them alike. Prints one line per command:
+# "median min max".
+compare_times() {
+    local mode=$1; shift
+    local -a cmds=("$@") times=()
+    local i
+    for i in "${!cmds[@]}"; do times[i]=""; done
+    for _ in $(seq "$REPEAT"); do
+        for i in "${!cmds[@]}"; do
+            # shellcheck disable=SC2086
+            if [ "$mode" = cold ]; then drop_caches; else ${cmds[i]} > /dev/null; fi
+            # shellcheck disable=SC2086
+            times[i]="${times[i]} $(seconds ${cmds[i]})"
+        done
+    done
+    for i in "${!cmds[@]}"; do
+        python3 -c "import statistics as s; t = [float(x) for x in '${times[i]}'.split()]; print(f'{s.median(t):.3f} {min(t):.3f} {max(t):.3f}')"
+    done
+}
+
 echo "## bale du / bale rm"
 echo
 echo "Machine: $(nproc) cores, $(uname -r), file system of the tree: $(stat -f -c %T "$TARGET"), $(date -u +%Y-%m-%d)."
 echo
 
+if want rates; then
 TREE=$TARGET/tree-$FILES
 if [ ! -d "$TREE" ]; then log "creating $FILES files in $TREE"; make_tree "$FILES" "$TREE"; fi
 
@@ -100,6 +126,9 @@ print(f'| {l} | {a:.1f} | {100*(a-l)/l:+.2f}% | {b:.1f} | {100*(b-l)/l:+.2f}% |'
 done
 echo
 
+fi
+
+if want rm; then
 echo "### Rate limiting: bale rm -r -U $UNLINK_LIMIT"
 echo
 RMTREE=$TARGET/rm-tree
@@ -115,6 +144,9 @@ l, a, b = $UNLINK_LIMIT, $whole, $window
 print(f'| {l} | {a:.1f} | {100*(a-l)/l:+.2f}% | {b:.1f} | {100*(b-l)/l:+.2f}% |')"
 echo
 
+fi
+
+if want linux; then
 # The Linux source tree from Debian's linux-source package.
 SRC_CACHE=$BENCH_DIR/linux-source
 LINUX=$TARGET/linux
@@ -133,40 +165,31 @@ if [ ! -d "$LINUX" ]; then
 fi
 ENTRIES=$(find "$LINUX" | wc -l)
 
-# Best wall time of REPEAT runs of "$@" in seconds; cold drops caches first.
-best_time() {
-    local mode=$1; shift
-    local best=
-    for _ in $(seq "$REPEAT"); do
-        [ "$mode" = cold ] && drop_caches
-        [ "$mode" = warm ] && "$@" > /dev/null
-        local s e
-        s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N)
-        best=$(python3 -c "t = $e - $s; b = '$best'; print(min(t, float(b)) if b else t)")
-    done
-    printf '%.3f' "$best"
-}
-
 echo "### Unthrottled: bale du -s vs du -s on the Linux 6.1 source ($ENTRIES entries)"
 echo
-echo "Best of $REPEAT runs; cold = after \`sync; echo 3 > /proc/sys/vm/drop_caches\`."
+echo "$REPEAT rounds, the three commands interleaved in each; median (min–max) wall time."
+echo "Cold = \`sync; echo 3 > /proc/sys/vm/drop_caches\` before each run. Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 echo "| caches | du -s | bale du -s (8 workers) | speed-up | bale du -s -j 16 | speed-up |"
 echo "|---|---:|---:|---:|---:|---:|"
 for mode in cold warm; do
     log "linux tree, $mode"
-    t_du=$(best_time $mode du -s "$LINUX")
-    t_bale=$(best_time $mode "$BALE" du -s "$LINUX")
-    t_bale16=$(best_time $mode "$BALE" du -s -j 16 "$LINUX")
-    python3 -c "
-d, b, c = $t_du, $t_bale, $t_bale16
-print(f'| $mode | {d:.3f} s | {b:.3f} s | {d/b:.2f}x | {c:.3f} s | {d/c:.2f}x |')"
+    mapfile -t r < <(compare_times $mode "du -s $LINUX" "$BALE du -s $LINUX" "$BALE du -s -j 16 $LINUX")
+    python3 - "$mode" "${r[@]}" <<'PY'
+import sys
+mode, rows = sys.argv[1], [list(map(float, a.split())) for a in sys.argv[2:]]
+(d, dlo, dhi), (b, blo, bhi), (c, clo, chi) = rows
+print(f"| {mode} | {d:.3f} s ({dlo:.3f}–{dhi:.3f}) | {b:.3f} s ({blo:.3f}–{bhi:.3f}) | {d/b:.2f}x "
+      f"| {c:.3f} s ({clo:.3f}–{chi:.3f}) | {d/c:.2f}x |")
+PY
 done
 echo
 same_du=$(du -s "$LINUX" | cut -f1); same_bale=$("$BALE" du -s "$LINUX" | cut -f1)
 echo "Totals agree: du -s says $same_du KiB, bale du -s says $same_bale KiB."
 
-[ -n "${PFS_DIR:-}" ] || exit 0
+fi
+
+want pfs && [ -n "${PFS_DIR:-}" ] || exit 0
 
 PFS_FILES=${PFS_FILES:-20000}
 PFS_REMOUNT=${PFS_REMOUNT:-1}
@@ -182,8 +205,6 @@ pfs_cold() {
         for _ in $(seq 100); do stat "$PFS_DIR" >/dev/null 2>&1 && break; sleep 0.1; done
     fi
 }
-
-seconds() { local s e; s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); python3 -c "print(f'{$e - $s:.3f}')"; }
 
 PFS_TREE=$PFS_DIR/tree-$PFS_FILES
 if [ ! -d "$PFS_TREE" ]; then log "creating $PFS_FILES files on $PFS_TYPE"; make_tree "$PFS_FILES" "$PFS_TREE"; fi
