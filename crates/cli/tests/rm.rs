@@ -342,6 +342,46 @@ fn capital_i_asks_once_for_more_than_three_files_only() {
 }
 
 #[test]
+fn write_protected_files_are_asked_about_like_rm() {
+    use std::os::unix::fs::PermissionsExt;
+    assert!(
+        is_root(),
+        "this test runs bale as an unprivileged user via setpriv and must run as root (CI runs as root); it was not run"
+    );
+    let t = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    for (name, mode) in [("ro", 0o444), ("rw", 0o666), ("ro2", 0o444)] {
+        let p = t.path().join(name);
+        std::fs::write(&p, name).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bale_path())
+            .arg("rm")
+            .args(args)
+            .current_dir(t.path());
+        rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty")
+    };
+    // Files root owns are write-protected for nobody unless world-writable.
+    let mut p = as_nobody(&["ro", "rw"]);
+    p.exp_string("bale rm: remove write-protected regular file 'ro'? ")
+        .unwrap();
+    p.send_line("n").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(t.path().join("ro").exists());
+    assert!(!t.path().join("rw").exists());
+    // -f never asks.
+    let mut p = as_nobody(&["-f", "ro", "ro2"]);
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(!t.path().join("ro").exists());
+    assert!(!t.path().join("ro2").exists());
+}
+
+#[test]
 fn force_after_interactive_wins_like_rm() {
     let t = tempfile::tempdir().unwrap();
     std::fs::write(t.path().join("x"), "x").unwrap();

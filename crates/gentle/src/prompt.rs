@@ -1,18 +1,22 @@
 //! Asking the user yes/no questions, behind a trait so that `rm`'s prompting
 //! logic can be tested with scripted answers.
 
+use crate::console::Console;
 use std::io::{self, BufRead, Write};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// When `rm` asks before removing, as in rm's `--interactive[=WHEN]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Interactive {
-    /// Never ask (`--interactive=never`, also `no`, `none`).
+    /// rm's default: ask only before removing a write-protected entry, and
+    /// only when stdin is a terminal.
     #[default]
+    WriteProtected,
+    /// Never ask (`-f`, `--interactive=never`, also `no`, `none`).
     Never,
     /// Ask once before removing more than three paths or any recursively
-    /// (`-I`, `--interactive=once`).
+    /// (`-I`, `--interactive=once`), and about write-protected entries.
     Once,
     /// Ask before every removal (`-i`, `--interactive=always`, `yes`).
     Always,
@@ -44,18 +48,30 @@ pub fn is_yes(reply: &str) -> bool {
     reply.trim_start().starts_with(['y', 'Y'])
 }
 
-/// Asks on stderr, reads the answer line from stdin; end of input is "no".
+/// Asks on stderr (with the progress display hidden meanwhile), reads the
+/// answer line from stdin; end of input is "no".
 pub struct StdinPrompter {
-    prefix: String,
+    console: Arc<Console>,
     lock: Mutex<()>,
 }
 
 impl StdinPrompter {
-    /// Questions are printed as `prefix: question? `.
-    pub fn new(prefix: impl Into<String>) -> Self {
+    /// Questions are printed as `prog: question? `, `prog` from the console.
+    pub fn new(console: Arc<Console>) -> Self {
         StdinPrompter {
-            prefix: prefix.into(),
+            console,
             lock: Mutex::new(()),
+        }
+    }
+
+    fn ask(&self, question: &str) -> bool {
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "{}: {question}? ", self.console.prog());
+        let _ = err.flush();
+        let mut reply = String::new();
+        match io::stdin().lock().read_line(&mut reply) {
+            Ok(n) if n > 0 => is_yes(&reply),
+            _ => false,
         }
     }
 }
@@ -63,13 +79,9 @@ impl StdinPrompter {
 impl Prompter for StdinPrompter {
     fn confirm(&self, question: &str) -> bool {
         let _one_at_a_time = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let mut err = io::stderr().lock();
-        let _ = write!(err, "{}: {question}? ", self.prefix);
-        let _ = err.flush();
-        let mut reply = String::new();
-        match io::stdin().lock().read_line(&mut reply) {
-            Ok(n) if n > 0 => is_yes(&reply),
-            _ => false,
+        match self.console.progress() {
+            Some(bar) => bar.suspend(|| self.ask(question)),
+            None => self.ask(question),
         }
     }
 }

@@ -30,6 +30,51 @@ pub struct RmOptions {
     pub verbose: bool,
     /// `unlink`/`rmdir` calls per second; `None` (or 0) for no limit.
     pub unlink_limit: Option<f64>,
+    /// Whether stdin is a terminal: only then are write-protected entries
+    /// asked about without `-i`.
+    pub stdin_is_terminal: bool,
+    /// Whose permissions decide what is write-protected; `None` for this
+    /// process's.
+    pub identity: Option<Identity>,
+}
+
+/// The identity permissions are checked against.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Identity {
+    /// The effective user and groups of this process.
+    pub fn current() -> Self {
+        use rustix::process::{getegid, geteuid, getgroups};
+        Identity {
+            uid: geteuid().as_raw(),
+            gid: getegid().as_raw(),
+            groups: getgroups()
+                .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether an entry is write-protected for us, judged like rm from its
+    /// permission bits (ACLs are not consulted): never for root or symlinks.
+    pub fn write_protected(&self, file_type: FileType, stat: &rustix::fs::Statx) -> bool {
+        if self.uid == 0 || file_type == FileType::Symlink {
+            return false;
+        }
+        let mode = u32::from(stat.stx_mode);
+        let bit = if stat.stx_uid == self.uid {
+            0o200
+        } else if stat.stx_gid == self.gid || self.groups.contains(&stat.stx_gid) {
+            0o020
+        } else {
+            0o002
+        };
+        mode & bit == 0
+    }
 }
 
 /// What was removed.
@@ -139,6 +184,7 @@ pub struct Remover<'a> {
     stop: Arc<AtomicBool>,
     console: Arc<crate::console::Console>,
     removed: Removed,
+    identity: Identity,
     /// Links still to be removed for inodes with several links.
     links_left: Mutex<HashMap<InodeKey, u32>>,
 }
@@ -157,12 +203,30 @@ impl<'a> Remover<'a> {
             stop: Arc::clone(&session.walker.stop),
             console: Arc::clone(&session.console),
             removed: Removed::default(),
+            identity: options.identity.clone().unwrap_or_else(Identity::current),
             links_left: Mutex::new(HashMap::new()),
         })
     }
 
-    fn ask(&self, question: String) -> bool {
-        self.options.interactive != Interactive::Always || self.prompter.confirm(&question)
+    /// Whether to go ahead with `action` ("remove", "descend into") on
+    /// `entry`, asking first where the interactive mode says so.
+    fn ask(&self, action: &str, entry: &Entry<'_>) -> bool {
+        let file_type = entry.file_type();
+        let protected = self.identity.write_protected(file_type, entry.stat);
+        let asking = match self.options.interactive {
+            Interactive::Always => true,
+            Interactive::Never => false,
+            Interactive::Once | Interactive::WriteProtected => {
+                protected && self.options.stdin_is_terminal
+            }
+        };
+        if !asking {
+            return true;
+        }
+        let kind = type_name(file_type, entry.stat.stx_size);
+        let protected = if protected { "write-protected " } else { "" };
+        let question = format!("{action} {protected}{kind} '{}'", entry.path.display());
+        self.prompter.confirm(&question)
     }
 
     /// One rate-limited, counted unlink or rmdir of `entry`. `Ok(false)` when
@@ -234,7 +298,6 @@ impl<'a> Remover<'a> {
 
 impl Visitor for Remover<'_> {
     fn visit(&self, entry: &Entry<'_>) -> Result<Visit, Failed> {
-        let path = entry.path.display();
         if entry.is_dir() {
             if !self.options.recursive {
                 return Err(Failed::new(
@@ -242,13 +305,12 @@ impl Visitor for Remover<'_> {
                     io::Error::from_raw_os_error(libc::EISDIR),
                 ));
             }
-            if !self.ask(format!("descend into directory '{path}'")) {
+            if !self.ask("descend into", entry) {
                 return Ok(Visit::Kept);
             }
             return Ok(Visit::Descend);
         }
-        let kind = type_name(entry.file_type(), entry.stat.stx_size);
-        if !self.ask(format!("remove {kind} '{path}'")) {
+        if !self.ask("remove", entry) {
             return Ok(Visit::Kept);
         }
         if !self.unlink(entry, AtFlags::empty())? {
@@ -259,7 +321,7 @@ impl Visitor for Remover<'_> {
     }
 
     fn leave(&self, entry: &Entry<'_>, complete: bool) -> Result<Visit, Failed> {
-        if !complete || !self.ask(format!("remove directory '{}'", entry.path.display())) {
+        if !complete || !self.ask("remove", entry) {
             return Ok(Visit::Kept);
         }
         if !self.unlink(entry, AtFlags::REMOVEDIR)? {
@@ -444,6 +506,92 @@ mod tests {
         expected.sort();
         assert_eq!(q, expected);
         assert!(!d.exists());
+    }
+
+    #[test]
+    fn write_protection_follows_the_permission_bits() {
+        let me = Identity {
+            uid: 1000,
+            gid: 100,
+            groups: vec![100, 200],
+        };
+        let t = tree();
+        let stat = |mode: u32, uid: u32, gid: u32| {
+            let mut st = rustix::fs::statx(
+                rustix::fs::CWD,
+                t.path(),
+                AtFlags::empty(),
+                rustix::fs::StatxFlags::BASIC_STATS,
+            )
+            .unwrap();
+            st.stx_mode = mode as u16;
+            st.stx_uid = uid;
+            st.stx_gid = gid;
+            st
+        };
+        let file = FileType::RegularFile;
+        assert!(!me.write_protected(file, &stat(0o644, 1000, 5)));
+        assert!(me.write_protected(file, &stat(0o444, 1000, 5)));
+        assert!(!me.write_protected(file, &stat(0o464, 0, 200)));
+        assert!(me.write_protected(file, &stat(0o644, 0, 200)));
+        assert!(!me.write_protected(file, &stat(0o446, 0, 0)));
+        assert!(me.write_protected(file, &stat(0o664, 0, 0)));
+        assert!(!me.write_protected(FileType::Symlink, &stat(0o444, 1000, 5)));
+        let root = Identity {
+            uid: 0,
+            gid: 0,
+            groups: vec![],
+        };
+        assert!(!root.write_protected(file, &stat(0o000, 1000, 5)));
+    }
+
+    #[test]
+    fn write_protected_files_are_asked_about_on_a_terminal_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let nobody = Identity {
+            uid: 65534,
+            gid: 65534,
+            groups: vec![],
+        };
+        for (terminal, interactive, asked) in [
+            (true, Interactive::WriteProtected, true),
+            (true, Interactive::Once, true),
+            (false, Interactive::WriteProtected, false),
+            (true, Interactive::Never, false),
+        ] {
+            let t = tree();
+            let ro = t.path().join("d/a");
+            fs::set_permissions(&ro, fs::Permissions::from_mode(0o444)).unwrap();
+            let opts = RmOptions {
+                interactive,
+                stdin_is_terminal: terminal,
+                identity: Some(nobody.clone()),
+                ..RmOptions::default()
+            };
+            let p = ScriptedPrompter::new([false]);
+            let mut s = session();
+            run(&mut s, &[ro.clone(), t.path().join("d/sub/b")], &opts, &p).unwrap();
+            // Files created by the test's user are write-protected for
+            // "nobody" unless world-writable: both are asked about.
+            let expected: Vec<String> = if asked {
+                vec![
+                    format!("remove write-protected regular file '{}'", ro.display()),
+                    format!(
+                        "remove write-protected regular file '{}'",
+                        t.path().join("d/sub/b").display()
+                    ),
+                ]
+            } else {
+                vec![]
+            };
+            assert_eq!(
+                p.questions(),
+                expected,
+                "{interactive:?}, terminal {terminal}"
+            );
+            // The first question was answered no, any second one by default no.
+            assert_eq!(ro.exists(), asked);
+        }
     }
 
     #[test]

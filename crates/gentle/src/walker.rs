@@ -118,7 +118,9 @@ const STATX_MASK: StatxFlags = StatxFlags::TYPE
     .union(StatxFlags::NLINK)
     .union(StatxFlags::INO)
     .union(StatxFlags::SIZE)
-    .union(StatxFlags::BLOCKS);
+    .union(StatxFlags::BLOCKS)
+    .union(StatxFlags::UID)
+    .union(StatxFlags::GID);
 
 /// The device number of a `statx` result.
 pub fn device(stat: &Statx) -> (u32, u32) {

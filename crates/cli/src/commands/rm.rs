@@ -8,6 +8,7 @@ use bale_gentle::rm::{self, RmOptions};
 use bale_gentle::session::Session;
 use bale_gentle::stats::Op;
 use bale_gentle::units::Units;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,7 +53,10 @@ fn parse_interactive(s: &str) -> Result<Interactive, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let interactive = if args.always {
+    // At most one of these is set: the last given overrides the others.
+    let interactive = if args.force {
+        Interactive::Never
+    } else if args.always {
         Interactive::Always
     } else if args.once {
         Interactive::Once
@@ -65,14 +69,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         interactive,
         verbose: args.gentle.verbose > 0,
         unlink_limit: args.unlink_limit,
+        stdin_is_terminal: std::io::stdin().is_terminal(),
+        identity: None,
     };
     let mut session = Session::new("bale rm", args.gentle.common(), &[Op::Stat, Op::Unlink])
         .map_err(|e| anyhow::anyhow!("--stat-limit: {e}"))?;
-    if interactive != Interactive::Never {
+    if !matches!(
+        interactive,
+        Interactive::Never | Interactive::WriteProtected
+    ) {
         // A progress line would garble the questions.
         session.options.quiet_progress = true;
     }
-    let prompter = StdinPrompter::new("bale rm");
+    let prompter = StdinPrompter::new(std::sync::Arc::clone(&session.console));
     let monitor = session.start_monitor()?;
     let result = rm::run(&mut session, &args.paths, &options, &prompter);
     monitor.finish();
