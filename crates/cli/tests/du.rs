@@ -175,6 +175,19 @@ fn missing_path_is_reported_and_others_still_measured() {
 }
 
 #[test]
+fn quiet_hides_error_lines_but_not_the_summary_or_status() {
+    let t = tree();
+    let out = bale()
+        .args(["du", "-q", "nope", "tree/a/b/c"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "bale du: 1 failure: 1 No such file or directory\n");
+    assert!(stdout(&out).ends_with("\ttree/a/b/c\n"));
+}
+
+#[test]
 fn unreadable_directory_is_reported_and_the_walk_continues() {
     use std::os::unix::fs::PermissionsExt;
     let t = tree();
