@@ -183,7 +183,10 @@ fn quiet_hides_error_lines_but_not_the_summary_or_status() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr(&out), "bale du: 1 failure: 1 No such file or directory\n");
+    assert_eq!(
+        stderr(&out),
+        "bale du: 1 failure: 1 No such file or directory\n"
+    );
     assert!(stdout(&out).ends_with("\ttree/a/b/c\n"));
 }
 

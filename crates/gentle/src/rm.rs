@@ -369,11 +369,6 @@ pub fn run(
             session.console.fail_with(&message, "refused");
             continue;
         }
-        if options.force
-            && matches!(std::fs::symlink_metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
-        {
-            continue;
-        }
         let outcome = session.walker.walk(path, &remover);
         if outcome.interrupted {
             break;

@@ -322,6 +322,7 @@ impl Walker {
             Mode::empty(),
         ) {
             Ok(fd) => Arc::new(fd),
+            Err(Errno::NOENT) if visitor.ignore_vanished() => return outcome(true, false),
             Err(e) => {
                 self.console.fail(path, &Failed::new("cannot access", e));
                 return outcome(false, false);
@@ -330,6 +331,7 @@ impl Walker {
         let stat = match self.stat(parent_fd.as_fd(), &name) {
             None => return outcome(false, false),
             Some(Ok(stat)) => stat,
+            Some(Err(Errno::NOENT)) if visitor.ignore_vanished() => return outcome(true, false),
             Some(Err(e)) => {
                 self.console.fail(path, &Failed::new("cannot access", e));
                 return outcome(false, false);
