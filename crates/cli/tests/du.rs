@@ -325,3 +325,31 @@ fn sigusr1_reports_rates_and_sigint_stops_cleanly() {
     let rest = rest.join("\n");
     assert!(rest.contains("bale du: interrupted after "), "{rest}");
 }
+
+#[test]
+fn silent_on_stderr_when_not_a_terminal() {
+    let t = tree();
+    let out = bale()
+        .args(["du", "tree"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn progress_line_on_a_terminal() {
+    let t = tempfile::tempdir().unwrap();
+    for i in 0..600 {
+        std::fs::write(t.path().join(format!("f{i}")), b"").unwrap();
+    }
+    // 600 entries at 200 stat/s: three seconds of walking to watch.
+    let mut cmd = Command::new(bale_path());
+    cmd.args(["du", "-S", "200", "."]).current_dir(t.path());
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
+    let (_, line) = p.exp_regex(r"[1-9]\d* entries, \d+ stat/s").unwrap();
+    assert!(line.contains("entries"), "{line}");
+    p.exp_string("\t.").unwrap();
+    p.exp_eof().unwrap();
+}
