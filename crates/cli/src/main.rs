@@ -33,6 +33,10 @@ enum Command {
     Extract(commands::extract::Args),
     /// Read everything in an image, optionally comparing with a tree.
     Verify(commands::verify::Args),
+    /// Disk usage of trees, measured gently (rate-limited, parallel walk).
+    Du(commands::du::Args),
+    /// Remove files and trees gently (rate-limited stat and unlink calls).
+    Rm(commands::rm::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
         Command::Cat(args) => commands::cat::run(args),
         Command::Extract(args) => commands::extract::run(args),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Du(args) => commands::du::run(args),
+        Command::Rm(args) => commands::rm::run(args),
     };
     match result {
         Ok(code) => code,

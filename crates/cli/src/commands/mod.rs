@@ -2,10 +2,13 @@
 //! image and naming paths inside it.
 
 pub mod cat;
+pub mod du;
 pub mod extract;
+mod gentle_args;
 pub mod info;
 pub mod ls;
 pub mod pack;
+pub mod rm;
 pub mod verify;
 
 use anyhow::Context;

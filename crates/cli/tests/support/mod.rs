@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod gen;
+pub mod gentle_tree;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,6 +13,28 @@ use std::process::{Command, Output};
 /// The `bale` binary under test.
 pub fn bale() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("bale").expect("bale binary")
+}
+
+/// Path of the `bale` binary, for spawning it by other means.
+pub fn bale_path() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("bale")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs a program in `dir` and returns its output.
+pub fn run_in(program: &str, args: &[&str], dir: &Path) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
 }
 
 pub fn is_root() -> bool {

@@ -1,0 +1,356 @@
+//! `bale du` against GNU `du -s`: allocated and apparent sizes, kibibytes,
+//! human-readable sizes and inode counts on a tree with hard links, sparse
+//! files and symlinks; errors; the rate report and SIGUSR1.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use support::gentle_tree::{listing, make_tree};
+use support::{bale, bale_path, run_in, stderr, stdout};
+
+fn tree() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    make_tree(&t.path().join("tree"), &t.path().join("outside"));
+    t
+}
+
+/// `bale du ARGS PATHS` and `du DU_ARGS PATHS` print the same, run in `dir`.
+fn assert_same(dir: &Path, bale_args: &[&str], du_args: &[&str], paths: &[&str]) {
+    let ours = bale()
+        .arg("du")
+        .args(bale_args)
+        .args(paths)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let du: Vec<&str> = du_args.iter().chain(paths).copied().collect();
+    let theirs = run_in("du", &du, dir);
+    assert!(theirs.status.success(), "du failed: {}", stderr(&theirs));
+    assert!(ours.status.success(), "bale du failed: {}", stderr(&ours));
+    assert_eq!(
+        stdout(&ours),
+        stdout(&theirs),
+        "bale du {bale_args:?} vs du {du_args:?} on {paths:?}"
+    );
+}
+
+#[test]
+fn allocated_size_matches_du() {
+    let t = tree();
+    assert_same(t.path(), &[], &["-s"], &["tree"]);
+    assert_same(t.path(), &["-s"], &["-s"], &["tree"]);
+    assert_same(t.path(), &["-k"], &["-sk"], &["tree", "outside"]);
+}
+
+#[test]
+fn apparent_size_matches_du() {
+    let t = tree();
+    assert_same(
+        t.path(),
+        &["--apparent-size"],
+        &["-s", "--apparent-size"],
+        &["tree"],
+    );
+    assert_same(
+        t.path(),
+        &["--apparent-size", "-k"],
+        &["-sk", "--apparent-size"],
+        &["tree/d", "tree/a"],
+    );
+}
+
+#[test]
+fn human_readable_matches_du() {
+    let t = tree();
+    assert_same(
+        t.path(),
+        &["-H"],
+        &["-sh"],
+        &["tree", "tree/a/b", "tree/d/sparse"],
+    );
+    assert_same(
+        t.path(),
+        &["-H", "--apparent-size"],
+        &["-sh", "--apparent-size"],
+        &["tree/d", "tree/a/b/c"],
+    );
+}
+
+#[test]
+fn inode_counts_match_du() {
+    let t = tree();
+    assert_same(
+        t.path(),
+        &["--inodes"],
+        &["-s", "--inodes"],
+        &["tree", "outside"],
+    );
+}
+
+#[test]
+fn hard_links_count_once_across_paths_like_du() {
+    let t = tree();
+    // d/big-link is a second link to a/b/c/big: whichever path comes first
+    // is charged, and the other path's total shrinks accordingly.
+    assert_same(t.path(), &[], &["-s"], &["tree/a", "tree/d"]);
+    assert_same(t.path(), &[], &["-s"], &["tree/d", "tree/a"]);
+    assert_same(
+        t.path(),
+        &["--apparent-size"],
+        &["-s", "--apparent-size"],
+        &["tree/d", "tree/a"],
+    );
+    // A path inside one already measured is not printed again.
+    assert_same(t.path(), &[], &["-s"], &["tree", "tree/a"]);
+    let out = bale()
+        .args(["du", "tree", "tree/a"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).lines().count(), 1);
+}
+
+#[test]
+fn sparse_files_use_less_than_their_length() {
+    let t = tree();
+    let alloc = bale()
+        .args(["du", "-k", "tree/d/hole"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    let apparent = bale()
+        .args(["du", "-k", "--apparent-size", "tree/d/hole"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&alloc), "0\ttree/d/hole\n");
+    assert_eq!(stdout(&apparent), "5120\ttree/d/hole\n");
+}
+
+#[test]
+fn symlinks_are_not_followed() {
+    let t = tree();
+    // tree/a/to-outside points at a directory; du counts the link only.
+    assert_same(t.path(), &[], &["-s"], &["tree/a/to-outside"]);
+    assert_same(t.path(), &["--inodes"], &["-s", "--inodes"], &["tree/a"]);
+}
+
+#[test]
+fn single_worker_and_many_workers_agree() {
+    let t = tree();
+    let one = bale()
+        .args(["du", "-j", "1", "tree"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    let many = bale()
+        .args(["du", "-j", "32", "tree"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&one), stdout(&many));
+}
+
+#[test]
+fn missing_path_is_reported_and_others_still_measured() {
+    let t = tree();
+    let out = bale()
+        .args(["du", "nope", "tree/a/b/c"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bale du: cannot access 'nope': No such file or directory"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 failure: 1 No such file or directory"),
+        "{err}"
+    );
+    let du = run_in("du", &["-s", "tree/a/b/c"], t.path());
+    assert_eq!(stdout(&out), stdout(&du));
+}
+
+#[test]
+fn quiet_hides_error_lines_but_not_the_summary_or_status() {
+    let t = tree();
+    let out = bale()
+        .args(["du", "-q", "nope", "tree/a/b/c"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "bale du: 1 failure: 1 No such file or directory\n"
+    );
+    assert!(stdout(&out).ends_with("\ttree/a/b/c\n"));
+}
+
+#[test]
+fn unreadable_directory_is_reported_and_the_walk_continues() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tree();
+    let locked = t.path().join("tree/a/b/c");
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Root reads everything: drop to an unprivileged user when root.
+    let mut cmd = if support::is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        c.arg(bale_path());
+        c
+    } else {
+        Command::new(bale_path())
+    };
+    let out = cmd
+        .args(["du", "tree"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot open directory 'tree/a/b/c': Permission denied"),
+        "{err}"
+    );
+    assert!(err.contains("1 failure: 1 Permission denied"), "{err}");
+    // Everything else was still counted: the total is printed.
+    assert!(stdout(&out).ends_with("\ttree\n"), "{}", stdout(&out));
+}
+
+#[test]
+fn rate_report_counts_every_stat() {
+    let t = tree();
+    let entries = listing(&t.path().join("tree")).len();
+    let out = bale()
+        .args(["du", "-R", "-S", "100000", "tree"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("] stat: {entries} calls over ")),
+        "expected {entries} stat calls: {err}"
+    );
+    assert!(err.contains(" calls/sec)"), "{err}");
+}
+
+#[test]
+fn bad_rate_is_a_clear_error() {
+    let out = bale()
+        .args(["du", "--stat-limit=-5", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "bale: --stat-limit: invalid rate -5: expected a positive number of calls per second\n"
+    );
+    let out = bale().args(["du", "-S", "nan", "."]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("invalid rate NaN"),
+        "{}",
+        stderr(&out)
+    );
+    let out = bale().args(["du", "-S", "fast", "."]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("invalid value 'fast'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn version_and_help_flags() {
+    let v = bale().args(["du", "-V"]).output().unwrap();
+    assert!(v.status.success());
+    assert!(stdout(&v).contains(env!("CARGO_PKG_VERSION")));
+    let h = bale().args(["du", "-h"]).output().unwrap();
+    assert!(stdout(&h).contains("--stat-limit"));
+}
+
+/// SIGUSR1 prints the rates and the walk goes on; SIGINT then stops it
+/// cleanly with a summary and status 130.
+#[test]
+fn sigusr1_reports_rates_and_sigint_stops_cleanly() {
+    let t = tempfile::tempdir().unwrap();
+    let tree = t.path().join("big");
+    std::fs::create_dir(&tree).unwrap();
+    for i in 0..2000 {
+        std::fs::write(tree.join(format!("f{i}")), b"").unwrap();
+    }
+    // 2000 entries at 100 stat/s: 20 s if left alone.
+    let mut child = Command::new(bale_path())
+        .args(["du", "-v", "-S", "100", "big"])
+        .current_dir(t.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut next_line = || lines.next().expect("stderr closed early").unwrap();
+    // Signal handlers are installed before this line is printed.
+    while !next_line().contains("walking with") {}
+    // SAFETY: sending a signal to our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGUSR1) }, 0);
+    let report = loop {
+        let line = next_line();
+        if line.contains("] stat: ") {
+            break line;
+        }
+    };
+    assert!(report.starts_with('['), "{report}");
+    assert!(
+        report.contains(" calls over ") && report.ends_with(" calls/sec)"),
+        "{report}"
+    );
+    // The walk is still going; now interrupt it.
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "bale du ended before SIGINT"
+    );
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let rest: Vec<String> = std::iter::from_fn(|| lines.next().map(|l| l.unwrap())).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let rest = rest.join("\n");
+    assert!(rest.contains("bale du: interrupted after "), "{rest}");
+}
+
+#[test]
+fn silent_on_stderr_when_not_a_terminal() {
+    let t = tree();
+    let out = bale()
+        .args(["du", "tree"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn progress_line_on_a_terminal() {
+    let t = tempfile::tempdir().unwrap();
+    for i in 0..600 {
+        std::fs::write(t.path().join(format!("f{i}")), b"").unwrap();
+    }
+    // 600 entries at 200 stat/s: three seconds of walking to watch.
+    let mut cmd = Command::new(bale_path());
+    cmd.args(["du", "-S", "200", "."]).current_dir(t.path());
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
+    let (_, line) = p.exp_regex(r"[1-9]\d* entries, \d+ stat/s").unwrap();
+    assert!(line.contains("entries"), "{line}");
+    p.exp_string("\t.").unwrap();
+    p.exp_eof().unwrap();
+}

@@ -1,0 +1,412 @@
+//! `bale rm` against GNU `rm`: what is removed, errors, preserve-root,
+//! symlinks not followed, other file systems not crossed, and interactive
+//! prompts answered through a real pseudo-terminal.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::gentle_tree::{listing, make_tree};
+use support::{bale, bale_path, is_root, run_in, stderr, stdout};
+
+/// Two identical copies of the test tree: `ours/` for bale, `gnu/` for rm.
+struct Twin {
+    dir: tempfile::TempDir,
+}
+
+impl Twin {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for side in ["ours", "gnu"] {
+            make_tree(
+                &dir.path().join(side).join("tree"),
+                &dir.path().join(side).join("outside"),
+            );
+        }
+        Twin { dir }
+    }
+
+    fn side(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Run `bale rm ARGS` in ours/ and `rm ARGS` in gnu/; return both outputs
+    /// after checking the two trees are left identical.
+    fn compare(&self, args: &[&str]) -> (std::process::Output, std::process::Output) {
+        let ours = bale()
+            .arg("rm")
+            .args(args)
+            .current_dir(self.side("ours"))
+            .output()
+            .unwrap();
+        let gnu = run_in("rm", args, &self.side("gnu"));
+        assert_eq!(
+            listing(&self.side("ours")),
+            listing(&self.side("gnu")),
+            "trees differ after rm {args:?}\nbale: {}\nrm: {}",
+            stderr(&ours),
+            stderr(&gnu)
+        );
+        assert_eq!(
+            ours.status.success(),
+            gnu.status.success(),
+            "exit status differs for {args:?}: bale {:?} ({}), rm {:?} ({})",
+            ours.status,
+            stderr(&ours),
+            gnu.status,
+            stderr(&gnu)
+        );
+        (ours, gnu)
+    }
+}
+
+#[test]
+fn recursive_removal_matches_rm() {
+    let twin = Twin::new();
+    twin.compare(&["-r", "tree/a/b", "tree/with space.txt", "tree/empty dir"]);
+    twin.compare(&["-r", "tree"]);
+    assert!(!twin.side("ours").join("tree").exists());
+    // The symlink's target directory was not touched.
+    assert!(twin.side("ours").join("outside/precious").exists());
+}
+
+#[test]
+fn files_without_recursive_match_rm() {
+    let twin = Twin::new();
+    twin.compare(&[
+        "tree/a/small",
+        "tree/dangling",
+        "tree/a/to-outside",
+        "tree/d/sparse",
+    ]);
+    // A directory without -r is an error, the other operands still go.
+    let (ours, _) = twin.compare(&["tree/d", "tree/a/empty"]);
+    assert_eq!(ours.status.code(), Some(1));
+    assert!(
+        stderr(&ours).contains("cannot remove 'tree/d': Is a directory"),
+        "{}",
+        stderr(&ours)
+    );
+}
+
+#[test]
+fn force_ignores_missing_like_rm() {
+    let twin = Twin::new();
+    twin.compare(&["-f", "no-such-file", "tree/a/small"]);
+    let (ours, _) = twin.compare(&["no-such-file"]);
+    assert!(stderr(&ours).contains("No such file or directory"));
+    twin.compare(&["-f"]);
+    let (ours, _) = twin.compare(&[]);
+    assert_eq!(stderr(&ours), "bale: missing operand\n");
+}
+
+#[test]
+fn symlink_to_directory_is_removed_as_a_link() {
+    let twin = Twin::new();
+    let ours = twin.side("ours");
+    // As an operand, with -r: the link goes, the directory it names stays.
+    let out = bale()
+        .args(["rm", "-r", "tree/a/to-outside"])
+        .current_dir(&ours)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(ours.join("tree/a/to-outside")).is_err());
+    assert!(ours.join("outside/precious").exists());
+    // With a trailing slash rm would follow it; bale never does.
+    std::os::unix::fs::symlink(ours.join("outside"), ours.join("tree/l2")).unwrap();
+    let out = bale()
+        .args(["rm", "-r", "tree/l2/"])
+        .current_dir(&ours)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(ours.join("outside/precious").exists());
+}
+
+#[test]
+fn summary_counts_what_was_removed() {
+    let twin = Twin::new();
+    let out = bale()
+        .args(["rm", "-r", "-s", "tree/a"])
+        .current_dir(twin.side("ours"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // a/: small, small-link, empty, b/4k, b/c/big, 300 many-*; dirs a, b, c;
+    // one symlink.
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("removed 305 files, 3 directories, 1 symbolic links, 0 other; freed "),
+        "{text}"
+    );
+}
+
+#[test]
+fn preserve_root_refuses_root_dot_and_parents_of_cwd() {
+    let t = tempfile::tempdir().unwrap();
+    let deep = t.path().join("p/q");
+    std::fs::create_dir_all(&deep).unwrap();
+    for (args, message) in [
+        (
+            vec!["-rf", "/"],
+            "it is dangerous to operate recursively on '/'",
+        ),
+        (
+            vec!["-rf", "."],
+            "refusing to remove '.' or '..' directory: skipping '.'",
+        ),
+        (
+            vec!["-rf", ".."],
+            "refusing to remove '.' or '..' directory: skipping '..'",
+        ),
+    ] {
+        let out = bale()
+            .arg("rm")
+            .args(&args)
+            .current_dir(&deep)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+    let parent = t.path().join("p");
+    let out = bale()
+        .args(["rm", "-rf"])
+        .arg(&parent)
+        .current_dir(&deep)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("it contains the current directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(deep.exists());
+}
+
+/// Unmounts the tmpfs even when the test fails.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn other_file_systems_are_not_crossed() {
+    assert!(
+        is_root(),
+        "this test mounts a tmpfs and must run as root (CI runs as root); it was not run"
+    );
+    let t = tempfile::tempdir().unwrap();
+    let tree = t.path().join("tree");
+    let mnt = tree.join("sub/mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    std::fs::write(tree.join("sub/file"), "x").unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount -t tmpfs failed");
+    let _guard = Mount(mnt.clone());
+    std::fs::write(mnt.join("survivor"), "on tmpfs").unwrap();
+    let out = bale()
+        .args(["rm", "-r", "tree"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("skipping 'tree/sub/mnt': on another file system (not crossed)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 failure: 1 skipped on another file system"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mnt.join("survivor")).unwrap(),
+        "on tmpfs"
+    );
+    // The rest of the tree went; the directories above the mount stay.
+    assert!(!tree.join("sub/file").exists());
+    assert!(mnt.exists());
+}
+
+/// Drive `bale rm ARGS` in `dir` through a pseudo-terminal.
+fn pty(dir: &Path, args: &[&str]) -> rexpect::session::PtySession {
+    let mut cmd = Command::new(bale_path());
+    cmd.arg("rm").args(args).current_dir(dir);
+    rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty")
+}
+
+fn exit_code(p: &rexpect::session::PtySession) -> i32 {
+    match p.process().wait().unwrap() {
+        rexpect::process::WaitStatus::Exited(_, code) => code,
+        other => panic!("bale rm did not exit normally: {other:?}"),
+    }
+}
+
+#[test]
+fn interactive_i_asks_for_each_entry() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("d/sub")).unwrap();
+    std::fs::write(t.path().join("d/keep"), "k").unwrap();
+    std::fs::write(t.path().join("d/sub/go"), "").unwrap();
+    std::fs::write(t.path().join("lone"), "l").unwrap();
+    let mut p = pty(t.path(), &["-r", "-i", "lone", "d"]);
+    p.exp_string("bale rm: remove regular file 'lone'? ")
+        .unwrap();
+    p.send_line("y").unwrap();
+    p.exp_string("bale rm: descend into directory 'd'? ")
+        .unwrap();
+    p.send_line("yes").unwrap();
+    // Then, in walk order, "keep" (declined), "sub", "sub/go" — the order of
+    // entries within a directory is the file system's, so answer by name.
+    let mut asked = Vec::new();
+    loop {
+        let (_, question) = p
+            .exp_regex(r"bale rm: [^\r\n]*'\? ")
+            .expect("another question");
+        asked.push(question.clone());
+        let yes = !question.contains("'d/keep'");
+        p.send_line(if yes { "y" } else { "n" }).unwrap();
+        if asked.len() == 4 {
+            break;
+        }
+    }
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            "bale rm: descend into directory 'd/sub'? ",
+            "bale rm: remove directory 'd/sub'? ",
+            "bale rm: remove regular empty file 'd/sub/go'? ",
+            "bale rm: remove regular file 'd/keep'? ",
+        ]
+    );
+    // "d" itself was never offered: it still holds "keep".
+    assert!(!t.path().join("lone").exists());
+    assert!(t.path().join("d/keep").exists());
+    assert!(!t.path().join("d/sub").exists());
+}
+
+#[test]
+fn capital_i_asks_once_before_recursive_removal() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("d/e")).unwrap();
+    std::fs::write(t.path().join("d/e/f"), "f").unwrap();
+    let mut p = pty(t.path(), &["-I", "-r", "d"]);
+    p.exp_string("bale rm: remove 1 argument recursively? ")
+        .unwrap();
+    p.send_line("n").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(t.path().join("d/e/f").exists());
+
+    let mut p = pty(t.path(), &["-r", "--interactive=once", "d"]);
+    p.exp_string("bale rm: remove 1 argument recursively? ")
+        .unwrap();
+    p.send_line("y").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(!t.path().join("d").exists());
+}
+
+#[test]
+fn capital_i_asks_once_for_more_than_three_files_only() {
+    let t = tempfile::tempdir().unwrap();
+    for name in ["a", "b", "c", "e"] {
+        std::fs::write(t.path().join(name), name).unwrap();
+    }
+    // Three files: no question at all.
+    let mut p = pty(t.path(), &["-I", "a", "b", "c"]);
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(!t.path().join("a").exists());
+    for name in ["a", "b", "c"] {
+        std::fs::write(t.path().join(name), name).unwrap();
+    }
+    let mut p = pty(t.path(), &["--interactive=once", "a", "b", "c", "e"]);
+    p.exp_string("bale rm: remove 4 arguments? ").unwrap();
+    p.send_line("y").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(!t.path().join("e").exists());
+}
+
+#[test]
+fn write_protected_files_are_asked_about_like_rm() {
+    use std::os::unix::fs::PermissionsExt;
+    assert!(
+        is_root(),
+        "this test runs bale as an unprivileged user via setpriv and must run as root (CI runs as root); it was not run"
+    );
+    let t = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    for (name, mode) in [("ro", 0o444), ("rw", 0o666), ("ro2", 0o444)] {
+        let p = t.path().join(name);
+        std::fs::write(&p, name).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bale_path())
+            .arg("rm")
+            .args(args)
+            .current_dir(t.path());
+        rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty")
+    };
+    // Files root owns are write-protected for nobody unless world-writable.
+    let mut p = as_nobody(&["ro", "rw"]);
+    p.exp_string("bale rm: remove write-protected regular file 'ro'? ")
+        .unwrap();
+    p.send_line("n").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(t.path().join("ro").exists());
+    assert!(!t.path().join("rw").exists());
+    // -f never asks.
+    let mut p = as_nobody(&["-f", "ro", "ro2"]);
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(!t.path().join("ro").exists());
+    assert!(!t.path().join("ro2").exists());
+}
+
+#[test]
+fn force_after_interactive_wins_like_rm() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("x"), "x").unwrap();
+    // -i then -f: no question (the last one wins, as in rm).
+    let mut p = pty(t.path(), &["-i", "-f", "x"]);
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(!t.path().join("x").exists());
+}
+
+#[test]
+fn unlink_rate_report_counts_every_removal() {
+    let twin = Twin::new();
+    let ours = twin.side("ours");
+    let entries = listing(&ours.join("tree")).len();
+    let out = bale()
+        .args(["rm", "-r", "-R", "-U", "100000", "tree"])
+        .current_dir(&ours)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("] unlink: {entries} calls over ")),
+        "expected {entries} unlink calls: {}",
+        stderr(&out)
+    );
+}

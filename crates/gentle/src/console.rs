@@ -1,0 +1,180 @@
+//! Messages to the user: per-path errors (printed at once, tallied for the
+//! final summary), reports and verbose output, all kept clear of the progress
+//! display on a terminal.
+
+use indicatif::ProgressBar;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+/// An operation that failed on one path.
+#[derive(Debug)]
+pub struct Failed {
+    /// What was attempted, e.g. "cannot remove".
+    pub action: &'static str,
+    pub error: io::Error,
+}
+
+impl Failed {
+    pub fn new(action: &'static str, error: impl Into<io::Error>) -> Self {
+        Failed {
+            action,
+            error: error.into(),
+        }
+    }
+}
+
+/// The reason in an I/O error without Rust's " (os error N)" suffix.
+pub fn reason(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+pub struct Console {
+    prog: String,
+    quiet: bool,
+    bar: OnceLock<ProgressBar>,
+    failures: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Console {
+    /// `prog` prefixes every message ("bale du"); `quiet` silences per-path
+    /// error lines (they are still counted and summarised).
+    pub fn new(prog: impl Into<String>, quiet: bool) -> Self {
+        Console {
+            prog: prog.into(),
+            quiet,
+            bar: OnceLock::new(),
+            failures: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn prog(&self) -> &str {
+        &self.prog
+    }
+
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Route later output around this progress display.
+    pub fn set_progress(&self, bar: ProgressBar) {
+        let _ = self.bar.set(bar);
+    }
+
+    pub fn progress(&self) -> Option<&ProgressBar> {
+        self.bar.get()
+    }
+
+    fn with_bar_hidden(&self, f: impl FnOnce()) {
+        match self.bar.get() {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// Print a line to stderr as `prog: line`.
+    pub fn note(&self, line: &str) {
+        self.raw_err(&format!("{}: {line}", self.prog));
+    }
+
+    /// Print a line to stderr as is.
+    pub fn raw_err(&self, line: &str) {
+        self.with_bar_hidden(|| {
+            let _ = writeln!(io::stderr().lock(), "{line}");
+        });
+    }
+
+    /// Print a line to stdout.
+    pub fn out(&self, line: &str) {
+        self.with_bar_hidden(|| {
+            let _ = writeln!(io::stdout().lock(), "{line}");
+        });
+    }
+
+    /// Record and (unless quiet) print a failure on `path`.
+    pub fn fail(&self, path: &Path, failed: &Failed) {
+        let why = reason(&failed.error);
+        if !self.quiet {
+            self.note(&format!("{} '{}': {why}", failed.action, path.display()));
+        }
+        self.tally(why);
+    }
+
+    /// Record and (unless quiet) print a failure that is not an I/O error.
+    pub fn fail_with(&self, message: &str, category: &str) {
+        if !self.quiet {
+            self.note(message);
+        }
+        self.tally(category.to_string());
+    }
+
+    fn tally(&self, category: String) {
+        *self
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(category)
+            .or_insert(0) += 1;
+    }
+
+    pub fn failure_count(&self) -> u64 {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .sum()
+    }
+
+    /// "3 failures: 2 Permission denied, 1 No such file or directory", or
+    /// `None` when nothing failed.
+    pub fn failure_summary(&self) -> Option<String> {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let total: u64 = failures.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let parts: Vec<String> = failures.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let noun = if total == 1 { "failure" } else { "failures" };
+        Some(format!("{total} {noun}: {}", parts.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_os_error_suffix() {
+        let e = io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(reason(&e), "Permission denied");
+    }
+
+    #[test]
+    fn summarises_failures_by_reason() {
+        let c = Console::new("t", true);
+        assert_eq!(c.failure_summary(), None);
+        let p = Path::new("x");
+        c.fail(
+            p,
+            &Failed::new("cannot access", io::Error::from_raw_os_error(libc::ENOENT)),
+        );
+        c.fail(
+            p,
+            &Failed::new("cannot open", io::Error::from_raw_os_error(libc::EACCES)),
+        );
+        c.fail(
+            p,
+            &Failed::new("cannot open", io::Error::from_raw_os_error(libc::EACCES)),
+        );
+        assert_eq!(c.failure_count(), 3);
+        assert_eq!(
+            c.failure_summary().unwrap(),
+            "3 failures: 1 No such file or directory, 2 Permission denied"
+        );
+    }
+}

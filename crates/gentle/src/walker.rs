@@ -1,0 +1,696 @@
+//! The parallel directory walker.
+//!
+//! Several worker threads share a LIFO stack of jobs: "list this directory"
+//! and "stat and visit this batch of names". Listing splits large
+//! directories into batches so that even one flat directory of a million
+//! files is statted in parallel; the LIFO order keeps the walk depth-first,
+//! which bounds the number of open directory descriptors.
+//!
+//! Everything is done relative to directory descriptors (`openat` with
+//! `O_NOFOLLOW`, `statx` with `AT_SYMLINK_NOFOLLOW`), so symlinks are never
+//! followed and a directory renamed or replaced mid-walk cannot redirect it.
+//! Each directory counts its outstanding jobs; when the last one finishes the
+//! visitor's post-order [`Visitor::leave`] runs (where `rm` removes the now
+//! empty directory) and the parent is told. Every `statx` goes through the
+//! one shared stat limiter.
+
+use crate::console::{Console, Failed};
+use crate::limiter::RateLimiter;
+use crate::stats::{CallStats, Op};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Statx, StatxAttributes, StatxFlags};
+use rustix::io::Errno;
+use std::ffi::{CStr, CString, OsStr};
+use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+/// Names statted per job: large enough to amortise queueing, small enough
+/// that a big directory is shared among the workers.
+const BATCH: usize = 128;
+
+/// Buffer for `getdents64`; larger means fewer readdir round trips.
+const DIRENT_BUFFER: usize = 64 * 1024;
+
+/// What the walker should do after a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visit {
+    /// Walk into this directory (ignored for anything else).
+    Descend,
+    /// The entry is fully handled (counted, removed).
+    Done,
+    /// The entry was left in place on purpose (declined, skipped); the
+    /// directories above it are marked incomplete.
+    Kept,
+}
+
+/// One directory entry, with its `statx` result.
+pub struct Entry<'a> {
+    /// The directory that contains the entry.
+    pub dir: BorrowedFd<'a>,
+    /// The entry's name in `dir`.
+    pub name: &'a CStr,
+    /// The path as the user would name it (for messages).
+    pub path: &'a Path,
+    pub stat: &'a Statx,
+    /// 0 for the path given on the command line.
+    pub depth: usize,
+}
+
+impl Entry<'_> {
+    pub fn file_type(&self) -> FileType {
+        FileType::from_raw_mode(self.stat.stx_mode.into())
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.file_type() == FileType::Directory
+    }
+}
+
+/// What a tool does with the entries of a walk. Called from several threads.
+pub trait Visitor: Sync {
+    /// Called once per entry, parents before their contents.
+    fn visit(&self, entry: &Entry<'_>) -> Result<Visit, Failed>;
+
+    /// Called after everything inside a directory that was descended into
+    /// has been visited. `complete` is false when something inside failed or
+    /// was kept. Return [`Visit::Done`] or [`Visit::Kept`].
+    fn leave(&self, _entry: &Entry<'_>, _complete: bool) -> Result<Visit, Failed> {
+        Ok(Visit::Done)
+    }
+
+    /// Whether entries that vanish during the walk (`ENOENT`) count as
+    /// handled rather than as failures (`rm -f`).
+    fn ignore_vanished(&self) -> bool {
+        false
+    }
+}
+
+/// Settings and shared state for walks.
+pub struct Walker {
+    pub workers: usize,
+    /// Do not descend into directories on another file system (or mount
+    /// points of the same one); report them as skipped.
+    pub one_file_system: bool,
+    pub stat_limit: Option<RateLimiter>,
+    pub stats: Arc<CallStats>,
+    pub stop: Arc<AtomicBool>,
+    pub console: Arc<Console>,
+}
+
+/// How one walk ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkOutcome {
+    /// The path and everything below it were visited (and left) with no
+    /// failure and nothing kept.
+    pub complete: bool,
+    /// The walk was stopped before the end.
+    pub interrupted: bool,
+    /// The path itself could be statted (and was visited).
+    pub found: bool,
+}
+
+const STATX_MASK: StatxFlags = StatxFlags::TYPE
+    .union(StatxFlags::MODE)
+    .union(StatxFlags::NLINK)
+    .union(StatxFlags::INO)
+    .union(StatxFlags::SIZE)
+    .union(StatxFlags::BLOCKS)
+    .union(StatxFlags::UID)
+    .union(StatxFlags::GID);
+
+/// The device number of a `statx` result.
+pub fn device(stat: &Statx) -> (u32, u32) {
+    (stat.stx_dev_major, stat.stx_dev_minor)
+}
+
+/// Identifies an inode: device and inode number.
+pub type InodeKey = ((u32, u32), u64);
+
+pub fn inode_key(stat: &Statx) -> InodeKey {
+    (device(stat), stat.stx_ino)
+}
+
+fn is_mount_root(stat: &Statx) -> bool {
+    stat.stx_attributes_mask
+        .contains(StatxAttributes::MOUNT_ROOT)
+        && stat.stx_attributes.contains(StatxAttributes::MOUNT_ROOT)
+}
+
+/// Raise the soft limit on open files to the hard limit: a deep, wide walk
+/// with many workers holds many directory descriptors.
+pub fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+}
+
+/// A directory being walked.
+struct DirNode {
+    parent: Option<Arc<DirNode>>,
+    /// The directory that contains this one.
+    parent_fd: Arc<OwnedFd>,
+    name: CString,
+    path: PathBuf,
+    stat: Statx,
+    depth: usize,
+    /// This directory, once opened.
+    fd: OnceLock<Arc<OwnedFd>>,
+    /// The listing plus every batch and subdirectory not yet finished.
+    pending: AtomicUsize,
+    incomplete: AtomicBool,
+}
+
+enum Job {
+    List(Arc<DirNode>),
+    Batch(Arc<DirNode>, Vec<CString>),
+}
+
+struct QueueState {
+    jobs: Vec<Job>,
+    active: usize,
+    /// Workers blocked in `pop`: notifying costs a system call, so it is
+    /// done only when someone waits.
+    waiting: usize,
+}
+
+/// The shared LIFO stack of jobs.
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+impl Queue {
+    fn new() -> Self {
+        Queue {
+            state: Mutex::new(QueueState {
+                jobs: Vec::new(),
+                active: 0,
+                waiting: 0,
+            }),
+            ready: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, job: Job) {
+        let mut state = self.lock();
+        state.jobs.push(job);
+        if state.waiting > 0 {
+            self.ready.notify_one();
+        }
+    }
+
+    /// The next job, or `None` once there is no work left or `stop` is set.
+    fn pop(&self, stop: &AtomicBool) -> Option<Job> {
+        let mut state = self.lock();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            if let Some(job) = state.jobs.pop() {
+                state.active += 1;
+                return Some(job);
+            }
+            if state.active == 0 {
+                if state.waiting > 0 {
+                    self.ready.notify_all();
+                }
+                return None;
+            }
+            state.waiting += 1;
+            state = self
+                .ready
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            state.waiting -= 1;
+        }
+    }
+
+    fn finished_one(&self) {
+        let mut state = self.lock();
+        state.active -= 1;
+        if state.active == 0 && state.waiting > 0 {
+            self.ready.notify_all();
+        }
+    }
+}
+
+fn join_name(dir: &Path, name: &CStr) -> PathBuf {
+    dir.join(OsStr::from_bytes(name.to_bytes()))
+}
+
+/// Split a command-line path into the directory that holds it and its name
+/// there. Paths without a final name ("/", "..") are opened themselves and
+/// named ".".
+fn split_root(path: &Path) -> (PathBuf, CString) {
+    let name = match path.file_name() {
+        Some(name) => name,
+        None => return (path.to_path_buf(), CString::from(c".")),
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // A name from a Path never holds a NUL byte.
+    let name = CString::new(name.as_bytes()).expect("path names hold no NUL byte");
+    (parent, name)
+}
+
+/// State of one walk, shared by its workers.
+struct Walk<'w, V: Visitor> {
+    walker: &'w Walker,
+    visitor: &'w V,
+    queue: Queue,
+    root_dev: (u32, u32),
+    root_complete: AtomicBool,
+}
+
+impl Walker {
+    /// A walker with `workers` threads, no limit, crossing file systems.
+    pub fn new(workers: usize, console: Arc<Console>) -> Self {
+        Walker {
+            workers: workers.max(1),
+            one_file_system: false,
+            stat_limit: None,
+            stats: Arc::new(CallStats::new()),
+            stop: Arc::new(AtomicBool::new(false)),
+            console,
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// One rate-limited, counted `statx` without following symlinks.
+    /// `None` when the walk was stopped while waiting for a slot.
+    fn stat(&self, dir: BorrowedFd<'_>, name: &CStr) -> Option<rustix::io::Result<Statx>> {
+        if let Some(limit) = &self.stat_limit {
+            if !limit.acquire_unless(&self.stop) {
+                return None;
+            }
+        }
+        let result = rustix::fs::statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, STATX_MASK);
+        self.stats.record(Op::Stat);
+        Some(result)
+    }
+
+    /// Walk `path` (not following it if it is a symlink), calling `visitor`
+    /// for it and, if it is a directory the visitor descends into, for
+    /// everything below it.
+    pub fn walk<V: Visitor>(&self, path: &Path, visitor: &V) -> WalkOutcome {
+        let outcome = |complete, found| WalkOutcome {
+            complete,
+            interrupted: self.stopped(),
+            found,
+        };
+        let (parent, name) = split_root(path);
+        let parent_fd = match rustix::fs::open(
+            &parent,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Arc::new(fd),
+            Err(Errno::NOENT) if visitor.ignore_vanished() => return outcome(true, false),
+            Err(e) => {
+                self.console.fail(path, &Failed::new("cannot access", e));
+                return outcome(false, false);
+            }
+        };
+        let stat = match self.stat(parent_fd.as_fd(), &name) {
+            None => return outcome(false, false),
+            Some(Ok(stat)) => stat,
+            Some(Err(Errno::NOENT)) if visitor.ignore_vanished() => return outcome(true, false),
+            Some(Err(e)) => {
+                self.console.fail(path, &Failed::new("cannot access", e));
+                return outcome(false, false);
+            }
+        };
+        self.stats.record_entry();
+        let entry = Entry {
+            dir: parent_fd.as_fd(),
+            name: &name,
+            path,
+            stat: &stat,
+            depth: 0,
+        };
+        let visit = match visitor.visit(&entry) {
+            Ok(v) => v,
+            Err(f) => {
+                self.console.fail(path, &f);
+                return outcome(false, true);
+            }
+        };
+        if visit != Visit::Descend || !entry.is_dir() {
+            return outcome(visit != Visit::Kept, true);
+        }
+        let walk = Walk {
+            walker: self,
+            visitor,
+            queue: Queue::new(),
+            root_dev: device(&stat),
+            root_complete: AtomicBool::new(false),
+        };
+        walk.queue.push(Job::List(Arc::new(DirNode {
+            parent: None,
+            parent_fd,
+            name,
+            path: path.to_path_buf(),
+            stat,
+            depth: 0,
+            fd: OnceLock::new(),
+            pending: AtomicUsize::new(1),
+            incomplete: AtomicBool::new(false),
+        })));
+        std::thread::scope(|scope| {
+            for _ in 0..self.workers {
+                scope.spawn(|| walk.work());
+            }
+        });
+        outcome(walk.root_complete.load(Ordering::Relaxed), true)
+    }
+}
+
+impl<V: Visitor> Walk<'_, V> {
+    fn work(&self) {
+        let mut buf = Vec::new();
+        while let Some(job) = self.queue.pop(&self.walker.stop) {
+            match job {
+                Job::List(node) => self.list(node, &mut buf),
+                Job::Batch(node, names) => self.batch(node, names),
+            }
+            self.queue.finished_one();
+        }
+    }
+
+    fn list(&self, node: Arc<DirNode>, buf: &mut Vec<MaybeUninit<u8>>) {
+        let console = &self.walker.console;
+        let fd = match rustix::fs::openat(
+            node.parent_fd.as_fd(),
+            &node.name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Arc::new(fd),
+            Err(Errno::NOENT) if self.visitor.ignore_vanished() => {
+                // Gone already: nothing to do here, nor to remove.
+                if let Some(parent) = &node.parent {
+                    return self.finish(Arc::clone(parent));
+                }
+                self.root_complete.store(true, Ordering::Relaxed);
+                return;
+            }
+            Err(e) => {
+                console.fail(&node.path, &Failed::new("cannot open directory", e));
+                node.incomplete.store(true, Ordering::Relaxed);
+                return self.finish(node);
+            }
+        };
+        let _ = node.fd.set(Arc::clone(&fd));
+        if buf.is_empty() {
+            buf.resize(DIRENT_BUFFER, MaybeUninit::uninit());
+        }
+        let mut dir = RawDir::new(fd.as_fd(), buf.as_mut_slice());
+        let mut names = Vec::with_capacity(BATCH);
+        while let Some(entry) = dir.next() {
+            if self.walker.stopped() {
+                return;
+            }
+            match entry {
+                Ok(entry) => {
+                    let name = entry.file_name();
+                    if name == c"." || name == c".." {
+                        continue;
+                    }
+                    names.push(name.to_owned());
+                    if names.len() == BATCH {
+                        self.push_batch(&node, std::mem::take(&mut names));
+                    }
+                }
+                Err(e) => {
+                    console.fail(&node.path, &Failed::new("cannot read directory", e));
+                    node.incomplete.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+        if !names.is_empty() {
+            self.push_batch(&node, names);
+        }
+        self.finish(node);
+    }
+
+    fn push_batch(&self, node: &Arc<DirNode>, names: Vec<CString>) {
+        node.pending.fetch_add(1, Ordering::Relaxed);
+        self.queue.push(Job::Batch(Arc::clone(node), names));
+    }
+
+    fn batch(&self, node: Arc<DirNode>, names: Vec<CString>) {
+        let fd = Arc::clone(node.fd.get().expect("listed directories are open"));
+        for name in names {
+            if self.walker.stopped() {
+                return;
+            }
+            if !self.entry(&node, &fd, name) {
+                node.incomplete.store(true, Ordering::Relaxed);
+            }
+        }
+        self.finish(node);
+    }
+
+    /// Stat and visit one name in `node`. False if it failed or was kept.
+    fn entry(&self, node: &Arc<DirNode>, fd: &Arc<OwnedFd>, name: CString) -> bool {
+        let walker = self.walker;
+        let path = join_name(&node.path, &name);
+        let stat = match walker.stat(fd.as_fd(), &name) {
+            None => return false,
+            Some(Ok(stat)) => stat,
+            Some(Err(Errno::NOENT)) if self.visitor.ignore_vanished() => return true,
+            Some(Err(e)) => {
+                walker.console.fail(&path, &Failed::new("cannot access", e));
+                return false;
+            }
+        };
+        walker.stats.record_entry();
+        let entry = Entry {
+            dir: fd.as_fd(),
+            name: &name,
+            path: &path,
+            stat: &stat,
+            depth: node.depth + 1,
+        };
+        let is_dir = entry.is_dir();
+        if is_dir
+            && walker.one_file_system
+            && (device(&stat) != self.root_dev || is_mount_root(&stat))
+        {
+            walker.console.fail_with(
+                &format!(
+                    "skipping '{}': on another file system (not crossed)",
+                    path.display()
+                ),
+                "skipped on another file system",
+            );
+            return false;
+        }
+        match self.visitor.visit(&entry) {
+            Ok(Visit::Descend) if is_dir => {
+                node.pending.fetch_add(1, Ordering::Relaxed);
+                self.queue.push(Job::List(Arc::new(DirNode {
+                    parent: Some(Arc::clone(node)),
+                    parent_fd: Arc::clone(fd),
+                    name,
+                    path,
+                    stat,
+                    depth: node.depth + 1,
+                    fd: OnceLock::new(),
+                    pending: AtomicUsize::new(1),
+                    incomplete: AtomicBool::new(false),
+                })));
+                true
+            }
+            Ok(Visit::Descend) | Ok(Visit::Done) => true,
+            Ok(Visit::Kept) => false,
+            Err(f) => {
+                walker.console.fail(&path, &f);
+                false
+            }
+        }
+    }
+
+    /// One job of `node` is finished; when it was the last, leave the
+    /// directory and tell its parent, and so on up.
+    fn finish(&self, mut node: Arc<DirNode>) {
+        loop {
+            if node.pending.fetch_sub(1, Ordering::AcqRel) != 1 || self.walker.stopped() {
+                return;
+            }
+            let complete = !node.incomplete.load(Ordering::Relaxed);
+            let entry = Entry {
+                dir: node.parent_fd.as_fd(),
+                name: &node.name,
+                path: &node.path,
+                stat: &node.stat,
+                depth: node.depth,
+            };
+            let done = match self.visitor.leave(&entry, complete) {
+                Ok(Visit::Kept) => false,
+                Ok(_) => complete,
+                Err(f) => {
+                    self.walker.console.fail(&node.path, &f);
+                    false
+                }
+            };
+            match &node.parent {
+                Some(parent) => {
+                    if !done {
+                        parent.incomplete.store(true, Ordering::Relaxed);
+                    }
+                    node = Arc::clone(parent);
+                }
+                None => {
+                    self.root_complete.store(done, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::sync::atomic::AtomicU64;
+
+    /// Counts visits; on its first visit of a file, deletes every other
+    /// file and directory in `dir` (as a concurrent remover would).
+    struct Vanisher {
+        dir: PathBuf,
+        ignore: bool,
+        visits: AtomicU64,
+        leaves: AtomicU64,
+        struck: AtomicBool,
+    }
+
+    impl Visitor for Vanisher {
+        fn visit(&self, entry: &Entry<'_>) -> Result<Visit, Failed> {
+            self.visits.fetch_add(1, Ordering::Relaxed);
+            if entry.depth == 1 && !self.struck.swap(true, Ordering::Relaxed) {
+                for e in fs::read_dir(&self.dir).unwrap() {
+                    let p = e.unwrap().path();
+                    if p.as_path() != entry.path {
+                        let _ = fs::remove_file(&p).or_else(|_| fs::remove_dir_all(&p));
+                    }
+                }
+            }
+            Ok(if entry.is_dir() {
+                Visit::Descend
+            } else {
+                Visit::Done
+            })
+        }
+
+        fn leave(&self, _: &Entry<'_>, _: bool) -> Result<Visit, Failed> {
+            self.leaves.fetch_add(1, Ordering::Relaxed);
+            Ok(Visit::Done)
+        }
+
+        fn ignore_vanished(&self) -> bool {
+            self.ignore
+        }
+    }
+
+    fn vanishing_walk(ignore: bool) -> (u64, WalkOutcome) {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("d");
+        fs::create_dir(&dir).unwrap();
+        for i in 0..10 {
+            fs::write(dir.join(format!("f{i}")), "").unwrap();
+        }
+        let console = Arc::new(Console::new("test", true));
+        let walker = Walker::new(1, Arc::clone(&console));
+        let v = Vanisher {
+            dir: dir.clone(),
+            ignore,
+            visits: AtomicU64::new(0),
+            leaves: AtomicU64::new(0),
+            struck: AtomicBool::new(false),
+        };
+        let outcome = walker.walk(&dir, &v);
+        // The directory itself, then one file; the other nine vanished.
+        assert_eq!(v.visits.load(Ordering::Relaxed), 2);
+        assert_eq!(v.leaves.load(Ordering::Relaxed), 1);
+        (console.failure_count(), outcome)
+    }
+
+    #[test]
+    fn vanished_entries_are_failures_unless_ignored() {
+        let (failures, outcome) = vanishing_walk(false);
+        assert_eq!(failures, 9);
+        assert!(!outcome.complete);
+        let (failures, outcome) = vanishing_walk(true);
+        assert_eq!(failures, 0);
+        assert!(outcome.complete);
+    }
+
+    #[test]
+    fn big_flat_directories_are_split_and_fully_visited() {
+        struct Count(AtomicU64);
+        impl Visitor for Count {
+            fn visit(&self, e: &Entry<'_>) -> Result<Visit, Failed> {
+                self.0.fetch_add(1, Ordering::Relaxed);
+                Ok(if e.is_dir() {
+                    Visit::Descend
+                } else {
+                    Visit::Done
+                })
+            }
+        }
+        let t = tempfile::tempdir().unwrap();
+        for d in 0..3 {
+            let sub = t.path().join(format!("d{d}"));
+            fs::create_dir(&sub).unwrap();
+            for i in 0..(BATCH * 3 + 5) {
+                fs::write(sub.join(format!("f{i}")), "").unwrap();
+            }
+        }
+        for workers in [1, 4, 16] {
+            let walker = Walker::new(workers, Arc::new(Console::new("test", true)));
+            let c = Count(AtomicU64::new(0));
+            let outcome = walker.walk(t.path(), &c);
+            assert!(outcome.complete && outcome.found && !outcome.interrupted);
+            let expected = 1 + 3 * (1 + BATCH as u64 * 3 + 5);
+            assert_eq!(c.0.load(Ordering::Relaxed), expected, "{workers} workers");
+            assert_eq!(walker.stats.calls(Op::Stat), expected);
+            assert_eq!(walker.stats.entries(), expected);
+        }
+    }
+
+    #[test]
+    fn split_root_names_the_last_component() {
+        assert_eq!(
+            split_root(Path::new("a/b/")),
+            (PathBuf::from("a"), c"b".to_owned())
+        );
+        assert_eq!(
+            split_root(Path::new("x")),
+            (PathBuf::from("."), c"x".to_owned())
+        );
+        assert_eq!(
+            split_root(Path::new("/")),
+            (PathBuf::from("/"), c".".to_owned())
+        );
+    }
+}
