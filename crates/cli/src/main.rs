@@ -40,12 +40,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Like other Unix tools, end quietly when the reader of our output goes
-    // away (`bale ls IMAGE | head`) instead of failing to print.
-    // SAFETY: called first, before any thread exists; restores a default.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pack(args) => commands::pack::run(args),
@@ -59,9 +53,20 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // Like other Unix tools, end quietly when the reader of our output
+        // goes away (`bale ls IMAGE | head`).
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("bale: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -6,6 +6,8 @@ use anyhow::Context;
 use bale_squashfs::superblock::flags;
 use bale_squashfs::InodeKind;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,29 +57,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .filter(|(bit, _)| sb.has_flag(*bit))
         .map(|(_, name)| *name)
         .collect();
-    println!("image: {}", args.image.display());
-    println!("version: 4.0");
-    println!("compression: {compression}");
-    println!("block size: {}", sb.block_size);
-    println!("inodes: {}", sb.inode_count);
+    let mut out = String::new();
+    writeln!(out, "image: {}", args.image.display())?;
+    writeln!(out, "version: 4.0")?;
+    writeln!(out, "compression: {compression}")?;
+    writeln!(out, "block size: {}", sb.block_size)?;
+    writeln!(out, "inodes: {}", sb.inode_count)?;
     for (kind, count) in &kinds {
-        println!("  {kind}: {count}");
+        writeln!(out, "  {kind}: {count}")?;
     }
-    println!("fragments: {}", sb.fragment_count);
-    println!("ids: {}", sb.id_count);
-    println!("xattr ids: {}", archive.xattr_id_count());
-    println!("bytes used: {}", sb.bytes_used);
-    println!("modification time: {}", sb.mod_time);
-    println!("root inode: {:#x}", sb.root_inode);
-    println!("flags: {:#06x} {}", sb.flags, flag_list.join(" "));
-    println!("tables:");
+    writeln!(out, "fragments: {}", sb.fragment_count)?;
+    writeln!(out, "ids: {}", sb.id_count)?;
+    writeln!(out, "xattr ids: {}", archive.xattr_id_count())?;
+    writeln!(out, "bytes used: {}", sb.bytes_used)?;
+    writeln!(out, "modification time: {}", sb.mod_time)?;
+    writeln!(out, "root inode: {:#x}", sb.root_inode)?;
+    writeln!(out, "flags: {:#06x} {}", sb.flags, flag_list.join(" "))?;
+    writeln!(out, "tables:")?;
     for region in archive.regions() {
-        println!(
+        writeln!(
+            out,
             "  {}: {} bytes at {}",
             region.name,
             region.end.saturating_sub(region.start),
             region.start
-        );
+        )?;
     }
+    std::io::stdout()
+        .write_all(out.as_bytes())
+        .context("stdout")?;
     Ok(ExitCode::SUCCESS)
 }
