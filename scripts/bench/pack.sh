@@ -3,6 +3,8 @@
 # Linux source tree and on 200k small files, cold and warm page cache:
 # wall time, peak RSS, image size and the ratios bale/mksquashfs.
 # Usage: scripts/bench/pack.sh [CORPUS_DIR...]   (as root, for drop_caches)
+# With PFS_REMOUNT=1, cold runs also remount the GlusterFS client of
+# scripts/bench/gluster.sh (its caches survive drop_caches).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v mksquashfs >/dev/null || apt-get install -y -qq squashfs-tools time >/dev/null
@@ -14,7 +16,10 @@ mkdir -p "$out"
 
 if [ $# -gt 0 ]; then corpora=("$@"); else mapfile -t corpora < <(scripts/bench/corpus.sh); fi
 
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+drop_caches() {
+    sync; echo 3 > /proc/sys/vm/drop_caches
+    if [ "${PFS_REMOUNT:-0}" = 1 ]; then scripts/bench/gluster.sh remount; fi
+}
 
 # measure NAME CMD...: prints "seconds max_rss_kib" of one run
 measure() {
