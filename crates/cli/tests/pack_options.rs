@@ -166,3 +166,21 @@ fn unsupported_xattr_namespaces_get_one_summary_warning() {
         String::from_utf8(run_ok("unsquashfs", &["-s", bare.to_str().unwrap()]).stdout).unwrap();
     assert!(info.contains("Xattrs are not stored"), "{info}");
 }
+
+#[test]
+fn progress_bar_on_a_terminal_then_the_summary() {
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let mut rng = support::gen::Rng::new(3);
+    for i in 0..12 {
+        std::fs::write(src.join(format!("r{i}")), rng.bytes(1 << 20)).unwrap();
+    }
+    // xz on random data with one thread: a few seconds to watch.
+    let mut cmd = std::process::Command::new(bale_path());
+    cmd.args(["pack", "-c", "xz", "-j", "1"]).arg(&src).arg(w.path().join("i.sqfs"));
+    let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
+    p.exp_regex(r"\d+(\.\d+)? [KMG]iB/12\.00 MiB \d+/12 files").unwrap();
+    p.exp_string("packed 13 entries").unwrap();
+    p.exp_eof().unwrap();
+}
