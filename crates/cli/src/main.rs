@@ -33,6 +33,10 @@ enum Command {
     Extract(commands::extract::Args),
     /// Read everything in an image, optionally comparing with a tree.
     Verify(commands::verify::Args),
+    /// Mount an image read-only with the FUSE driver (no root needed).
+    Mount(commands::mount::Args),
+    /// Unmount an image mounted with `bale mount`.
+    Umount(commands::umount::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
         Command::Cat(args) => commands::cat::run(args),
         Command::Extract(args) => commands::extract::run(args),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Mount(args) => commands::mount::run(args),
+        Command::Umount(args) => commands::umount::run(args),
     };
     match result {
         Ok(code) => code,

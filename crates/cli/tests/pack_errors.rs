@@ -175,7 +175,7 @@ fn sigterm_and_sigint_leave_nothing_behind() {
         }
         let image = w.path().join("i.sqfs");
         // xz on random data with one thread is slow enough to interrupt.
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bale"))
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bale"))
             .args(["pack", "-c", "xz", "-j", "1"])
             .arg(&src)
             .arg(&image)

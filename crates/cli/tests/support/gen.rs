@@ -122,7 +122,7 @@ impl Gen {
         }
         let mut name = String::new();
         for _ in 0..1 + self.rng.below(3) {
-            let part: &str = *self.rng.pick(&NAME_PARTS);
+            let part = *self.rng.pick(&NAME_PARTS);
             name.push_str(part);
         }
         // Unique and never "." or "..".
