@@ -217,6 +217,9 @@ impl Filesystem for BaleFs {
             InitFlags::FUSE_PARALLEL_DIROPS,
             InitFlags::FUSE_NO_OPEN_SUPPORT,
             InitFlags::FUSE_NO_OPENDIR_SUPPORT,
+            // The kernel then caches "no ACL" per inode instead of asking
+            // for system.posix_acl_* on every `ls -l`.
+            InitFlags::FUSE_POSIX_ACL,
         ] {
             // A kernel without one of these simply works without it.
             let _ = config.add_capabilities(flag);

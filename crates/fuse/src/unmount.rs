@@ -29,7 +29,7 @@ pub fn unmount(mountpoint: &Path, lazy: bool) -> Result<(), Error> {
 
 fn fusermount_unmount(mountpoint: &Path, lazy: bool) -> Result<(), Error> {
     let mut cmd = Command::new("fusermount3");
-    cmd.arg("-u").arg("-q");
+    cmd.arg("-u");
     if lazy {
         cmd.arg("-z");
     }
