@@ -115,6 +115,15 @@ impl FuseMount {
         }
     }
 
+    /// Takes charge of a mount root made on `dir` some other way.
+    pub fn adopt(dir: &Path) -> FuseMount {
+        assert!(is_mounted(dir), "{} is not mounted", dir.display());
+        FuseMount {
+            dir: dir.to_path_buf(),
+            user: None,
+        }
+    }
+
     /// `bale umount` (as the mounting user), then checks that the mount
     /// and its server are gone.
     pub fn unmount(self, extra: &[&str]) {
