@@ -19,6 +19,7 @@ use fuser::{
     LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEntry,
     ReplyOpen, ReplyStatfs, ReplyXattr, Request,
 };
+use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
@@ -196,16 +197,28 @@ impl BaleFs {
         }
     }
 
-    fn read_bytes(&self, ino: INodeNo, offset: u64, size: u32) -> bale_squashfs::Result<Vec<u8>> {
+    /// Answers a read from a per-thread buffer (no block-sized allocation
+    /// per request).
+    fn answer_read(&self, ino: INodeNo, offset: u64, size: u32, reply: ReplyData) {
+        thread_local! {
+            static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
         let layout = self.layouts.get(ino.0, || {
             let inode = self.node(ino)?;
             self.archive.file_layout(&inode)
-        })?;
-        let len = layout.size().saturating_sub(offset).min(size.into()) as usize;
-        let mut buf = vec![0u8; len];
-        let n = self.archive.read_layout_at(&layout, offset, &mut buf)?;
-        buf.truncate(n);
-        Ok(buf)
+        });
+        let layout = match layout {
+            Ok(layout) => layout,
+            Err(e) => return reply.error(self.errors.eio("read", &e)),
+        };
+        BUF.with_borrow_mut(|buf| {
+            let len = layout.size().saturating_sub(offset).min(size.into()) as usize;
+            buf.resize(len, 0);
+            match self.archive.read_layout_at(&layout, offset, buf) {
+                Ok(n) => reply.data(&buf[..n]),
+                Err(e) => reply.error(self.errors.eio("read", &e)),
+            }
+        })
     }
 }
 
@@ -276,10 +289,7 @@ impl Filesystem for BaleFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.read_bytes(ino, offset, size) {
-            Ok(data) => reply.data(&data),
-            Err(e) => reply.error(self.errors.eio("read", &e)),
-        }
+        self.answer_read(ino, offset, size, reply);
     }
 
     fn readdir(

@@ -6,8 +6,11 @@
 use bale_squashfs::reader::FileLayout;
 use std::sync::Arc;
 
-/// Block entries kept (16 bytes each): 4 MiB of tables.
-const MAX_BLOCKS: u64 = 1 << 18;
+/// Block entries kept (16 bytes each): 1 MiB of tables.
+const MAX_BLOCKS: u64 = 1 << 16;
+/// Files whose tables are kept: those being read now, with room to spare
+/// (the kernel's page cache keeps what was read).
+const MAX_FILES: usize = 4096;
 
 #[derive(Clone)]
 struct ByBlocks;
@@ -25,7 +28,7 @@ pub(crate) struct Layouts {
 impl Layouts {
     pub fn new() -> Layouts {
         Layouts {
-            cache: quick_cache::sync::Cache::with_weighter(1 << 16, MAX_BLOCKS, ByBlocks),
+            cache: quick_cache::sync::Cache::with_weighter(MAX_FILES, MAX_BLOCKS, ByBlocks),
         }
     }
 
