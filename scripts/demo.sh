@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Demo of the main job on built-in sample data: generates a small software
 # tree (thousands of small files, duplicates, symlinks, a few large files),
-# packs it into one squashfs image, inspects and verifies the image.
+# packs it into one squashfs image, inspects and verifies the image, then
+# mounts it with the FUSE driver, reads from the mount and unmounts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"; }
@@ -9,7 +10,12 @@ command -v cargo >/dev/null || { [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/en
 cargo build --release --quiet -p bale
 bale=$PWD/target/release/bale
 work=$(mktemp -d /tmp/bale-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+mnt=$work/mnt
+cleanup() {
+    if mountpoint -q "$mnt" 2>/dev/null; then "$bale" umount --lazy "$mnt"; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
 echo "== generating sample tree in $work/stack"
 scripts/sample-tree.sh "$work/stack"
@@ -28,4 +34,15 @@ echo "== bale cat /pkg0/module0.py"
 
 echo "== bale verify --against the source"
 "$bale" verify "$work/stack.sqfs" --against "$work/stack"
+
+echo "== bale mount (FUSE, no root needed) and reading from the mount"
+mkdir "$mnt"
+"$bale" mount "$work/stack.sqfs" "$mnt"
+ls -l "$mnt/pkg0" | head -n 5
+md5sum "$mnt/pkg0/module0.py" "$work/stack/pkg0/module0.py"
+cmp "$mnt/pkg0/module0.py" "$work/stack/pkg0/module0.py"
+echo "files in the mount: $(find "$mnt" -type f | wc -l)"
+
+echo "== bale umount"
+"$bale" umount "$mnt"
 echo "demo finished"

@@ -28,6 +28,10 @@ command -v cargo >/dev/null || { echo "scripts/test.sh: cargo not found (install
 
 # Unprivileged users need /dev/fuse (0600 on machines without udev).
 [ -e /dev/fuse ] && chmod 0666 /dev/fuse
+# Users for the FUSE tests: bale-test mounts, bale-other is someone else.
+for user in bale-test bale-other; do
+    id -u "$user" >/dev/null 2>&1 || useradd -m "$user"
+done
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

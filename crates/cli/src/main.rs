@@ -37,6 +37,10 @@ enum Command {
     Du(commands::du::Args),
     /// Remove files and trees gently (rate-limited stat and unlink calls).
     Rm(commands::rm::Args),
+    /// Mount an image read-only with the FUSE driver (no root needed).
+    Mount(commands::mount::Args),
+    /// Unmount an image mounted with `bale mount`.
+    Umount(commands::umount::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(args),
         Command::Du(args) => commands::du::run(args),
         Command::Rm(args) => commands::rm::run(args),
+        Command::Mount(args) => commands::mount::run(args),
+        Command::Umount(args) => commands::umount::run(args),
     };
     match result {
         Ok(code) => code,

@@ -74,21 +74,9 @@ fn parse_codec(s: &str) -> Result<Codec, String> {
     }
 }
 
-/// Parses sizes like `131072`, `128K`, `1M`.
+/// Parses sizes like `131072`, `128K`, `1M` that fit in 32 bits.
 fn parse_size(s: &str) -> Result<u32, String> {
-    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => s.split_at(i),
-        None => (s, ""),
-    };
-    let n: u32 = digits.parse().map_err(|_| format!("invalid size {s:?}"))?;
-    let mult = match unit.to_ascii_uppercase().as_str() {
-        "" => 1,
-        "K" | "KB" | "KIB" => 1 << 10,
-        "M" | "MB" | "MIB" => 1 << 20,
-        _ => return Err(format!("invalid size unit in {s:?}")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} too large"))
+    u32::try_from(super::parse_bytes(s)?).map_err(|_| format!("size {s:?} too large"))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

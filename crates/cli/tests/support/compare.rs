@@ -135,3 +135,29 @@ fn walk(a: &Path, b: &Path, rel: &Path, checks: Checks, out: &mut Vec<String>) {
         }
     }
 }
+
+/// The sets of paths (relative to `dir`) that are hard links to one inode,
+/// as seen through `stat`: equal sets on two views mean equal sharing.
+pub fn hard_link_groups(dir: &Path) -> BTreeSet<Vec<std::path::PathBuf>> {
+    let mut by_inode: std::collections::BTreeMap<u64, Vec<std::path::PathBuf>> = Default::default();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = path.symlink_metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.nlink() > 1 {
+                let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+                by_inode.entry(meta.ino()).or_default().push(rel);
+            }
+        }
+    }
+    by_inode
+        .into_values()
+        .map(|mut v| {
+            v.sort();
+            v
+        })
+        .collect()
+}

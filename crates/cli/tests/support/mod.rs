@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests: random source trees, a full
-//! directory-to-directory comparison, kernel loop mounts that clean up
-//! after themselves, and running commands as an unprivileged user.
+//! directory-to-directory comparison, kernel loop mounts and FUSE mounts
+//! that clean up after themselves, and running commands as unprivileged
+//! users.
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod fuse;
 pub mod gen;
 pub mod gentle_tree;
 

@@ -170,6 +170,12 @@ impl<R: ReadAt> Archive<R> {
         )))
     }
 
+    /// Whether the image has an export table, so that
+    /// [`Archive::inode_ref_by_number`] finds every inode.
+    pub fn has_export_table(&self) -> bool {
+        self.exports.is_some()
+    }
+
     /// Number of entries in the xattr id table.
     pub fn xattr_id_count(&self) -> u64 {
         self.xattrs.as_ref().map_or(0, |x| x.ids.len())

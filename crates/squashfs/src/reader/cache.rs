@@ -29,12 +29,6 @@ pub(crate) trait Weigh {
     fn bytes(&self) -> u64;
 }
 
-impl Weigh for [u8] {
-    fn bytes(&self) -> u64 {
-        self.len() as u64
-    }
-}
-
 #[derive(Clone)]
 struct ByWeight;
 

@@ -8,7 +8,6 @@ use crate::block::BlockSize;
 use crate::error::{corrupt, Result};
 use crate::inode::{Inode, InodeData};
 use crate::tables::FragmentEntry;
-use std::sync::Arc;
 
 /// The positions of a file's blocks, computed once per inode: block `i`
 /// starts at `blocks_start` plus the on-disk sizes of the blocks before it.
@@ -135,7 +134,7 @@ impl<R: ReadAt> Archive<R> {
     }
 }
 
-fn copy_from(block: &Arc<[u8]>, at: usize, out: &mut [u8]) -> Result<()> {
+fn copy_from(block: &[u8], at: usize, out: &mut [u8]) -> Result<()> {
     let src = block
         .get(at..at + out.len())
         .ok_or_else(|| corrupt("data block shorter than the file needs"))?;

@@ -3,19 +3,21 @@
 //! Every byte the reader looks at goes through here.
 
 use super::cache::{ByteCache, CacheOptions, Weigh};
+use super::data_block::DataBlock;
 use super::metadata::{MetaBlock, Stream};
 use super::source::ReadAt;
 use crate::block::BlockSize;
 use crate::error::{corrupt, Error, Result};
 use crate::metadata::{decode_header, METADATA_SIZE};
 use crate::superblock::{Superblock, NO_TABLE};
+use std::cell::RefCell;
 use std::sync::Arc;
 
 pub(crate) struct Image<R> {
     source: R,
     pub superblock: Superblock,
     metadata_cache: ByteCache<u64, MetaBlock>,
-    data_cache: ByteCache<(u64, u32), [u8]>,
+    data_cache: ByteCache<(u64, u32), DataBlock>,
 }
 
 impl Weigh for MetaBlock {
@@ -116,17 +118,37 @@ impl<R: ReadAt> Image<R> {
         })
     }
 
-    /// The decompressed data or fragment block stored at `start`.
-    pub fn data_block(&self, start: u64, size: BlockSize) -> Result<Arc<[u8]>> {
+    /// The decompressed data or fragment block stored at `start`. The
+    /// stored bytes of a compressed block pass through a per-thread
+    /// scratch buffer, so the only allocation is the cached block.
+    pub fn data_block(&self, start: u64, size: BlockSize) -> Result<Arc<DataBlock>> {
+        thread_local! {
+            static RAW: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        let block_size = self.superblock.block_size;
+        let on_disk = size.on_disk() as usize;
         self.data_cache.get_or_load((start, size.raw()), || {
-            let raw = self.read_vec(start, u64::from(size.on_disk()))?;
-            if !size.is_compressed() {
-                return Ok(raw.into());
-            }
-            let mut out = vec![0u8; self.superblock.block_size as usize];
-            let n = self.superblock.codec.decompress(&raw, &mut out)?;
-            out.truncate(n);
-            Ok(out.into())
+            let block = DataBlock::fill(block_size, |out| {
+                let out = out
+                    .get_mut(
+                        ..if size.is_compressed() {
+                            out.len()
+                        } else {
+                            on_disk
+                        },
+                    )
+                    .ok_or_else(|| corrupt(format!("data block at {start} larger than a block")))?;
+                if !size.is_compressed() {
+                    self.read_exact(start, out)?;
+                    return Ok(on_disk);
+                }
+                RAW.with_borrow_mut(|raw| {
+                    raw.resize(on_disk, 0);
+                    self.read_exact(start, raw)?;
+                    self.superblock.codec.decompress(raw, out)
+                })
+            })?;
+            Ok(Arc::new(block))
         })
     }
 

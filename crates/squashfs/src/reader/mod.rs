@@ -6,6 +6,7 @@
 
 mod archive;
 mod cache;
+mod data_block;
 mod dir;
 mod file;
 mod image;

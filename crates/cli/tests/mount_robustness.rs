@@ -1,0 +1,374 @@
+//! `bale mount` under abuse: bad arguments, corrupt and truncated images
+//! (operations fail with EIO, each cause logged once, the server survives
+//! and the intact parts keep working), signals, external unmounts, readers
+//! killed mid-read and unmounts under load. No mount or server is ever
+//! left behind.
+
+mod support;
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use support::fuse::{assert_gone, is_mounted, servers, wait_for, FuseMount};
+use support::gen::Rng;
+use support::{bale, require_root, run, run_ok};
+
+/// An image of compressible files (so every data block is compressed)
+/// made by mksquashfs with gzip, whose zlib checksums catch corruption;
+/// `extra` options for mksquashfs.
+fn gzip_image_with(work: &Path, extra: &[&str]) -> PathBuf {
+    let src = work.join("src");
+    for d in 0..4 {
+        let dir = src.join(format!("dir{d}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..30 {
+            let line = format!("directory {d} file {f} line\n");
+            std::fs::write(dir.join(format!("f{f}.txt")), line.repeat(40 + f * 400)).unwrap();
+        }
+    }
+    let big: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(src.join("big"), big).unwrap();
+    let image = work.join(format!("img{}.sqfs", extra.join("")));
+    let mut args = vec![
+        src.to_str().unwrap(),
+        image.to_str().unwrap(),
+        "-comp",
+        "gzip",
+        "-no-progress",
+        "-quiet",
+        "-noappend",
+    ];
+    args.extend_from_slice(extra);
+    run_ok("mksquashfs", &args);
+    image
+}
+
+fn gzip_image(work: &Path) -> PathBuf {
+    gzip_image_with(work, &[])
+}
+
+/// A superblock field (little-endian u64 at `at`).
+fn sb_u64(image: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(image[at..at + 8].try_into().unwrap())
+}
+const INODE_TABLE: usize = 64;
+const BYTES_USED: usize = 40;
+
+/// What a walk of a (possibly corrupt) mount met.
+#[derive(Default, Debug)]
+struct Walk {
+    entries: usize,
+    errors: Vec<(PathBuf, std::io::Error)>,
+}
+
+/// Lists, stats and reads everything under `dir`, in a thread, failing if
+/// it takes longer than `limit` (a hang).
+fn walk(dir: &Path, limit: Duration) -> Walk {
+    let dir = dir.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut w = Walk::default();
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            let entries = match std::fs::read_dir(&d) {
+                Ok(e) => e,
+                Err(e) => {
+                    w.errors.push((d, e));
+                    continue;
+                }
+            };
+            for entry in entries {
+                let path = match entry {
+                    Ok(e) => e.path(),
+                    Err(e) => {
+                        w.errors.push((d.clone(), e));
+                        break;
+                    }
+                };
+                w.entries += 1;
+                let result = path.symlink_metadata().and_then(|m| {
+                    if m.is_dir() {
+                        stack.push(path.clone());
+                    } else if m.is_file() {
+                        std::fs::read(&path)?;
+                    } else if m.file_type().is_symlink() {
+                        std::fs::read_link(&path)?;
+                    }
+                    xattr::list(&path).map(|_| ())
+                });
+                if let Err(e) = result {
+                    w.errors.push((path, e));
+                }
+            }
+        }
+        let _ = tx.send(w);
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("walking the mount took over {limit:?}: the server hangs"))
+}
+
+fn assert_only_eio(w: &Walk) {
+    for (path, e) in &w.errors {
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc_eio()),
+            "{}: {e} (expected EIO)",
+            path.display()
+        );
+    }
+}
+
+fn libc_eio() -> i32 {
+    5
+}
+
+#[test]
+fn bad_arguments_fail_with_one_line_and_mount_nothing() {
+    require_root();
+    let work = tempfile::tempdir().unwrap();
+    let image = gzip_image(work.path());
+    let dir = work.path().join("mnt");
+    std::fs::create_dir(&dir).unwrap();
+    let not_image = work.path().join("src/dir0/f0.txt");
+    let cases: [(&Path, &Path, &str); 5] = [
+        (&work.path().join("missing.sqfs"), &dir, "No such file"),
+        (&not_image, &dir, "not a squashfs image"),
+        (&image, &work.path().join("nowhere"), "does not exist"),
+        (&image, &not_image, "not a directory"),
+        (work.path(), &dir, "is a directory"),
+    ];
+    for (img, mnt, reason) in cases {
+        let out = bale().arg("mount").arg(img).arg(mnt).output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("bale: "), "{stderr}");
+        assert!(stderr.contains(reason), "{stderr} lacks {reason:?}");
+        assert_gone(&dir);
+    }
+    let out = bale().arg("umount").arg(&dir).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a mount point"));
+}
+
+#[test]
+fn a_corrupt_data_block_is_eio_logged_once_and_the_rest_still_reads() {
+    require_root();
+    let work = tempfile::tempdir().unwrap();
+    let image = gzip_image(work.path());
+    let mut bytes = std::fs::read(&image).unwrap();
+    // The 4 MiB file's blocks lie at the start of the data area: damage
+    // the middle of its first block.
+    for at in [96 + 3000, 96 + 3001, 96 + 3002] {
+        bytes[at] ^= 0x5a;
+    }
+    let bad = work.path().join("bad.sqfs");
+    std::fs::write(&bad, &bytes).unwrap();
+    let dir = work.path().join("mnt");
+    std::fs::create_dir(&dir).unwrap();
+    let mut server = Command::new(assert_cmd::cargo::cargo_bin("bale"))
+        .args(["mount", "--foreground"])
+        .arg(&bad)
+        .arg(&dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = {
+        assert!(wait_for(Duration::from_secs(10), || is_mounted(&dir)));
+        FuseMount::adopt(&dir)
+    };
+    for _ in 0..3 {
+        let err = std::fs::read(dir.join("big")).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc_eio()), "{err}");
+    }
+    let w = walk(&dir, Duration::from_secs(30));
+    assert_only_eio(&w);
+    assert_eq!(w.errors.len(), 1, "{:?}", w.errors);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("dir3/f29.txt")).unwrap(),
+        "directory 3 file 29 line\n".repeat(40 + 29 * 400)
+    );
+    guard.unmount(&[]);
+    assert!(server.wait().unwrap().success());
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let eio_lines: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains("returning EIO"))
+        .collect();
+    assert_eq!(eio_lines.len(), 1, "{log}");
+    assert!(eio_lines[0].contains("bad.sqfs"), "{log}");
+}
+
+/// Mounts mutants of `image` with bytes flipped in `range`, walks each,
+/// and checks: only EIO, no hang, the server stays up until unmounted.
+fn walk_mutants(image: &Path, work: &Path, seed: u64, count: usize, metadata: bool) {
+    let bytes = std::fs::read(image).unwrap();
+    let (start, end) = if metadata {
+        (sb_u64(&bytes, INODE_TABLE), sb_u64(&bytes, BYTES_USED))
+    } else {
+        (96, sb_u64(&bytes, INODE_TABLE))
+    };
+    let mut rng = Rng::new(seed);
+    let (mut mounted, mut failed_ops) = (0, 0);
+    for i in 0..count {
+        let mut mutant = bytes.clone();
+        for _ in 0..1 + rng.below(4) {
+            let at = (start + rng.below(end - start)) as usize;
+            mutant[at] ^= 1 << rng.below(8);
+        }
+        if i % 5 == 4 {
+            // Truncated as well.
+            mutant.truncate((start + rng.below(end - start)) as usize);
+        }
+        let path = work.join(format!("mutant-{seed}-{i}.sqfs"));
+        std::fs::write(&path, &mutant).unwrap();
+        let dir = work.join(format!("mnt-{seed}-{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let out = bale().arg("mount").arg(&path).arg(&dir).output().unwrap();
+        if !out.status.success() {
+            // Refused at open (superblock, tables, root): one line, no mount.
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert_gone(&dir);
+            continue;
+        }
+        mounted += 1;
+        let mount = FuseMount::adopt(&dir);
+        let w = walk(&dir, Duration::from_secs(30));
+        assert_only_eio(&w);
+        failed_ops += w.errors.len();
+        assert_eq!(servers(&dir).len(), 1, "server died on mutant {i}");
+        // Still answering.
+        run_ok("stat", &["-f", dir.to_str().unwrap()]);
+        mount.unmount(&[]);
+    }
+    assert!(
+        mounted > count / 4,
+        "only {mounted} of {count} mutants mounted"
+    );
+    // The mutants did reach the driver's error paths.
+    assert!(
+        failed_ops > 0,
+        "no operation failed on {mounted} mounted mutants"
+    );
+    eprintln!("{mounted} of {count} mutants mounted; {failed_ops} operations failed with EIO");
+}
+
+#[test]
+fn corrupt_metadata_never_crashes_or_hangs_the_server() {
+    require_root();
+    let work = tempfile::tempdir().unwrap();
+    // Uncompressed inode and directory tables: flipped bits reach the
+    // structures instead of failing decompression.
+    let image = gzip_image_with(work.path(), &["-noI"]);
+    walk_mutants(&image, work.path(), 1, 40, true);
+    // A bale pack image too.
+    let packed = work.path().join("packed.sqfs");
+    bale()
+        .args(["pack", "-q", "--no-compression"])
+        .arg(work.path().join("src"))
+        .arg(&packed)
+        .assert()
+        .success();
+    walk_mutants(&packed, work.path(), 2, 40, true);
+}
+
+#[test]
+fn corrupt_data_never_crashes_or_hangs_the_server() {
+    require_root();
+    let work = tempfile::tempdir().unwrap();
+    let image = gzip_image(work.path());
+    walk_mutants(&image, work.path(), 3, 20, false);
+}
+
+#[test]
+fn sigterm_and_external_unmounts_end_the_server() {
+    require_root();
+    let work = tempfile::tempdir().unwrap();
+    let image = gzip_image(work.path());
+    let dir = work.path().join("mnt");
+    let mount = FuseMount::new(&image, &dir);
+    let pids = servers(&dir);
+    assert_eq!(pids.len(), 1);
+    run_ok("kill", &["-TERM", &pids[0].to_string()]);
+    assert!(wait_for(Duration::from_secs(5), || !is_mounted(&dir)));
+    assert_gone(&dir);
+    drop(mount);
+
+    let mount = FuseMount::new(&image, &dir);
+    run_ok("umount", &[dir.to_str().unwrap()]);
+    assert_gone(&dir);
+    drop(mount);
+}
+
+/// A process reading `file` over and over.
+fn busy_reader(file: &Path) -> std::process::Child {
+    Command::new("sh")
+        .args(["-c", r#"while :; do cat "$1" >/dev/null; done"#, "sh"])
+        .arg(file)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn killing_a_reader_and_unmounting_under_load_leave_nothing_behind() {
+    require_root();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let image = gzip_image(work.path());
+    let dir = work.path().join("mnt");
+    let mount = FuseMount::new(&image, &dir);
+    // Cold reads of a large file, killed mid-way.
+    let mut reader = Command::new("md5sum")
+        .arg(dir.join("big"))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    reader.kill().unwrap();
+    reader.wait().unwrap();
+    let expected = run_ok("md5sum", &[work.path().join("src/big").to_str().unwrap()]).stdout;
+    let got = run_ok("md5sum", &[dir.join("big").to_str().unwrap()]).stdout;
+    assert_eq!(
+        String::from_utf8_lossy(&expected).split(' ').next(),
+        String::from_utf8_lossy(&got).split(' ').next()
+    );
+
+    // A held file makes a plain unmount fail cleanly...
+    let mut holder = Command::new("sleep")
+        .arg("60")
+        .stdin(std::fs::File::open(dir.join("dir1/f3.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut readers: Vec<_> = (0..3).map(|_| busy_reader(&dir.join("big"))).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let out = bale().arg("umount").arg(&dir).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("busy"));
+    assert!(is_mounted(&dir));
+    // ...and a lazy one detaches at once; the server ends with the last user.
+    bale()
+        .args(["umount", "--lazy"])
+        .arg(&dir)
+        .assert()
+        .success();
+    assert!(!is_mounted(&dir));
+    for r in readers.iter_mut().chain([&mut holder]) {
+        r.kill().unwrap();
+        r.wait().unwrap();
+    }
+    assert_gone(&dir);
+    drop(mount);
+    assert!(run("pgrep", &["-f", dir.to_str().unwrap()])
+        .stdout
+        .is_empty());
+}

@@ -1,0 +1,183 @@
+//! `bale mount` without root: an ordinary user mounts, reads and
+//! unmounts; the kernel enforces the image's permissions, so another user
+//! is denied a 0700 directory exactly as with a kernel mount; several
+//! processes read at once.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use support::fuse::{
+    as_user, assert_gone, bale_as, ensure_users, is_mounted, FuseMount, OTHER_USER, TEST_USER,
+};
+use support::{bale, run_ok, KernelMount};
+
+/// A work directory everyone may traverse, with a packed image in it.
+fn image_of(build: impl FnOnce(&Path)) -> (tempfile::TempDir, std::path::PathBuf) {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    build(&src);
+    let image = work.path().join("img.sqfs");
+    bale()
+        .args(["pack", "-q"])
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
+    std::fs::set_permissions(&image, std::fs::Permissions::from_mode(0o644)).unwrap();
+    (work, image)
+}
+
+fn read_as(user: &str, path: &Path) -> std::process::Output {
+    as_user(user, "cat").arg(path).output().unwrap()
+}
+
+#[test]
+fn an_ordinary_user_mounts_reads_and_unmounts() {
+    ensure_users();
+    let (work, image) = image_of(|src| {
+        std::fs::write(src.join("hello.txt"), "hello from the image\n").unwrap();
+    });
+    let dir = work.path().join("mnt");
+    let mount = FuseMount::new_as(TEST_USER, &image, &dir, &[]);
+
+    let out = read_as(TEST_USER, &dir.join("hello.txt"));
+    assert_eq!(out.stdout, b"hello from the image\n");
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = mountinfo
+        .lines()
+        .find(|l| l.contains(dir.to_str().unwrap()))
+        .unwrap();
+    assert!(line.contains(" ro,nosuid,nodev"), "{line}");
+    assert!(line.contains(" - fuse.bale "), "{line}");
+    assert!(line.contains("default_permissions"), "{line}");
+    // Without allow_other, nobody else gets in, not even root.
+    let other = read_as(OTHER_USER, &dir.join("hello.txt"));
+    assert!(!other.status.success());
+    assert!(std::fs::read(dir.join("hello.txt")).is_err());
+
+    // Someone else cannot unmount it.
+    let out = bale_as(OTHER_USER)
+        .arg("umount")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(is_mounted(&dir));
+    mount.unmount(&[]);
+}
+
+#[test]
+fn another_user_is_denied_a_private_directory_as_with_a_kernel_mount() {
+    ensure_users();
+    let (work, image) = image_of(|src| {
+        let private = src.join("private");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::write(private.join("secret"), "for bale-test only\n").unwrap();
+        std::fs::write(src.join("public"), "for everyone\n").unwrap();
+        run_ok("chown", &["-R", TEST_USER, src.to_str().unwrap()]);
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    });
+    let kernel = KernelMount::new(&image, &work.path().join("kernel"));
+    // Root may let other users in.
+    let dir = work.path().join("fuse");
+    let fuse = {
+        std::fs::create_dir_all(&dir).unwrap();
+        bale()
+            .args(["mount", "-o", "allow_other"])
+            .arg(&image)
+            .arg(&dir)
+            .assert()
+            .success();
+        FuseMount::adopt(&dir)
+    };
+    for view in [&kernel.dir, &fuse.dir] {
+        let owner = read_as(TEST_USER, &view.join("private/secret"));
+        assert_eq!(owner.stdout, b"for bale-test only\n", "{}", view.display());
+        let other = read_as(OTHER_USER, &view.join("private/secret"));
+        assert!(!other.status.success(), "{}", view.display());
+        assert!(
+            String::from_utf8_lossy(&other.stderr).contains("Permission denied"),
+            "{}",
+            String::from_utf8_lossy(&other.stderr)
+        );
+        let public = read_as(OTHER_USER, &view.join("public"));
+        assert_eq!(public.stdout, b"for everyone\n");
+    }
+    fuse.unmount(&[]);
+}
+
+#[test]
+fn allow_other_needs_user_allow_other_in_fuse_conf() {
+    ensure_users();
+    let (work, image) = image_of(|src| std::fs::write(src.join("f"), "x").unwrap());
+    let dir = work.path().join("mnt");
+    std::fs::create_dir(&dir).unwrap();
+    run_ok("chown", &[TEST_USER, dir.to_str().unwrap()]);
+    let permitted = std::fs::read_to_string("/etc/fuse.conf")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.trim() == "user_allow_other");
+    let out = bale_as(TEST_USER)
+        .args(["mount", "-o", "allow_other"])
+        .arg(&image)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    if permitted {
+        assert!(out.status.success());
+        FuseMount::adopt(&dir).unmount(&[]);
+    } else {
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("bale: "), "{stderr}");
+        assert!(stderr.contains("user_allow_other"), "{stderr}");
+        assert_gone(&dir);
+    }
+}
+
+#[test]
+fn several_processes_read_at_once() {
+    ensure_users();
+    let (work, image) = image_of(|src| {
+        let shape = support::gen::Shape {
+            big_dir: 300,
+            ..Default::default()
+        };
+        support::gen::generate(src, 11, shape);
+        run_ok("chmod", &["-R", "a+rX", src.to_str().unwrap()]);
+    });
+    let kernel = KernelMount::new(&image, &work.path().join("kernel"));
+    let fuse = FuseMount::new_as(TEST_USER, &image, &work.path().join("fuse"), &[]);
+    let sums = |dir: &Path, user: Option<&str>| {
+        // The directory is entered by the reader: root may not enter a
+        // user's mount.
+        let script = r#"cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r md5sum"#;
+        let mut cmd = match user {
+            Some(user) => as_user(user, "sh"),
+            None => std::process::Command::new("sh"),
+        };
+        cmd.args(["-c", script, "sh"]).arg(dir);
+        cmd
+    };
+    let expected = sums(&kernel.dir, None).output().unwrap();
+    assert!(expected.status.success());
+    assert!(!expected.stdout.is_empty());
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            sums(&fuse.dir, Some(TEST_USER))
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for reader in readers {
+        let out = reader.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, expected.stdout);
+    }
+    fuse.unmount(&[]);
+}

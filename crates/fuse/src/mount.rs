@@ -1,0 +1,42 @@
+//! Mounting: check the mount point, open and check the image, then mount
+//! through fuser (mount(2) as root, fusermount3 otherwise) and complete
+//! the FUSE handshake, so the mount serves requests once this returns.
+
+use crate::error::Error;
+use crate::errors::ErrorLog;
+use crate::fs::BaleFs;
+use crate::options::{fuser_config, MountConfig};
+use crate::server::Server;
+use bale_squashfs::reader::Archive;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Mounts `config.image` on `config.mountpoint`. Requests queue in the
+/// kernel until [`Server::run`] starts serving them.
+pub fn mount(config: &MountConfig) -> Result<Server, Error> {
+    let mountpoint = check_mountpoint(&config.mountpoint)?;
+    let image = std::path::absolute(&config.image).map_err(|e| Error::new(&config.image, e))?;
+    let file = File::open(&image).map_err(|e| Error::new(&config.image, e))?;
+    if file.metadata().map_err(|e| Error::new(&image, e))?.is_dir() {
+        return Err(Error::new(&config.image, "is a directory"));
+    }
+    let archive =
+        Archive::open_with(file, config.caches()).map_err(|e| Error::new(&config.image, e))?;
+    let root = archive.root().map_err(|e| Error::new(&config.image, e))?;
+    let fs = BaleFs::new(archive, &root, ErrorLog::new(image.clone()));
+    let options = fuser_config(config, &image)?;
+    Server::start(fs, mountpoint, &options)
+}
+
+/// The mount point as an absolute path without symlinks; it must be a
+/// directory.
+fn check_mountpoint(path: &Path) -> Result<PathBuf, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::new(path, "mount point does not exist"),
+        _ => Error::new(path, e),
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::new(path, "mount point is not a directory"));
+    }
+    path.canonicalize().map_err(|e| Error::new(path, e))
+}

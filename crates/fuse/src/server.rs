@@ -1,0 +1,76 @@
+//! A mounted image being served: fuser's request threads, and the end of
+//! the mount. The server ends when the mount goes away (`bale umount`,
+//! `fusermount3 -u`, `umount`), or on SIGTERM, SIGINT or SIGHUP, which
+//! detach the mount (lazy unmount) and give open files a short grace
+//! period before the process exits and the kernel aborts the connection.
+
+use crate::error::Error;
+use crate::fs::BaleFs;
+use crate::unmount::unmount;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long open files may keep a signalled server alive.
+const GRACE: Duration = Duration::from_secs(2);
+
+pub struct Server {
+    session: fuser::Session<BaleFs>,
+    signals: Signals,
+    mountpoint: PathBuf,
+}
+
+impl Server {
+    /// Mounts `fs` on `mountpoint`; signals are caught from here on, so
+    /// none can end the process between mounting and serving.
+    pub(crate) fn start(
+        fs: BaleFs,
+        mountpoint: PathBuf,
+        options: &fuser::Config,
+    ) -> Result<Server, Error> {
+        let signals =
+            Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|e| Error::new(&mountpoint, e))?;
+        let session = fuser::Session::new(fs, &mountpoint, options)
+            .map_err(|e| Error::new(&mountpoint, e))?;
+        tracing::info!("mounted on {}", mountpoint.display());
+        Ok(Server {
+            session,
+            signals,
+            mountpoint,
+        })
+    }
+
+    pub fn mountpoint(&self) -> &Path {
+        &self.mountpoint
+    }
+
+    /// Serves requests until the mount goes away or a signal arrives.
+    pub fn run(self) -> Result<(), Error> {
+        let Server {
+            session,
+            mut signals,
+            mountpoint,
+        } = self;
+        let signal_handle = signals.handle();
+        let watched = mountpoint.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    tracing::info!("signal {signal}: unmounting {}", watched.display());
+                    if let Err(e) = unmount(&watched, true) {
+                        tracing::error!("{e}");
+                    }
+                    std::thread::sleep(GRACE);
+                    tracing::warn!("files still open on {}; exiting", watched.display());
+                    std::process::exit(0);
+                }
+            })
+            .map_err(|e| Error::new(&mountpoint, e))?;
+        let result = session.run();
+        signal_handle.close();
+        tracing::info!("{} unmounted; server exits", mountpoint.display());
+        result.map_err(|e| Error::new(&mountpoint, e))
+    }
+}
