@@ -21,7 +21,6 @@ mod pipeline;
 pub mod progress;
 mod queue;
 mod scan;
-mod source_fs;
 mod source_reader;
 mod source_xattrs;
 mod tree;

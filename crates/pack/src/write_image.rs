@@ -82,7 +82,6 @@ fn check(opts: &PackOptions) -> Result<()> {
 /// `progress.cancelled` is set, no file is left at the destination.
 pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     let started = Instant::now();
-    let opts = &opts.resolved();
     check(opts)?;
     if !opts.force && opts.image.symlink_metadata().is_ok() {
         return Err(PackError::Exists(opts.image.clone()));

@@ -49,9 +49,8 @@ pub struct Args {
     /// Compression threads (default: one per core).
     #[arg(short = 'j', long, default_value_t = 0)]
     pub threads: usize,
-    /// Concurrent source readers: opens, stats and reads in flight
-    /// (default: 32 on network and parallel file systems, 2 per core on local ones).
-    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    /// Concurrent source readers: opens, stats and reads in flight.
+    #[arg(long, default_value_t = bale_pack::options::DEFAULT_READERS)]
     pub readers: usize,
     /// Leave out unreadable or vanished entries instead of failing.
     #[arg(long)]
