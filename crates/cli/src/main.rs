@@ -44,6 +44,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pack(args) => commands::pack::run(args),
@@ -75,4 +76,15 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// glibc gives each busy thread its own heap arena; with dozens of reader
+/// threads each arena keeps freed blocks, and the pack's memory grows with
+/// the thread count. A few shared arenas keep it bounded.
+fn limit_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only tunes the allocator; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
 }
