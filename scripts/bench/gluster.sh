@@ -32,7 +32,16 @@ up() {
         mkdir -p "$bricks/b1" "$bricks/b2"
         g volume create "$vol" transport tcp "$host:$bricks/b1" "$host:$bricks/b2" force >/dev/null
     fi
-    if [ "$delay" -gt 0 ]; then
+    local current
+    current=$(g volume get "$vol" delay-gen.delay-duration | awk 'NR>2{print $2}')
+    if g volume info "$vol" | grep -q '^Status: Started' &&
+        { [ "$delay" -gt 0 ] && [ "$current" != "$delay" ] ||
+          [ "$delay" = 0 ] && g volume get "$vol" debug.delay-gen | grep -q posix; }; then
+        g volume stop "$vol" >/dev/null   # the delay translator only changes while stopped
+    fi
+    if [ "$delay" = 0 ]; then
+        g volume reset "$vol" debug.delay-gen >/dev/null
+    else
         g volume set "$vol" debug.delay-gen posix >/dev/null
         g volume set "$vol" delay-gen.delay-percentage 100 >/dev/null
         g volume set "$vol" delay-gen.delay-duration "$delay" >/dev/null
