@@ -10,6 +10,7 @@ use crate::options::PackOptions;
 use crate::pipeline::{Done, FileOutcome, Item, Job, Pipeline};
 use crate::queue::Queue;
 use crate::source_reader::{Chunk, ReadJob};
+use crate::source_xattrs::SourceXattrs;
 use crate::tree::{Kind, Tree};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ pub struct FileData {
     pub fragment: Option<(u32, u32)>,
     /// Left out by `--skip-unreadable`.
     pub skipped: bool,
+    /// Extended attributes, read through the open file.
+    pub xattrs: SourceXattrs,
 }
 
 /// What the dispatcher hands back.
@@ -197,6 +200,13 @@ impl Dispatcher<'_> {
             .map_err(|_| PackError::Cancelled)
     }
 
+    /// Records what a reader learnt about a file besides its blocks.
+    fn ended(&mut self, ordinal: u32, size: u64, xattrs: SourceXattrs) {
+        let f = &mut self.files[ordinal as usize];
+        f.size = size;
+        f.xattrs = xattrs;
+    }
+
     /// Records a read failure: fatal, or noted and skipped.
     fn failed(&mut self, ordinal: u32, err: PackError) -> Result<()> {
         if !self.opts.skip_unreadable || matches!(err, PackError::Cancelled) {
@@ -228,8 +238,8 @@ impl Dispatcher<'_> {
                         self.send_job(Item::DataBlock { ordinal }, block)?;
                     }
                 }
-                Chunk::End { size, hash } => {
-                    self.files[ordinal as usize].size = size;
+                Chunk::End { size, hash, xattrs } => {
+                    self.ended(ordinal, size, xattrs);
                     if blocks > 0 {
                         let outcome = FileOutcome::Complete { size, hash };
                         self.send_done(Item::FileEnd { ordinal, outcome })?;
@@ -251,12 +261,14 @@ impl Dispatcher<'_> {
 
     fn small_file(&mut self, ordinal: u32, data: Vec<u8>, rx: &Queue<Chunk>) -> Result<()> {
         let hash = match self.recv(rx)? {
-            Chunk::End { hash, .. } => hash,
+            Chunk::End { hash, xattrs, .. } => {
+                self.ended(ordinal, data.len() as u64, xattrs);
+                hash
+            }
             Chunk::Failed(err) => return self.failed(ordinal, err),
             Chunk::Block(_) => unreachable!("a short block is the last one"),
         };
         let len = data.len() as u32;
-        self.files[ordinal as usize].size = u64::from(len);
         let key = (len, hash);
         if let Some(&(index, offset)) = self.tails.get(&key) {
             if self.stored_tail(index, offset, len)? == data {

@@ -125,7 +125,7 @@ pub fn write_data(
             let p = &p;
             std::thread::Builder::new()
                 .name(format!("bale-read-{i}"))
-                .spawn_scoped(s, move || read_files(p, opts.block_size))
+                .spawn_scoped(s, move || read_files(p, opts.block_size, opts.xattrs))
                 .expect("spawn reader");
         }
         for i in 0..threads {

@@ -6,7 +6,7 @@ use crate::error::{source_err, PackError, Result};
 use crate::exclude::Excludes;
 use crate::options::PackOptions;
 use crate::progress::Progress;
-use crate::source_xattrs::read_xattrs;
+use crate::source_xattrs::path_xattrs;
 use crate::tree::{Entry, Kind, Meta, Tree};
 use bale_squashfs::inode::encode_rdev;
 use bale_squashfs::xattr::Xattr;
@@ -121,15 +121,17 @@ impl Scanner<'_> {
         }
     }
 
+    /// Attributes of a non-file entry (regular files' are read through
+    /// the open file by the source readers).
     fn xattrs(&self, path: &Path) -> Result<Box<[Xattr]>> {
         if !self.opts.xattrs {
             return Ok(Box::default());
         }
-        let (kept, dropped) = read_xattrs(path).map_err(source_err(path))?;
-        if dropped > 0 {
-            self.report.lock().unwrap().dropped_xattrs += dropped;
+        let x = path_xattrs(path).map_err(source_err(path))?;
+        if x.dropped > 0 {
+            self.report.lock().unwrap().dropped_xattrs += x.dropped;
         }
-        Ok(kept)
+        Ok(x.kept)
     }
 
     /// Lists `path` (relative name `rel` for exclude matching) and scans
@@ -220,11 +222,15 @@ impl Scanner<'_> {
         };
         let link_key =
             (file_type != FileType::Directory && st.st_nlink > 1).then_some((st.st_dev, st.st_ino));
+        let xattrs = match kind {
+            NodeKind::File(_) => Box::default(),
+            _ => self.xattrs(path)?,
+        };
         Ok(Some(Node {
             name,
             meta: self.meta(&st),
             kind,
-            xattrs: self.xattrs(path)?,
+            xattrs,
             link_key,
         }))
     }

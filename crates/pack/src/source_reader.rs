@@ -7,6 +7,7 @@
 use crate::error::{source_err, PackError};
 use crate::pipeline::Pipeline;
 use crate::queue::Queue;
+use crate::source_xattrs::{file_xattrs, SourceXattrs};
 use rustix::fs::{FileType, Mode, OFlags};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -27,13 +28,14 @@ pub enum Chunk {
     End {
         size: u64,
         hash: u128,
+        xattrs: SourceXattrs,
     },
     Failed(PackError),
 }
 
 /// Reads batches until the job queue closes. Every file gets a final
 /// chunk (its end, or why it failed), so the dispatcher never waits in vain.
-pub fn read_files(p: &Pipeline, block_size: u32) {
+pub fn read_files(p: &Pipeline, block_size: u32, xattrs: bool) {
     while let Some(job) = p.read_jobs.pop() {
         let batch = job.files.first().map_or(0, |(o, _)| *o);
         // One file streams block by block; a run of small files is handed
@@ -46,7 +48,7 @@ pub fn read_files(p: &Pipeline, block_size: u32) {
             let end = if p.stopped() {
                 Chunk::Failed(PackError::Cancelled)
             } else {
-                read_one(path, batch, &mut sink, p, block_size as usize)
+                read_one(path, batch, &mut sink, p, block_size as usize, xattrs)
                     .unwrap_or_else(Chunk::Failed)
             };
             sink.send(end);
@@ -85,6 +87,7 @@ fn read_one(
     sink: &mut Sink,
     p: &Pipeline,
     block_size: usize,
+    xattrs: bool,
 ) -> Result<Chunk, PackError> {
     let fd = rustix::fs::open(
         path,
@@ -103,6 +106,10 @@ fn read_one(
     // while we pack is stored as it was, a shrinking one as it now is.
     let expected = st.st_size as u64;
     let mut file = std::fs::File::from(fd);
+    let xattrs = match xattrs {
+        true => file_xattrs(&file).map_err(source_err(path))?,
+        false => SourceXattrs::default(),
+    };
     let mut hasher = Xxh3::new();
     let mut size = 0u64;
     while size < expected {
@@ -128,5 +135,6 @@ fn read_one(
     Ok(Chunk::End {
         size,
         hash: hasher.digest128(),
+        xattrs,
     })
 }

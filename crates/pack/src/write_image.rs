@@ -86,7 +86,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     if !opts.force && opts.image.symlink_metadata().is_ok() {
         return Err(PackError::Exists(opts.image.clone()));
     }
-    let (tree, scan_report) = scan(opts, progress)?;
+    let (mut tree, scan_report) = scan(opts, progress)?;
     let scanned = Instant::now();
     let input_bytes: u64 = tree
         .files
@@ -106,8 +106,16 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     let options_block = spec.options_block();
     let data_start =
         SUPERBLOCK_SIZE as u64 + options_block.as_ref().map_or(0, |b| 2 + b.len() as u64);
-    let data = write_data(&tree, opts, &image, data_start, progress)?;
+    let mut data = write_data(&tree, opts, &image, data_start, progress)?;
     let written = Instant::now();
+
+    // Regular files' attributes were read through the open files.
+    let mut dropped_xattrs = scan_report.dropped_xattrs;
+    for (ordinal, f) in data.files.iter_mut().enumerate() {
+        let x = std::mem::take(&mut f.xattrs);
+        dropped_xattrs += x.dropped;
+        tree.entries[tree.files[ordinal] as usize].xattrs = x.kept;
+    }
 
     let mut ids = IdTable::default();
     let mut xattrs = XattrWriter::new(spec.compressor()?);
@@ -202,7 +210,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
         duplicate_bytes: data.report.duplicate_bytes,
         skipped,
         other_fs: scan_report.other_fs,
-        dropped_xattrs: scan_report.dropped_xattrs,
+        dropped_xattrs,
         elapsed: started.elapsed(),
         phases: [
             ("scan", scanned - started),
