@@ -73,8 +73,10 @@ impl Budget {
     /// Marks `batch` as the one the dispatcher now waits on.
     pub fn set_head(&self, batch: u32) {
         let mut s = self.state.lock().unwrap();
-        s.head = batch;
-        self.wake(s);
+        if s.head != batch {
+            s.head = batch;
+            self.wake(s);
+        }
     }
 
     /// Wakes every waiter and makes further acquisitions fail.

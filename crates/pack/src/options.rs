@@ -57,7 +57,7 @@ impl PackOptions {
             threads: 0,
             readers: DEFAULT_READERS,
             skip_unreadable: false,
-            read_ahead: 16 << 20,
+            read_ahead: 32 << 20,
         }
     }
 
