@@ -41,6 +41,8 @@ enum Command {
     Mount(commands::mount::Args),
     /// Unmount an image mounted with `bale mount`.
     Umount(commands::umount::Args),
+    /// Print the effective site configuration and where each value came from.
+    Config(commands::config::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Rm(args) => commands::rm::run(args),
         Command::Mount(args) => commands::mount::run(args),
         Command::Umount(args) => commands::umount::run(args),
+        Command::Config(args) => commands::config::run(args),
     };
     match result {
         Ok(code) => code,

@@ -178,9 +178,12 @@ fn progress_bar_on_a_terminal_then_the_summary() {
     }
     // xz on random data with one thread: a few seconds to watch.
     let mut cmd = std::process::Command::new(bale_path());
-    cmd.args(["pack", "-c", "xz", "-j", "1"]).arg(&src).arg(w.path().join("i.sqfs"));
+    cmd.args(["pack", "-c", "xz", "-j", "1"])
+        .arg(&src)
+        .arg(w.path().join("i.sqfs"));
     let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
-    p.exp_regex(r"\d+(\.\d+)? [KMG]iB/12\.00 MiB \d+/12 files").unwrap();
+    p.exp_regex(r"\d+(\.\d+)? [KMG]iB/12\.00 MiB \d+/12 files")
+        .unwrap();
     p.exp_string("packed 13 entries").unwrap();
     p.exp_eof().unwrap();
 }
