@@ -200,28 +200,28 @@ pub fn job_owner(job: &str, caller: u32, jobs: &dyn JobOwners) -> Result<(), Ref
     }
 }
 
-/// Rule `cluster-lock`: read-write excludes every other node; read-only is
-/// refused while some node has it read-write. `listed` are the lock file's
-/// `(rw, host)` lines; lines of `host` itself are ours to replace.
+/// Rule `cluster-lock`: read-write excludes every other mount of the image
+/// (on any node, this one included: two mounts of one ext4 file system
+/// corrupt it); read-only is refused while some node has it read-write.
+/// `listed` are the lock file's `(rw, host)` lines.
 pub fn cluster_lock<'a>(
     image: &Path,
     listed: impl IntoIterator<Item = (bool, &'a str)>,
-    host: &str,
     rw: bool,
 ) -> Result<(), Refusal> {
-    for (other_rw, other) in listed {
+    for (other_rw, host) in listed {
         let refuse = |why: String| {
             Err(Refusal::new(
                 "cluster-lock",
                 format!("{}: {why}", image.display()),
             ))
         };
-        if other_rw && (other != host || !rw) {
-            return refuse(format!("mounted read-write on {other}"));
+        if other_rw {
+            return refuse(format!("mounted read-write on {host}"));
         }
-        if rw && other != host {
+        if rw {
             return refuse(format!(
-                "mounted on {other}; read-write needs it mounted nowhere else"
+                "mounted read-only on {host}; read-write needs it mounted nowhere"
             ));
         }
     }
@@ -397,14 +397,17 @@ mod tests {
     #[test]
     fn cluster_locks() {
         let i = Path::new("/pfs/u.img");
-        let refused = |listed: &[(bool, &str)], rw| {
-            cluster_lock(i, listed.iter().copied(), "n1", rw).is_err()
-        };
+        let refused =
+            |listed: &[(bool, &str)], rw| cluster_lock(i, listed.iter().copied(), rw).is_err();
         assert!(!refused(&[], true));
         assert!(!refused(&[(false, "n2"), (false, "n3")], false));
         assert!(
             refused(&[(false, "n2")], true),
             "rw while another node has it ro"
+        );
+        assert!(
+            refused(&[(false, "n1")], true),
+            "rw while this node has it ro"
         );
         assert!(
             refused(&[(true, "n2")], false),
@@ -414,18 +417,8 @@ mod tests {
             refused(&[(true, "n2")], true),
             "rw while another node has it rw"
         );
-        assert!(
-            !refused(&[(false, "n1")], true),
-            "our own ro line is ours to replace"
-        );
-        assert!(
-            refused(&[(true, "n1")], false),
-            "ro while this node has it rw"
-        );
         assert_eq!(
-            cluster_lock(i, [(true, "n2")], "n1", false)
-                .unwrap_err()
-                .rule,
+            cluster_lock(i, [(true, "n2")], false).unwrap_err().rule,
             "cluster-lock"
         );
     }
