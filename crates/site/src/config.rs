@@ -75,6 +75,8 @@ pub struct Config {
     pub loop_budget: Value<u32>,
     /// The privileged helper `bale` runs (through sudo unless setuid).
     pub helper: Value<PathBuf>,
+    /// SLURM's `scontrol`, asked who owns a job.
+    pub scontrol: Value<PathBuf>,
 }
 
 impl Default for Config {
@@ -88,6 +90,7 @@ impl Default for Config {
             max_user_image_size: Value::default(1 << 40),
             loop_budget: Value::default(64),
             helper: Value::default("/usr/sbin/bale-helper".into()),
+            scontrol: Value::default("/usr/bin/scontrol".into()),
         }
     }
 }
@@ -132,6 +135,7 @@ impl Config {
                 &self.loop_budget.source,
             ),
             ("helper", path(&self.helper), &self.helper.source),
+            ("scontrol", path(&self.scontrol), &self.scontrol.source),
         ]
     }
 }

@@ -41,6 +41,7 @@ struct File {
     max_user_image_size: Option<Size>,
     loop_budget: Option<u32>,
     helper: Option<PathBuf>,
+    scontrol: Option<PathBuf>,
 }
 
 #[derive(serde::Deserialize)]
@@ -119,6 +120,7 @@ fn apply_file(config: &mut Config, path: &Path, text: &str) -> Result<(), Error>
         ),
         ("state_dir", &mut config.state_dir, file.state_dir),
         ("helper", &mut config.helper, file.helper),
+        ("scontrol", &mut config.scontrol, file.scontrol),
     ] {
         if let Some(value) = value {
             if !value.is_absolute() {
