@@ -37,10 +37,16 @@ enum Command {
     Du(commands::du::Args),
     /// Remove files and trees gently (rate-limited stat and unlink calls).
     Rm(commands::rm::Args),
-    /// Mount an image read-only with the FUSE driver (no root needed).
+    /// Mount an image or a software module NAME/VERSION (kernel helper or FUSE).
     Mount(commands::mount::Args),
-    /// Unmount an image mounted with `bale mount`.
+    /// Unmount what `bale mount` mounted.
     Umount(commands::umount::Args),
+    /// Create a read-write ext4 user image (empty, or from a directory).
+    Create(commands::create::Args),
+    /// Pack a software module's directory into its image (admin).
+    CreateSoftware(commands::create_software::Args),
+    /// Grow or shrink an unmounted ext4 user image.
+    Resize(commands::resize::Args),
     /// Print the effective site configuration and where each value came from.
     Config(commands::config::Args),
 }
@@ -59,6 +65,9 @@ fn main() -> ExitCode {
         Command::Mount(args) => commands::mount::run(args),
         Command::Umount(args) => commands::umount::run(args),
         Command::Config(args) => commands::config::run(args),
+        Command::Create(args) => commands::create::run(args),
+        Command::CreateSoftware(args) => commands::create_software::run(args),
+        Command::Resize(args) => commands::resize::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,13 +3,18 @@
 
 pub mod cat;
 pub mod config;
+pub mod create;
+pub mod create_software;
 pub mod du;
+mod e2fs;
 pub mod extract;
 mod gentle_args;
+mod helper;
 pub mod info;
 pub mod ls;
 pub mod mount;
 pub mod pack;
+pub mod resize;
 pub mod rm;
 pub mod umount;
 pub mod verify;
