@@ -20,16 +20,18 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let named = helper::classify(&args.target);
+    let config = bale_site::load(bale_site::Trust::User)?;
     if let Named::Path(path) = &named {
         let mounts = mountinfo::read()?;
         let is_fuse =
             mountinfo::mounted_at(&mounts, path).is_some_and(|m| m.fstype.starts_with("fuse"));
-        if is_fuse && args.job_id.is_none() {
+        // FUSE mounts, and everything when there is no helper, are the
+        // FUSE driver's to unmount (it explains what is not a mount).
+        if args.job_id.is_none() && (is_fuse || !helper::available(&config)) {
             bale_fuse::unmount(path, args.lazy)?;
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let config = bale_site::load(bale_site::Trust::User)?;
     let mut argv = vec!["umount".to_string()];
     if let Some(job) = &args.job_id {
         argv.extend(["--job-id".into(), job.clone()]);
