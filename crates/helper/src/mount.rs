@@ -139,9 +139,7 @@ impl Context<'_> {
                 ),
             )
         })?;
-        if mountpoint.is_none() {
-            self.make_leaf(&user_dir, &user_dir_path, &rel)?;
-        }
+        self.make_leaf(&user_dir, &user_dir_path, &rel)?;
         let target = open::beneath(
             &user_dir,
             &user_dir_path,
@@ -167,7 +165,8 @@ impl Context<'_> {
         Ok(target_path.display().to_string())
     }
 
-    /// Creates the default mount point (as the caller) if missing.
+    /// Creates the mount point (as the caller) if missing; its parent must
+    /// exist.
     fn make_leaf(
         &self,
         user_dir: &OwnedFd,

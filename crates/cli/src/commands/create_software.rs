@@ -7,7 +7,7 @@
 
 use anyhow::{bail, Context};
 use bale_pack::{pack, PackOptions, Progress};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -66,7 +66,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = pack(&opts, &Progress::default()).inspect_err(|_| {
         let _ = std::fs::remove_file(&work);
     })?;
-    let placed = move_into_place(&work, &dest);
+    // Every user of the node opens it with their own rights.
+    let placed = std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o644))
+        .with_context(|| work.display().to_string())
+        .and_then(|()| move_into_place(&work, &dest));
     let _ = std::fs::remove_file(&work);
     placed?;
     println!(

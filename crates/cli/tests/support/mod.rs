@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod frame;
 pub mod fuse;
 pub mod gen;
 pub mod gentle_tree;

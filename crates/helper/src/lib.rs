@@ -7,6 +7,9 @@
 //! descriptors it opened itself, and logs every decision to syslog.
 //!
 //! Exit status: 0 done, 1 failed, 2 usage, 3 refused by a rule, 4 busy.
+//!
+//! The binary is `crates/cli/src/bin/bale-helper.rs`, which only calls
+//! [`main`]; it is built with `bale` so the tests always have it.
 
 mod args;
 mod creds;
@@ -23,7 +26,8 @@ use args::Request;
 use failure::Failure;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
+/// The whole helper: identity, environment, request, decision, log.
+pub fn main() -> ExitCode {
     let caller = match identity::establish() {
         Ok(caller) => caller,
         Err(why) => {
