@@ -57,6 +57,20 @@ pub fn beneath(
             format!("{}: a symlink is in the way", path.display()),
         )
         .into(),
+        // O_DIRECTORY meets a symlink (not followed) or a file.
+        rustix::io::Errno::NOTDIR => {
+            let is_link = rustix::fs::statat(dir, rel, AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink);
+            if is_link {
+                Refusal::new(
+                    "no-symlinks",
+                    format!("{}: a symlink is in the way", path.display()),
+                )
+                .into()
+            } else {
+                Refusal::new("mountpoint", format!("{}: not a directory", path.display())).into()
+            }
+        }
         rustix::io::Errno::XDEV => Refusal::new(
             "mountpoint",
             format!("{}: is or crosses a mount point", path.display()),
