@@ -41,6 +41,16 @@ enum Command {
     Mount(commands::mount::Args),
     /// Unmount what `bale mount` mounted.
     Umount(commands::umount::Args),
+    /// Unmount everything of a job (SLURM epilog) or of yourself.
+    UmountAll(commands::umount_all::Args),
+    /// Images mounted on this node, loop devices, and what nobody reported.
+    List(commands::list::Args),
+    /// Repair what no record explains: forgotten mounts, stale records, idle loop devices.
+    Cleanup(commands::cleanup::Args),
+    /// Which nodes hold an image's cluster lock, and whether they are alive.
+    LockStatus(commands::lock_status::Args),
+    /// Break the stale parts of an image's cluster lock.
+    Unlock(commands::unlock::Args),
     /// Create a read-write ext4 user image (empty, or from a directory).
     Create(commands::create::Args),
     /// Pack a software module's directory into its image (admin).
@@ -65,6 +75,11 @@ fn main() -> ExitCode {
         Command::Mount(args) => commands::mount::run(args),
         Command::Umount(args) => commands::umount::run(args),
         Command::Config(args) => commands::config::run(args),
+        Command::UmountAll(args) => commands::umount_all::run(args),
+        Command::List(args) => commands::list::run(args),
+        Command::Cleanup(args) => commands::cleanup::run(args),
+        Command::LockStatus(args) => commands::lock_status::run(args),
+        Command::Unlock(args) => commands::unlock::run(args),
         Command::Create(args) => commands::create::run(args),
         Command::CreateSoftware(args) => commands::create_software::run(args),
         Command::Resize(args) => commands::resize::run(args),

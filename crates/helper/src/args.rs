@@ -6,6 +6,8 @@
 //! bale-helper mount  [--rw] [--job-id ID] --module NAME/VERSION
 //! bale-helper mount  [--rw] [--job-id ID] --image PATH [--mountpoint PATH]
 //! bale-helper umount [--job-id ID] (--module NAME/VERSION | --mountpoint PATH)
+//! bale-helper umount-all [--job-id ID] [--kill]
+//! bale-helper cleanup [--kill]
 //! ```
 
 use std::fmt;
@@ -39,13 +41,23 @@ pub struct UmountRequest {
 pub enum Request {
     Mount(MountRequest),
     Umount(UmountRequest),
+    /// Everything of a job or of the caller.
+    UmountAll {
+        job: Option<String>,
+        kill: bool,
+    },
+    /// Repair what no record explains (root only).
+    Cleanup {
+        kill: bool,
+    },
 }
 
-const USAGE: &str = "usage: bale-helper mount [--rw] [--job-id ID] (--module NAME/VERSION | --image PATH [--mountpoint PATH]) | umount [--job-id ID] (--module NAME/VERSION | --mountpoint PATH)";
+const USAGE: &str = "usage: bale-helper mount [--rw] [--job-id ID] (--module NAME/VERSION | --image PATH [--mountpoint PATH]) | umount [--job-id ID] (--module NAME/VERSION | --mountpoint PATH) | umount-all [--job-id ID] [--kill] | cleanup [--kill]";
 
 pub fn parse(argv: &[String]) -> Result<Request, String> {
     let (command, rest) = argv.split_first().ok_or(USAGE)?;
     let mut rw = false;
+    let mut kill = false;
     let mut job = None;
     let mut module = None;
     let mut image = None;
@@ -61,6 +73,7 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
         };
         match arg.as_str() {
             "--rw" => rw = true,
+            "--kill" => kill = true,
             "--job-id" => value(&mut job)?,
             "--module" => value(&mut module)?,
             "--image" => value(&mut image)?,
@@ -80,6 +93,14 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
         }
     };
     let mountpoint = mountpoint.map(absolute).transpose()?;
+    let bare = module.is_none() && image.is_none() && mountpoint.is_none() && !rw;
+    match command.as_str() {
+        "umount-all" if bare => return Ok(Request::UmountAll { job, kill }),
+        "cleanup" if bare && job.is_none() => return Ok(Request::Cleanup { kill }),
+        "umount-all" | "cleanup" => return Err(USAGE.into()),
+        _ if kill => return Err(USAGE.into()),
+        _ => {}
+    }
     let target = match (module, image, mountpoint) {
         (Some(m), None, None) => Target::Module(m),
         (None, Some(i), mp) if command == "mount" => Target::Image {
@@ -117,6 +138,25 @@ impl fmt::Display for Request {
         let (verb, target, rw, job) = match self {
             Request::Mount(m) => ("mount", &m.target, m.rw, &m.job),
             Request::Umount(u) => ("umount", &u.target, false, &u.job),
+            Request::UmountAll { job, kill } => {
+                f.write_str("umount-all")?;
+                if let Some(job) = job {
+                    write!(f, " for job {job}")?;
+                }
+                return if *kill {
+                    f.write_str(" killing holders")
+                } else {
+                    Ok(())
+                };
+            }
+            Request::Cleanup { kill } => {
+                f.write_str("cleanup")?;
+                return if *kill {
+                    f.write_str(" killing holders")
+                } else {
+                    Ok(())
+                };
+            }
         };
         write!(f, "{verb} {target}")?;
         if rw {
@@ -161,6 +201,9 @@ mod tests {
             &["mount", "--modul", "a/b"],
             &["shell", "--module", "a/b"],
             &["mount", "--job-id"],
+            &["mount", "--kill", "--module", "a/b"],
+            &["cleanup", "--job-id", "5"],
+            &["umount-all", "--module", "a/b"],
         ] {
             assert!(p(bad).is_err(), "{bad:?}");
         }

@@ -32,6 +32,11 @@ pub fn establish() -> Result<Caller, String> {
         }
     };
     sanitize_environment();
+    of(uid, gid)
+}
+
+/// The user `uid` (primary group `gid`) with their groups.
+pub fn of(uid: u32, gid: u32) -> Result<Caller, String> {
     let name = user_name(uid).ok_or_else(|| format!("uid {uid} has no user name"))?;
     let groups = groups(&name, gid);
     Ok(Caller {

@@ -12,6 +12,7 @@
 //! [`main`]; it is built with `bale` so the tests always have it.
 
 mod args;
+mod cleanup;
 mod creds;
 mod failure;
 mod identity;
@@ -21,6 +22,7 @@ mod mount;
 mod open;
 mod records;
 mod umount;
+mod umount_all;
 
 use args::Request;
 use failure::Failure;
@@ -50,6 +52,10 @@ pub fn main() -> ExitCode {
         .and_then(|config| match &request {
             Request::Mount(m) => mount::run(&caller, &config, m),
             Request::Umount(u) => umount::run(&caller, &config, u),
+            Request::UmountAll { job, kill } => {
+                umount_all::run(&caller, &config, job.as_deref(), *kill)
+            }
+            Request::Cleanup { kill } => cleanup::run(&caller, &config, *kill),
         });
     match result {
         Ok(done) => {

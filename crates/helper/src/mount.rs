@@ -86,7 +86,7 @@ impl Context<'_> {
                 .map_err(|e| io(mounts_path, e))?
                 .st_uid;
             bale_policy::mountpoint(&target_path, open::facts(&target, &target_path)?, owner)?;
-            let place = LockPlace::of(&image.path, true, self.caller)?;
+            let place = LockPlace::of(&image.path, true)?;
             self.attach_and_mount(&image, &place, &target, &target_path, false)?;
         }
         mine.push(record);
@@ -152,7 +152,7 @@ impl Context<'_> {
             open::facts(&target, &target_path)?,
             self.caller.uid,
         )?;
-        let place = LockPlace::of(&image.path, false, self.caller)?;
+        let place = LockPlace::of(&image.path, false)?;
         self.attach_and_mount(&image, &place, &target, &target_path, rw)?;
         let mut mine = self.state.read(self.key)?;
         mine.push(Record {

@@ -46,28 +46,30 @@ pub fn image_mounted_at(target: &Path) -> Result<Option<PathBuf>, Failure> {
 }
 
 /// Where an image's lock file lives and who may write it.
-pub struct LockPlace<'a> {
+pub struct LockPlace {
     pub dir: OwnedFd,
     pub dir_path: PathBuf,
     pub name: String,
-    /// `Some(caller)` for user images (their directory, their rights),
-    /// `None` for software images (written as root).
-    pub writer: Option<&'a Caller>,
+    /// The image's owner for user images, `None` (root) for software.
+    pub writer: Option<Caller>,
 }
 
-impl LockPlace<'_> {
-    /// The lock place of `image` (`module` for software images).
-    pub fn of<'a>(
-        image: &Path,
-        software: bool,
-        caller: &'a Caller,
-    ) -> Result<LockPlace<'a>, Failure> {
+impl LockPlace {
+    /// The lock place of `image`. A software image's lock is written as
+    /// root; a user image's with its owner's rights, so the lock file stays
+    /// the owner's whoever mounts (or cleans up after) the image.
+    pub fn of(image: &Path, software: bool) -> Result<LockPlace, Failure> {
         let dir_path = image.parent().unwrap_or(Path::new("/")).to_path_buf();
         let name = image.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
             Failure::Error(format!("{}: image names must be UTF-8", image.display()))
         })?;
-        let writer = (!software).then_some(caller);
-        let dir = match writer {
+        let writer = if software {
+            None
+        } else {
+            let st = rustix::fs::lstat(image).map_err(|e| io(image, e))?;
+            Some(crate::identity::of(st.st_uid, st.st_gid).map_err(Failure::Error)?)
+        };
+        let dir = match &writer {
             Some(c) => as_caller(c, || open::dir(&dir_path))?,
             None => open::dir(&dir_path)?,
         };
@@ -83,7 +85,7 @@ impl LockPlace<'_> {
         let dir = self.dir.try_clone().map_err(|e| io(&self.dir_path, e))?;
         let me = node.owner(std::process::id());
         let go = || ClusterLock::acquire(dir, &self.dir_path, &self.name, &me, LOCK_WAIT);
-        Ok(match self.writer {
+        Ok(match &self.writer {
             Some(c) => as_caller(c, go),
             None => go(),
         }?)
@@ -91,7 +93,7 @@ impl LockPlace<'_> {
 
     pub fn commit(&self, lock: ClusterLock, entries: &[Entry]) -> Result<(), Failure> {
         let go = || lock.commit(entries);
-        Ok(match self.writer {
+        Ok(match &self.writer {
             Some(c) => as_caller(c, go),
             None => go(),
         }?)

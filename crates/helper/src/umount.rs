@@ -8,7 +8,7 @@ use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::open;
 use crate::records::{self, LockPlace};
-use bale_registry::node::{NodeState, Record};
+use bale_registry::node::{Key, NodeState, Record};
 use bale_registry::owner::Node;
 use bale_site::Config;
 use rustix::fd::AsRawFd;
@@ -19,7 +19,7 @@ pub fn run(caller: &Caller, config: &Config, req: &UmountRequest) -> Result<Stri
     let key = records::key(caller, req.job.as_deref(), config)?;
     let node = Node::current().map_err(|e| io("/proc/sys/kernel/random/boot_id", e))?;
     let state = NodeState::lock(&config.state_dir.value)?;
-    let mut mine = state.read(&key)?;
+    let mine = state.read(&key)?;
     let found = match &req.target {
         Target::Module(name) => {
             let module = bale_policy::module_name(name)?;
@@ -39,29 +39,81 @@ pub fn run(caller: &Caller, config: &Config, req: &UmountRequest) -> Result<Stri
             req.target
         )));
     };
+    release(config, &node, &state, &key, index, false)
+}
+
+/// Drops record `index` of `key`; unmounts when no other record uses the
+/// mount (with `kill`, ending the processes that keep it busy) and then
+/// takes this node's line out of the image's lock file.
+pub fn release(
+    config: &Config,
+    node: &Node,
+    state: &NodeState,
+    key: &Key,
+    index: usize,
+    kill: bool,
+) -> Result<String, Failure> {
+    let mut mine = state.read(key)?;
     let record = mine.remove(index);
     let shared_with = state
         .users_of(&record.mountpoint)?
         .into_iter()
-        .filter(|k| *k != key)
+        .filter(|k| k != key)
         .count();
     if shared_with > 0 {
-        state.write(&key, &mine)?;
+        state.write(key, &mine)?;
         return Ok(format!(
             "{} (still used by {shared_with} other)",
             record.mountpoint.display()
         ));
     }
-    unmount(config, &record)?;
-    state.write(&key, &mine)?;
+    match unmount(config, &record) {
+        Err(Failure::Busy(_)) if kill => {
+            kill_holders(&record.mountpoint);
+            unmount(config, &record)?;
+        }
+        other => other?,
+    }
+    state.write(key, &mine)?;
+    release_lock_line(state, node, &record.image, record.module.is_some())?;
+    Ok(record.mountpoint.display().to_string())
+}
+
+/// Takes this node's line out of `image`'s lock file unless a record on
+/// this node still uses the image.
+pub fn release_lock_line(
+    state: &NodeState,
+    node: &Node,
+    image: &Path,
+    software: bool,
+) -> Result<(), Failure> {
     let still_used = state
         .all()?
         .iter()
-        .any(|(_, rs)| rs.iter().any(|r| r.image == record.image));
-    if !still_used {
-        LockPlace::of(&record.image, record.module.is_some(), caller)?.release(&node)?;
+        .any(|(_, rs)| rs.iter().any(|r| r.image == image));
+    if still_used {
+        return Ok(());
     }
-    Ok(record.mountpoint.display().to_string())
+    LockPlace::of(image, software)?.release(node)
+}
+
+/// Ends (SIGKILL) every process using the mount at `mountpoint`.
+pub fn kill_holders(mountpoint: &Path) {
+    let Ok(st) = rustix::fs::stat(mountpoint) else {
+        return;
+    };
+    for holder in bale_kmount::holders::holders(st.st_dev) {
+        if let Some(pid) = rustix::process::Pid::from_raw(holder.pid as i32) {
+            crate::log::notice(&format!(
+                "killing pid {} ({}) holding {}",
+                holder.pid,
+                holder.command,
+                mountpoint.display()
+            ));
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
 }
 
 /// Unmounts a recorded mount by descriptor: the mount point is opened below

@@ -94,7 +94,21 @@ impl Loop {
 
     /// Detaches the device now (when the mount failed).
     pub fn detach(self) {
-        // SAFETY: LOOP_CLR_FD takes no argument.
-        unsafe { libc::ioctl(self.fd.as_raw_fd(), LOOP_CLR_FD) };
+        clear(&self.fd);
     }
+}
+
+/// Detaches the loop device at `path` (one left attached but unused; a
+/// device still in use is only marked to detach when its user goes).
+pub fn detach_path(path: &std::path::Path) -> std::io::Result<()> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    if clear(&fd) != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn clear(fd: &OwnedFd) -> libc::c_int {
+    // SAFETY: LOOP_CLR_FD takes no argument.
+    unsafe { libc::ioctl(fd.as_raw_fd(), LOOP_CLR_FD) }
 }

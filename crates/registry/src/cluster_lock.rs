@@ -196,6 +196,27 @@ pub fn read<D: AsFd>(dir: D, dir_path: &Path, name: &str) -> Result<Contents, Er
     }
 }
 
+/// Whether someone holds the flock now (probed with a shared,
+/// non-blocking lock that is released at once; needs read access only).
+pub fn is_locked<D: AsFd>(dir: D, dir_path: &Path, name: &str) -> Result<bool, Error> {
+    let path = dir_path.join(name);
+    let fd = match rustix::fs::openat(
+        &dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(false),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => Ok(false),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(true),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
 /// Replaces the lock file with one listing `keep`, without taking the
 /// flock: whoever holds it keeps a lock on the old, now nameless file.
 pub fn break_lock<D: AsFd>(
@@ -315,7 +336,9 @@ mod tests {
         .err()
         .unwrap();
         assert!(err.to_string().contains("pid=4242"), "{err}");
+        assert!(is_locked(dir(tmp.path()), tmp.path(), "i.lock").unwrap());
         break_lock(dir(tmp.path()), tmp.path(), "i.lock", &[]).unwrap();
+        assert!(!is_locked(dir(tmp.path()), tmp.path(), "i.lock").unwrap());
         let lock = ClusterLock::acquire(
             dir(tmp.path()),
             tmp.path(),

@@ -10,6 +10,7 @@
 //!   that holder is still alive;
 //! * [`mountinfo`] and [`loops`]: the kernel's view, read from
 //!   `/proc/self/mountinfo` and `/sys/block/loop*`;
+//! * [`survey`]: records set against the kernel's view (what nobody reported);
 //! * [`atomic`]: files replaced by temp + rename, never half-written.
 
 pub mod atomic;
@@ -20,5 +21,6 @@ pub mod loops;
 pub mod mountinfo;
 pub mod node;
 pub mod owner;
+pub mod survey;
 
 pub use error::Error;

@@ -120,7 +120,7 @@ impl Record {
 pub struct NodeState {
     dir: OwnedFd,
     path: PathBuf,
-    _lock: OwnedFd,
+    _lock: Option<OwnedFd>,
 }
 
 impl NodeState {
@@ -150,8 +150,28 @@ impl NodeState {
         Ok(NodeState {
             dir,
             path: path.to_path_buf(),
-            _lock: lock,
+            _lock: Some(lock),
         })
+    }
+
+    /// Opens the directory for reading only, without the lock (which only
+    /// root may take): each file is replaced whole, so every file read is
+    /// consistent, though two files may be from different moments.
+    /// `None` if the directory does not exist yet.
+    pub fn snapshot(path: &Path) -> Result<Option<NodeState>, Error> {
+        match rustix::fs::open(
+            path,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(dir) => Ok(Some(NodeState {
+                dir,
+                path: path.to_path_buf(),
+                _lock: None,
+            })),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        }
     }
 
     /// The records of `key` (none if it has no file).

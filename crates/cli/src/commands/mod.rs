@@ -2,6 +2,7 @@
 //! image, naming paths inside it and parsing sizes.
 
 pub mod cat;
+pub mod cleanup;
 pub mod config;
 pub mod create;
 pub mod create_software;
@@ -11,12 +12,16 @@ pub mod extract;
 mod gentle_args;
 mod helper;
 pub mod info;
+pub mod list;
+pub mod lock_status;
 pub mod ls;
 pub mod mount;
 pub mod pack;
 pub mod resize;
 pub mod rm;
 pub mod umount;
+pub mod umount_all;
+pub mod unlock;
 pub mod verify;
 
 use anyhow::Context;
