@@ -434,7 +434,13 @@ fn a_setuid_helper_takes_the_real_uid_and_ignores_the_environment() {
     );
     let owner =
         std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(user_mount("setuid")).unwrap());
-    assert_eq!(owner, 0, "mounted: the image's root is root's");
+    assert_eq!(
+        owner,
+        0,
+        "mounted: the image's root is root's; mounts {:?} out {:?}",
+        frame::mounts_below(&frame::user_mounts()),
+        String::from_utf8_lossy(&out.stdout)
+    );
     let state = std::fs::read_to_string(frame::state().join("bale-test.modules")).unwrap();
     assert!(
         state.contains("s.sqfs"),

@@ -86,7 +86,7 @@ impl Context<'_> {
                 .map_err(|e| io(mounts_path, e))?
                 .st_uid;
             bale_policy::mountpoint(&target_path, open::facts(&target, &target_path)?, owner)?;
-            let place = LockPlace::of(&image.path, true)?;
+            let place = LockPlace::new(image_dir, images_path.join(&module.name), &file, None);
             self.attach_and_mount(&image, &place, &target, &target_path, false)?;
         }
         mine.push(record);
@@ -152,7 +152,9 @@ impl Context<'_> {
             open::facts(&target, &target_path)?,
             self.caller.uid,
         )?;
-        let place = LockPlace::of(&image.path, false)?;
+        let st = rustix::fs::fstat(&image.fd).map_err(|e| io(&image.path, e))?;
+        let owner = records::owner(st.st_uid, st.st_gid)?;
+        let place = LockPlace::new(dir, dir_path.to_path_buf(), name, Some(owner));
         self.attach_and_mount(&image, &place, &target, &target_path, rw)?;
         let mut mine = self.state.read(self.key)?;
         mine.push(Record {

@@ -55,9 +55,10 @@ pub struct LockPlace {
 }
 
 impl LockPlace {
-    /// The lock place of `image`. A software image's lock is written as
-    /// root; a user image's with its owner's rights, so the lock file stays
-    /// the owner's whoever mounts (or cleans up after) the image.
+    /// The lock place of `image` found by its path (when unmounting). A
+    /// software image's lock is written as root; a user image's with its
+    /// owner's rights, so the lock file stays the owner's whoever mounts
+    /// (or cleans up after) the image.
     pub fn of(image: &Path, software: bool) -> Result<LockPlace, Failure> {
         let dir_path = image.parent().unwrap_or(Path::new("/")).to_path_buf();
         let name = image.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
@@ -67,18 +68,23 @@ impl LockPlace {
             None
         } else {
             let st = rustix::fs::lstat(image).map_err(|e| io(image, e))?;
-            Some(crate::identity::of(st.st_uid, st.st_gid).map_err(Failure::Error)?)
+            Some(owner(st.st_uid, st.st_gid)?)
         };
         let dir = match &writer {
             Some(c) => as_caller(c, || open::dir(&dir_path))?,
             None => open::dir(&dir_path)?,
         };
-        Ok(LockPlace {
+        Ok(LockPlace::new(dir, dir_path, name, writer))
+    }
+
+    /// The lock place of an image already opened as `name` in `dir`.
+    pub fn new(dir: OwnedFd, dir_path: PathBuf, name: &str, writer: Option<Caller>) -> LockPlace {
+        LockPlace {
             dir,
             dir_path,
             name: format!("{name}.lock"),
             writer,
-        })
+        }
     }
 
     pub fn acquire(&self, node: &Node) -> Result<ClusterLock, Failure> {
@@ -111,4 +117,9 @@ impl LockPlace {
             .collect();
         self.commit(lock, &entries)
     }
+}
+
+/// The user `uid`, to act with their rights.
+pub fn owner(uid: u32, gid: u32) -> Result<Caller, Failure> {
+    crate::identity::of(uid, gid).map_err(Failure::Error)
 }
