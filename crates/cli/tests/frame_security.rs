@@ -59,7 +59,8 @@ fn a_symlink_swapped_in_after_the_check_never_gets_mounted() {
     let good = image(&home, "swap.sqfs", "good", "bale-test");
     let other = image(&elsewhere, "other.sqfs", "OTHER", "bale-other");
     let alt = home.join("alt");
-    std::os::unix::fs::symlink(&other, &alt).unwrap();
+    frame::as_user("bale-test", "ln", &["-s", s(&other), s(&alt)]);
+    assert!(alt.is_symlink());
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let swapper = {
         let (stop, good, alt) = (stop.clone(), good.clone(), alt.clone());

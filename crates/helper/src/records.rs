@@ -11,6 +11,7 @@ use bale_registry::node::Key;
 use bale_registry::owner::Node;
 use bale_registry::{loops, mountinfo};
 use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, FileType};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -78,11 +79,21 @@ impl LockPlace {
     }
 
     /// The lock place of an image already opened as `name` in `dir`.
+    /// `writer` is used for a new lock file; an existing user lock file is
+    /// always written with its owner's rights, so it keeps its owner.
     pub fn new(dir: OwnedFd, dir_path: PathBuf, name: &str, writer: Option<Caller>) -> LockPlace {
+        let name = format!("{name}.lock");
+        let existing = rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+            .ok()
+            .filter(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
+        let writer = match (writer, existing) {
+            (Some(_), Some(st)) => owner(st.st_uid, st.st_gid).ok(),
+            (writer, _) => writer,
+        };
         LockPlace {
             dir,
             dir_path,
-            name: format!("{name}.lock"),
+            name,
             writer,
         }
     }

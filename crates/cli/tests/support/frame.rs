@@ -129,14 +129,10 @@ pub fn user_dir(user: &str, name: &str) -> PathBuf {
     let dir = base().join("home").join(user).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    run_ok(
-        "chown",
-        &[
-            "-R",
-            &format!("{user}:"),
-            base().join("home").join(user).to_str().unwrap(),
-        ],
-    );
+    let owner = format!("{user}:");
+    for d in [base().join("home").join(user), dir.clone()] {
+        run_ok("chown", &[&owner, d.to_str().unwrap()]);
+    }
     dir
 }
 
