@@ -30,7 +30,12 @@ fn image(dir: &Path, name: &str) -> PathBuf {
     std::fs::create_dir_all(src.join("d")).unwrap();
     std::fs::write(src.join("d/f"), name).unwrap();
     let image = dir.join(name);
-    bale().args(["pack", "-q", "-f"]).arg(&src).arg(&image).assert().success();
+    bale()
+        .args(["pack", "-q", "-f"])
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
     image
 }
 
@@ -46,14 +51,27 @@ fn root_mount(name: &str) -> PathBuf {
 }
 
 fn list_json() -> serde_json::Value {
-    let out = bale().args(["list", "--unreported", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bale()
+        .args(["list", "--unreported", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn records_of(mp: &Path) -> usize {
     let state = bale_registry::node::NodeState::lock(&frame::state()).unwrap();
-    state.all().unwrap().iter().flat_map(|(_, r)| r).filter(|r| r.mountpoint == mp).count()
+    state
+        .all()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, r)| r)
+        .filter(|r| r.mountpoint == mp)
+        .count()
 }
 
 fn lock_lines(image: &Path) -> usize {
@@ -65,10 +83,23 @@ fn lock_lines(image: &Path) -> usize {
 }
 
 fn assert_clean(image: &Path, mp: &Path) {
-    assert!(frame::mounts_below(mp).is_empty(), "mount left on {}", mp.display());
+    assert!(
+        frame::mounts_below(mp).is_empty(),
+        "mount left on {}",
+        mp.display()
+    );
     assert_eq!(records_of(mp), 0, "record left for {}", mp.display());
-    assert_eq!(lock_lines(image), 0, "lock line left for {}", image.display());
-    assert!(frame::loops_below(image).is_empty(), "loop device left for {}", image.display());
+    assert_eq!(
+        lock_lines(image),
+        0,
+        "lock line left for {}",
+        image.display()
+    );
+    assert!(
+        frame::loops_below(image).is_empty(),
+        "loop device left for {}",
+        image.display()
+    );
 }
 
 /// Starts `bale ARGS` in its own process group and SIGKILLs the group
@@ -94,24 +125,37 @@ fn kill_9_during_mount_and_umount_is_explained_and_repaired() {
     let dir = workdir("crash-kill");
     let img = image(&dir, "k.sqfs");
     let mp = root_mount("crash-kill");
-    let _m = Mounts { prefixes: vec![mp.clone(), dir.clone()] };
+    let _m = Mounts {
+        prefixes: vec![mp.clone(), dir.clone()],
+    };
     let (mut unreported, mut mounted_after) = (0, 0);
     for round in 0..16u64 {
-        let delay = Duration::from_millis(round * 3 % 40);
+        let delay = Duration::from_micros(round * 900);
         kill_after(&["mount", s(&img), s(&mp)], delay);
         if !frame::mounts_below(&mp).is_empty() {
             mounted_after += 1;
-            kill_after(&["umount", s(&mp)], Duration::from_millis(round * 7 % 30));
+            kill_after(&["umount", s(&mp)], Duration::from_micros(round * 500));
         }
         let listed = list_json();
         let u = &listed["unreported"];
-        let count = ["mounts", "records", "loops"].iter().map(|k| u[k].as_array().unwrap().len()).sum::<usize>();
+        let count = ["mounts", "records", "loops"]
+            .iter()
+            .map(|k| u[k].as_array().unwrap().len())
+            .sum::<usize>();
         unreported += count;
         let out = bale().args(["cleanup", "--cleanup"]).output().unwrap();
-        assert!(out.status.success(), "cleanup: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cleanup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Whatever is left is consistent: either mounted and recorded, or neither.
         let mounted = !frame::mounts_below(&mp).is_empty();
-        assert_eq!(mounted, records_of(&mp) == 1, "round {round}: mount and record disagree");
+        assert_eq!(
+            mounted,
+            records_of(&mp) == 1,
+            "round {round}: mount and record disagree"
+        );
         if mounted {
             bale().args(["umount", s(&mp)]).assert().success();
         }
@@ -125,9 +169,15 @@ fn list_explains_each_kind_of_leftover_and_cleanup_repairs_it() {
     let _serial = serial();
     let _site = frame::site();
     let dir = workdir("crash-states");
-    let (a, b, c) = (image(&dir, "a.sqfs"), image(&dir, "b.sqfs"), image(&dir, "c.sqfs"));
+    let (a, b, c) = (
+        image(&dir, "a.sqfs"),
+        image(&dir, "b.sqfs"),
+        image(&dir, "c.sqfs"),
+    );
     let (mpa, mpb) = (root_mount("crash-a"), root_mount("crash-b"));
-    let _m = Mounts { prefixes: vec![mpa.clone(), mpb.clone(), dir.clone()] };
+    let _m = Mounts {
+        prefixes: vec![mpa.clone(), mpb.clone(), dir.clone()],
+    };
     bale().args(["mount", s(&a), s(&mpa)]).assert().success();
     bale().args(["mount", s(&b), s(&mpb)]).assert().success();
     // A: the mount went away behind the framework's back (record stays).
@@ -148,25 +198,48 @@ fn list_explains_each_kind_of_leftover_and_cleanup_repairs_it() {
     let listed = list_json();
     let u = &listed["unreported"];
     let has = |kind: &str, field: &str, want: &Path| {
-        u[kind].as_array().unwrap().iter().any(|x| x[field].as_str() == Some(s(want)))
+        u[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x[field].as_str() == Some(s(want)))
     };
     assert!(has("records", "mountpoint", &mpa), "{u}");
     assert!(has("mounts", "mountpoint", &mpb), "{u}");
     assert!(has("loops", "device", Path::new(&device)), "{u}");
     let text = bale().args(["list", "--unreported"]).output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains(&format!("record of {} for user root but nothing mounted", mpa.display())), "{text}");
+    assert!(
+        text.contains(&format!(
+            "record of {} for user root but nothing mounted",
+            mpa.display()
+        )),
+        "{text}"
+    );
 
     let dry = bale().args(["cleanup"]).output().unwrap();
     assert!(String::from_utf8_lossy(&dry.stdout).contains("cleanup unmounts it"));
-    assert!(!frame::mounts_below(&mpb).is_empty(), "without --cleanup nothing changes");
-    bale().args(["cleanup", "--cleanup", "-v"]).assert().success();
+    assert!(
+        !frame::mounts_below(&mpb).is_empty(),
+        "without --cleanup nothing changes"
+    );
+    bale()
+        .args(["cleanup", "--cleanup", "-v"])
+        .assert()
+        .success();
     assert_clean(&a, &mpa);
     assert_clean(&b, &mpb);
     assert!(frame::loops_below(&c).is_empty());
     let u = &list_json()["unreported"];
     for kind in ["mounts", "records", "loops"] {
-        assert!(u[kind].as_array().unwrap().iter().all(|x| !x.to_string().contains("crash-")), "{u}");
+        assert!(
+            u[kind]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| !x.to_string().contains("crash-")),
+            "{u}"
+        );
     }
 }
 
@@ -177,22 +250,49 @@ fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
     let dir = frame::user_dir("bale-test", "crash-job");
     let (x, y) = (image(&dir, "x.sqfs"), image(&dir, "y.sqfs"));
     run_ok("chmod", &["644", s(&x), s(&y)]);
-    let (mpx, mpy) = (frame::user_mounts().join("bale-test/job-x"), frame::user_mounts().join("bale-test/job-y"));
-    let _m = Mounts { prefixes: vec![mpx.clone(), mpy.clone(), dir.clone()] };
+    let (mpx, mpy) = (
+        frame::user_mounts().join("bale-test/job-x"),
+        frame::user_mounts().join("bale-test/job-y"),
+    );
+    let _m = Mounts {
+        prefixes: vec![mpx.clone(), mpy.clone(), dir.clone()],
+    };
     frame::job("7501", "bale-test");
     for (img, mp) in [(&x, &mpx), (&y, &mpy)] {
         let out = frame::bale_as("bale-test", &["mount", s(img), s(mp), "--job-id", "7501"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let mut holder = Command::new("sleep").arg("300").current_dir(&mpx).spawn().unwrap();
+    let mut holder = Command::new("sleep")
+        .arg("300")
+        .current_dir(&mpx)
+        .spawn()
+        .unwrap();
     // The epilog runs as root.
-    let out = bale().args(["umount-all", "--job-id", "7501"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(4), "busy: {}", String::from_utf8_lossy(&out.stderr));
+    let out = bale()
+        .args(["umount-all", "--job-id", "7501"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "busy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{} (sleep)", holder.id())), "names the holder: {err}");
+    assert!(
+        err.contains(&format!("{} (sleep)", holder.id())),
+        "names the holder: {err}"
+    );
     assert!(frame::mounts_below(&mpy).is_empty(), "the other mount went");
     assert!(!frame::mounts_below(&mpx).is_empty());
-    bale().args(["umount-all", "--job-id", "7501", "--kill", "--cleanup"]).assert().success();
+    bale()
+        .args(["umount-all", "--job-id", "7501", "--kill", "--cleanup"])
+        .assert()
+        .success();
     assert!(holder.try_wait().unwrap().is_some() || holder.wait().is_ok());
     assert_clean(&x, &mpx);
     assert_clean(&y, &mpy);

@@ -9,6 +9,7 @@ pub mod frame;
 pub mod fuse;
 pub mod gen;
 pub mod gentle_tree;
+pub mod nodes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
