@@ -129,7 +129,7 @@ fn kill_9_during_mount_and_umount_is_explained_and_repaired() {
         prefixes: vec![mp.clone(), dir.clone()],
     };
     let (mut unreported, mut mounted_after) = (0, 0);
-    for round in 0..16u64 {
+    for round in 0..30u64 {
         let delay = Duration::from_micros(round * 900);
         kill_after(&["mount", s(&img), s(&mp)], delay);
         if !frame::mounts_below(&mp).is_empty() {
@@ -161,7 +161,7 @@ fn kill_9_during_mount_and_umount_is_explained_and_repaired() {
         }
         assert_clean(&img, &mp);
     }
-    eprintln!("16 kills: {mounted_after} left a mount, {unreported} unreported items repaired");
+    eprintln!("30 kills: {mounted_after} left a mount, {unreported} unreported items repaired");
 }
 
 #[test]

@@ -52,19 +52,22 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
             &node,
             &forgotten.image,
             forgotten.image.starts_with(image_root),
+            None,
         )?;
         actions.push(format!("unmounted forgotten {}", target.display()));
     }
     for held in found.stale_records() {
-        let mut records = state.read(&held.key)?;
-        records.retain(|r| r != &held.record);
-        state.write(&held.key, &records)?;
+        // Lock line first, record last (see umount::release).
         release_lock_line(
             &state,
             &node,
             &held.record.image,
             held.record.module.is_some(),
+            Some((&held.key, &held.record)),
         )?;
+        let mut records = state.read(&held.key)?;
+        records.retain(|r| r != &held.record);
+        state.write(&held.key, &records)?;
         actions.push(format!(
             "dropped stale record of {} for {}",
             held.record.mountpoint.display(),

@@ -74,23 +74,32 @@ pub fn release(
         }
         other => other?,
     }
+    // The lock line goes before the record: killed in between, the record
+    // without a mount is what `cleanup` finds and repairs.
+    release_lock_line(
+        state,
+        node,
+        &record.image,
+        record.module.is_some(),
+        Some((key, &record)),
+    )?;
     state.write(key, &mine)?;
-    release_lock_line(state, node, &record.image, record.module.is_some())?;
     Ok(record.mountpoint.display().to_string())
 }
 
 /// Takes this node's line out of `image`'s lock file unless a record on
-/// this node still uses the image.
+/// this node (other than `dropping`, about to go) still uses the image.
 pub fn release_lock_line(
     state: &NodeState,
     node: &Node,
     image: &Path,
     software: bool,
+    dropping: Option<(&Key, &Record)>,
 ) -> Result<(), Failure> {
-    let still_used = state
-        .all()?
-        .iter()
-        .any(|(_, rs)| rs.iter().any(|r| r.image == image));
+    let still_used = state.all()?.iter().any(|(k, rs)| {
+        rs.iter()
+            .any(|r| r.image == image && dropping != Some((k, r)))
+    });
     if still_used {
         return Ok(());
     }
