@@ -37,10 +37,28 @@ enum Command {
     Du(commands::du::Args),
     /// Remove files and trees gently (rate-limited stat and unlink calls).
     Rm(commands::rm::Args),
-    /// Mount an image read-only with the FUSE driver (no root needed).
+    /// Mount an image or a software module NAME/VERSION (kernel helper or FUSE).
     Mount(commands::mount::Args),
-    /// Unmount an image mounted with `bale mount`.
+    /// Unmount what `bale mount` mounted.
     Umount(commands::umount::Args),
+    /// Unmount everything of a job (SLURM epilog) or of yourself.
+    UmountAll(commands::umount_all::Args),
+    /// Images mounted on this node, loop devices, and what nobody reported.
+    List(commands::list::Args),
+    /// Repair what no record explains: forgotten mounts, stale records, idle loop devices.
+    Cleanup(commands::cleanup::Args),
+    /// Which nodes hold an image's cluster lock, and whether they are alive.
+    LockStatus(commands::lock_status::Args),
+    /// Break the stale parts of an image's cluster lock.
+    Unlock(commands::unlock::Args),
+    /// Create a read-write ext4 user image (empty, or from a directory).
+    Create(commands::create::Args),
+    /// Pack a software module's directory into its image (admin).
+    CreateSoftware(commands::create_software::Args),
+    /// Grow or shrink an unmounted ext4 user image.
+    Resize(commands::resize::Args),
+    /// Print the effective site configuration and where each value came from.
+    Config(commands::config::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +75,15 @@ fn main() -> ExitCode {
         Command::Rm(args) => commands::rm::run(args),
         Command::Mount(args) => commands::mount::run(args),
         Command::Umount(args) => commands::umount::run(args),
+        Command::Config(args) => commands::config::run(args),
+        Command::UmountAll(args) => commands::umount_all::run(args),
+        Command::List(args) => commands::list::run(args),
+        Command::Cleanup(args) => commands::cleanup::run(args),
+        Command::LockStatus(args) => commands::lock_status::run(args),
+        Command::Unlock(args) => commands::unlock::run(args),
+        Command::Create(args) => commands::create::run(args),
+        Command::CreateSoftware(args) => commands::create_software::run(args),
+        Command::Resize(args) => commands::resize::run(args),
     };
     match result {
         Ok(code) => code,

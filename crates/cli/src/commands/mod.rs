@@ -2,15 +2,26 @@
 //! image, naming paths inside it and parsing sizes.
 
 pub mod cat;
+pub mod cleanup;
+pub mod config;
+pub mod create;
+pub mod create_software;
 pub mod du;
+mod e2fs;
 pub mod extract;
 mod gentle_args;
+mod helper;
 pub mod info;
+pub mod list;
+pub mod lock_status;
 pub mod ls;
 pub mod mount;
 pub mod pack;
+pub mod resize;
 pub mod rm;
 pub mod umount;
+pub mod umount_all;
+pub mod unlock;
 pub mod verify;
 
 use anyhow::Context;
@@ -33,20 +44,5 @@ pub fn resolve(archive: &Archive<File>, image: &Path, path: &str) -> anyhow::Res
         .with_context(|| format!("{}: {path}: no such file or directory", image.display()))
 }
 
-/// Parses sizes like `131072`, `128K`, `64M`, `2G`.
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => s.split_at(i),
-        None => (s, ""),
-    };
-    let n: u64 = digits.parse().map_err(|_| format!("invalid size {s:?}"))?;
-    let mult: u64 = match unit.to_ascii_uppercase().as_str() {
-        "" => 1,
-        "K" | "KB" | "KIB" => 1 << 10,
-        "M" | "MB" | "MIB" => 1 << 20,
-        "G" | "GB" | "GIB" => 1 << 30,
-        _ => return Err(format!("invalid size unit in {s:?}")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} too large"))
-}
+/// Parses sizes like `131072`, `128K`, `64M`, `2G` (shared with the site configuration).
+pub use bale_site::parse_size as parse_bytes;

@@ -1,32 +1,50 @@
-//! `bale mount IMAGE MOUNTPOINT`: mounts an image read-only with the FUSE
-//! driver. Without `--foreground` it starts the server detached and
-//! returns once the mount is ready.
+//! `bale mount IMAGE|NAME/VERSION [MOUNTPOINT]`: the front end of both
+//! mount backends, tried in the site's order of preference.
+//!
+//! * kernel: the privileged helper loop-mounts software modules at
+//!   `$SI_MOUNT_PATH/NAME/VERSION` and user images (squashfs, or ext4 with
+//!   `--rw`) below `$SI_USR_MOUNT_PATH/$USER/`;
+//! * fuse: the FUSE driver mounts a squashfs image read-only on a
+//!   directory the user owns. Without `--foreground` it starts the server
+//!   detached and returns once the mount is ready.
 
+use super::helper::{self, Named};
 use super::parse_bytes;
 use bale_fuse::logging::{self, Target};
 use bale_fuse::{daemon, MountConfig};
-use std::path::PathBuf;
+use bale_site::{Backend, Config};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Image to mount.
-    pub image: PathBuf,
-    /// Existing directory to mount it on.
-    pub mountpoint: PathBuf,
-    /// Stay attached: serve until unmounted or interrupted, log to stderr.
+    /// Image to mount, or software module NAME/VERSION.
+    pub image: String,
+    /// Where to mount a user image (default with the kernel backend:
+    /// $SI_USR_MOUNT_PATH/$USER/<image name>).
+    pub mountpoint: Option<PathBuf>,
+    /// Mount read-write (ext4 images, kernel backend, one node at a time).
+    #[arg(long)]
+    pub rw: bool,
+    /// Record the mount for this SLURM job (unmounted by `umount-all --job-id`).
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<String>,
+    /// Use this backend instead of the site's order of preference.
+    #[arg(long, value_parser = parse_backend)]
+    pub backend: Option<Backend>,
+    /// FUSE: stay attached, serve until unmounted or interrupted, log to stderr.
     #[arg(short, long)]
     pub foreground: bool,
-    /// Memory for decompressed blocks shared by all threads (e.g. 64M, 1G).
+    /// FUSE: memory for decompressed blocks shared by all threads (e.g. 64M, 1G).
     #[arg(long, default_value = "64M", value_parser = parse_bytes)]
     pub cache_size: u64,
-    /// Request threads (default: twice the cores, 4 to 16).
+    /// FUSE: request threads (default: twice the cores, 4 to 16).
     #[arg(short = 'j', long, default_value_t = 0)]
     pub threads: usize,
-    /// Mount options; only `allow_other` (needs root or user_allow_other in /etc/fuse.conf).
+    /// FUSE mount options; only `allow_other` (needs root or user_allow_other in /etc/fuse.conf).
     #[arg(short = 'o', value_name = "OPTIONS", value_delimiter = ',')]
     pub options: Vec<String>,
-    /// Log every FUSE request.
+    /// FUSE: log every request.
     #[arg(long)]
     pub debug: bool,
     /// Internal: run as the detached server started by `bale mount`.
@@ -34,8 +52,106 @@ pub struct Args {
     pub detached_server: bool,
 }
 
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    match s {
+        "kernel" => Ok(Backend::Kernel),
+        "fuse" => Ok(Backend::Fuse),
+        _ => Err("expected kernel or fuse".into()),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut config = MountConfig::new(args.image.clone(), args.mountpoint.clone());
+    if args.detached_server {
+        return fuse(
+            &args,
+            Path::new(&args.image),
+            args.mountpoint.as_deref().unwrap_or(Path::new("")),
+        );
+    }
+    let config = bale_site::load(bale_site::Trust::User)?;
+    let named = helper::classify(&args.image);
+    let mountpoint = args
+        .mountpoint
+        .as_deref()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    match choose(&config, &args, &named, mountpoint.as_deref())? {
+        Backend::Kernel => kernel(&config, &args, &named, mountpoint.as_deref()),
+        Backend::Fuse => match (&named, &mountpoint) {
+            (Named::Path(image), Some(mountpoint)) => fuse(&args, image, mountpoint),
+            _ => unreachable!("choose() only picks FUSE for an image and a mount point"),
+        },
+    }
+}
+
+/// The first backend in the site's order (or the one asked for) that can
+/// do this mount.
+fn choose(
+    config: &Config,
+    args: &Args,
+    named: &Named,
+    mountpoint: Option<&Path>,
+) -> anyhow::Result<Backend> {
+    let user_root = config.usr_mount_path.value.as_path();
+    let kernel_ok = helper::available(config)
+        && (matches!(named, Named::Module(_))
+            || mountpoint.is_none_or(|m| m.starts_with(user_root)));
+    let fuse_ok = matches!(named, Named::Path(_))
+        && mountpoint.is_some()
+        && !args.rw
+        && args.job_id.is_none();
+    let usable = |b: &Backend| match b {
+        Backend::Kernel => kernel_ok,
+        Backend::Fuse => fuse_ok,
+    };
+    let order = match args.backend {
+        Some(b) => vec![b],
+        None => config.backends.value.clone(),
+    };
+    order.iter().copied().find(usable).ok_or_else(|| {
+        let why = match named {
+            Named::Module(m) if !helper::available(config) => format!(
+                "software module {m} needs the kernel backend, and the helper {} is not installed",
+                config.helper.value.display()
+            ),
+            _ if args.rw || args.job_id.is_some() => "--rw and --job-id need the kernel backend (is the helper installed and the mount point below $SI_USR_MOUNT_PATH/$USER?)".to_string(),
+            _ => format!(
+                "no allowed backend ({}) can mount this: the kernel backend mounts below {}/$USER, the FUSE backend needs a MOUNTPOINT",
+                order.iter().map(Backend::to_string).collect::<Vec<_>>().join(", "),
+                user_root.display()
+            ),
+        };
+        anyhow::anyhow!("{}: {why}", args.image)
+    })
+}
+
+fn kernel(
+    config: &Config,
+    args: &Args,
+    named: &Named,
+    mountpoint: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut argv: Vec<String> = vec!["mount".into()];
+    if args.rw {
+        argv.push("--rw".into());
+    }
+    if let Some(job) = &args.job_id {
+        argv.extend(["--job-id".into(), job.clone()]);
+    }
+    match named {
+        Named::Module(m) => argv.extend(["--module".into(), m.clone()]),
+        Named::Path(image) => {
+            argv.extend(["--image".into(), image.to_string_lossy().into_owned()]);
+            if let Some(mp) = mountpoint {
+                argv.extend(["--mountpoint".into(), mp.to_string_lossy().into_owned()]);
+            }
+        }
+    }
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    helper::run(config, &argv)
+}
+
+fn fuse(args: &Args, image: &Path, mountpoint: &Path) -> anyhow::Result<ExitCode> {
+    let mut config = MountConfig::new(image.to_path_buf(), mountpoint.to_path_buf());
     config.cache_bytes = args.cache_size;
     config.threads = args.threads;
     for option in &args.options {
@@ -48,7 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let program = std::env::current_exe()?;
         let mut child_args: Vec<_> = std::env::args_os().skip(1).collect();
         child_args.push("--detached-server".into());
-        daemon::spawn(&program, &child_args, &args.mountpoint)?;
+        daemon::spawn(&program, &child_args, mountpoint)?;
         return Ok(ExitCode::SUCCESS);
     }
     let target = if args.detached_server {

@@ -1,18 +1,45 @@
-//! `bale umount MOUNTPOINT`: unmounts a `bale mount`; the server then exits.
+//! `bale umount NAME/VERSION|MOUNTPOINT`: a FUSE mount is unmounted
+//! directly (its server then exits); anything else goes to the privileged
+//! helper, which drops the record and unmounts when nobody uses it.
 
-use std::path::PathBuf;
+use super::helper::{self, Named};
+use bale_registry::mountinfo;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where the image is mounted.
-    pub mountpoint: PathBuf,
-    /// Detach now even if files are open; the mount goes when they close.
+    /// Software module NAME/VERSION, or where an image is mounted.
+    pub target: String,
+    /// The SLURM job the mount was recorded for.
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<String>,
+    /// FUSE: detach now even if files are open; the mount goes when they close.
     #[arg(short = 'z', long)]
     pub lazy: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    bale_fuse::unmount(&args.mountpoint, args.lazy)?;
-    Ok(ExitCode::SUCCESS)
+    let named = helper::classify(&args.target);
+    let config = bale_site::load(bale_site::Trust::User)?;
+    if let Named::Path(path) = &named {
+        let mounts = mountinfo::read()?;
+        let is_fuse =
+            mountinfo::mounted_at(&mounts, path).is_some_and(|m| m.fstype.starts_with("fuse"));
+        // FUSE mounts, and everything when there is no helper, are the
+        // FUSE driver's to unmount (it explains what is not a mount).
+        if args.job_id.is_none() && (is_fuse || !helper::available(&config)) {
+            bale_fuse::unmount(path, args.lazy)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let mut argv = vec!["umount".to_string()];
+    if let Some(job) = &args.job_id {
+        argv.extend(["--job-id".into(), job.clone()]);
+    }
+    match named {
+        Named::Module(m) => argv.extend(["--module".into(), m]),
+        Named::Path(p) => argv.extend(["--mountpoint".into(), p.to_string_lossy().into_owned()]),
+    }
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    helper::run(&config, &argv)
 }

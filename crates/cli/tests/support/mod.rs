@@ -5,9 +5,11 @@
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod frame;
 pub mod fuse;
 pub mod gen;
 pub mod gentle_tree;
+pub mod nodes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

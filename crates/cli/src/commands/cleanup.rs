@@ -1,0 +1,39 @@
+//! `bale cleanup [--cleanup] [--kill] [-v]`: shows what no record explains
+//! on this node (as `bale list --unreported` does); with `--cleanup` the
+//! helper repairs it (root only): unmounts forgotten mounts, drops stale
+//! records, detaches idle loop devices; `--kill` ends processes holding a
+//! forgotten mount.
+
+use super::helper;
+use super::list;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Repair (without it: only show what would be repaired).
+    #[arg(long)]
+    pub cleanup: bool,
+    /// Kill processes that keep a forgotten mount busy.
+    #[arg(long, requires = "cleanup")]
+    pub kill: bool,
+    /// Also show what is in order.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = bale_site::load(bale_site::Trust::User)?;
+    let survey = list::survey(&config)?;
+    if args.verbose {
+        list::print_held(&survey, None);
+    }
+    list::print_unreported(&survey);
+    if !args.cleanup {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut argv = vec!["cleanup"];
+    if args.kill {
+        argv.push("--kill");
+    }
+    helper::run(&config, &argv)
+}

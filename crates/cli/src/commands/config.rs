@@ -1,0 +1,20 @@
+//! `bale config`: the effective site configuration, one `key = value`
+//! line each, with where the value came from (default, file, environment).
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    let config = bale_site::load(bale_site::Trust::User)?;
+    for (key, value, source) in config.entries() {
+        let value = if value.starts_with('[') || value.parse::<u64>().is_ok() {
+            value
+        } else {
+            format!("{value:?}")
+        };
+        println!("{key} = {value}  # {source}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,57 @@
+//! Running the privileged helper for the kernel backend: directly when we
+//! are root or the helper is setuid root, otherwise through `sudo -n`
+//! (the site's sudo rule allows exactly that binary). The helper's one-line
+//! answer is passed on and its exit status kept (3 = refused by a rule,
+//! 4 = busy).
+
+use bale_site::Config;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+/// Whether the helper is installed where the configuration says.
+pub fn available(config: &Config) -> bool {
+    config.helper.value.is_file()
+}
+
+/// Runs the helper with `args`, printing its answer.
+pub fn run(config: &Config, args: &[&str]) -> anyhow::Result<ExitCode> {
+    let helper = &config.helper.value;
+    let mut command = if rustix::process::geteuid().is_root() || setuid_root(helper) {
+        Command::new(helper)
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("-n").arg(helper);
+        sudo
+    };
+    let status = command
+        .args(args)
+        .status()
+        .map_err(|e| anyhow::anyhow!("{}: cannot run the helper: {e}", helper.display()))?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
+}
+
+fn setuid_root(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o4000 != 0)
+}
+
+/// What the user named: an image file, a software module, or a path.
+#[derive(Debug)]
+pub enum Named {
+    Module(String),
+    Path(std::path::PathBuf),
+}
+
+/// An existing file is an image; otherwise text of the form `NAME/VERSION`
+/// (relative, one `/`) is a software module; anything else a path.
+pub fn classify(text: &str) -> Named {
+    let path = Path::new(text);
+    if !path.exists() && bale_policy::module_name(text).is_ok() {
+        return Named::Module(text.to_string());
+    }
+    Named::Path(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+}

@@ -1,0 +1,156 @@
+//! `bale list [--job-id ID] [--unreported] [--json]`: the framework's
+//! mounts on this node from the per-node records, each checked against
+//! the kernel, the loop devices in use, and with `--unreported` what no
+//! record explains (forgotten mounts, records whose mount is gone, loop
+//! devices attached but not mounted). The `--json` layout is stable:
+//! `{"mounts": [...], "loops": [...], "unreported": {"mounts": [...],
+//! "records": [...], "loops": [...]}}` (`unreported` only with the flag).
+
+use bale_registry::node::{Key, NodeState};
+use bale_registry::survey::{is_framework_image, survey as survey_of, Held, Survey};
+use bale_registry::{loops, mountinfo};
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only this SLURM job's mounts.
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<String>,
+    /// Also show what no record explains.
+    #[arg(long)]
+    pub unreported: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The node surveyed (records read without the node lock, which is root's).
+pub fn survey(config: &bale_site::Config) -> anyhow::Result<Survey> {
+    let records = match NodeState::snapshot(&config.state_dir.value)? {
+        Some(state) => state.all()?,
+        None => Vec::new(),
+    };
+    let roots = [
+        config.mount_path.value.as_path(),
+        config.usr_mount_path.value.as_path(),
+    ];
+    let image_root = &config.image_path.value;
+    Ok(survey_of(
+        &records,
+        &mountinfo::read()?,
+        &loops::attached()?,
+        &roots,
+        |p| is_framework_image(p, image_root),
+    ))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = bale_site::load(bale_site::Trust::User)?;
+    let job = args
+        .job_id
+        .as_deref()
+        .map(Key::job)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let survey = survey(&config)?;
+    if args.json {
+        let mut out = json!({
+            "mounts": survey.held.iter().filter(|h| job.as_ref().is_none_or(|k| h.key == *k)).map(held_json).collect::<Vec<_>>(),
+            "loops": loops::attached()?.iter().map(|l| json!({
+                "device": l.device, "image": l.backing_file, "read_only": l.read_only, "autoclear": l.autoclear,
+            })).collect::<Vec<_>>(),
+        });
+        if args.unreported {
+            out["unreported"] = unreported_json(&survey);
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_held(&survey, job.as_ref());
+    for l in loops::attached()? {
+        println!(
+            "loop {} {} ({})",
+            l.device.display(),
+            l.backing_file.display(),
+            if l.read_only { "ro" } else { "rw" }
+        );
+    }
+    if args.unreported {
+        print_unreported(&survey);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn owner(key: &Key) -> Value {
+    match key {
+        Key::Job(id) => json!({ "job": id }),
+        Key::User(name) => json!({ "user": name }),
+    }
+}
+
+fn held_json(h: &Held) -> Value {
+    json!({
+        "owner": owner(&h.key),
+        "module": h.record.module,
+        "image": h.record.image,
+        "mountpoint": h.record.mountpoint,
+        "mode": if h.record.rw { "rw" } else { "ro" },
+        "device": h.device,
+    })
+}
+
+fn unreported_json(s: &Survey) -> Value {
+    json!({
+        "mounts": s.forgotten_mounts.iter().map(|f| json!({"mountpoint": f.mountpoint, "image": f.image, "device": f.device})).collect::<Vec<_>>(),
+        "records": s.stale_records().map(held_json).collect::<Vec<_>>(),
+        "loops": s.idle_loops.iter().map(|l| json!({"device": l.device, "image": l.backing_file})).collect::<Vec<_>>(),
+    })
+}
+
+/// One line per record: owner, mode, what, where, and its state.
+pub fn print_held(s: &Survey, only: Option<&Key>) {
+    for h in s.held.iter().filter(|h| only.is_none_or(|k| h.key == *k)) {
+        let what = h
+            .record
+            .module
+            .clone()
+            .unwrap_or_else(|| h.record.image.display().to_string());
+        let state = match &h.device {
+            Some(dev) => format!("mounted from {}", dev.display()),
+            None => "NOT MOUNTED (stale record)".into(),
+        };
+        println!(
+            "{} {} {what} on {}: {state}",
+            h.key,
+            if h.record.rw { "rw" } else { "ro" },
+            h.record.mountpoint.display()
+        );
+    }
+}
+
+/// What no record explains, one line each with what `cleanup` will do.
+pub fn print_unreported(s: &Survey) {
+    for f in &s.forgotten_mounts {
+        println!(
+            "unreported: {} mounted on {} ({}) with no record: cleanup unmounts it",
+            f.image.display(),
+            f.mountpoint.display(),
+            f.device.display()
+        );
+    }
+    for h in s.stale_records() {
+        println!(
+            "unreported: record of {} for {} but nothing mounted: cleanup drops it",
+            h.record.mountpoint.display(),
+            h.key
+        );
+    }
+    for l in &s.idle_loops {
+        println!(
+            "unreported: {} attached to {} but not mounted: cleanup detaches it",
+            l.device.display(),
+            l.backing_file.display()
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! `bale config`: the effective site configuration and where each value
+//! came from (default, file, environment).
+
+mod support;
+
+use support::bale;
+
+#[test]
+fn config_shows_values_and_their_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.toml");
+    std::fs::write(&file, "image_path = \"/pfs/IMAGES\"\nloop_budget = 8\n").unwrap();
+    let out = bale()
+        .arg("config")
+        .env("BALE_CONFIG", &file)
+        .env("SI_MOUNT_PATH", "/env/VERSIONS")
+        .env_remove("SI_IMAGE_PATH")
+        .env_remove("SI_USR_MOUNT_PATH")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let shown = file.display();
+    for line in [
+        format!("image_path = \"/pfs/IMAGES\"  # file {shown}"),
+        "mount_path = \"/env/VERSIONS\"  # environment SI_MOUNT_PATH".to_string(),
+        "usr_mount_path = \"/var/run/user_images\"  # default".to_string(),
+        format!("loop_budget = 8  # file {shown}"),
+        "backends = [\"kernel\", \"fuse\"]  # default".to_string(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_config_is_one_line_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "backends = [\"nfs\"]\n").unwrap();
+    let out = bale()
+        .arg("config")
+        .env("BALE_CONFIG", &file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("bale: {}: ", file.display())),
+        "{err}"
+    );
+}

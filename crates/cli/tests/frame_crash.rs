@@ -1,0 +1,306 @@
+//! Crash consistency and the repair commands: kill -9 at any point of a
+//! mount or an unmount leaves a state that `bale list --unreported`
+//! explains and `bale cleanup --cleanup` repairs; `umount-all` for the
+//! SLURM epilog, busy mounts and `--kill`.
+
+mod support;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use support::frame::{self, Mounts};
+use support::{bale, run_ok};
+
+/// `cleanup` repairs the whole node: these tests must not see each
+/// other's deliberate leftovers.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A squashfs image of a small tree in a fresh root-owned directory.
+fn image(dir: &Path, name: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.src"));
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("d/f"), name).unwrap();
+    let image = dir.join(name);
+    bale()
+        .args(["pack", "-q", "-f"])
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
+    image
+}
+
+fn workdir(name: &str) -> PathBuf {
+    let dir = frame::base().join("home/root").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn root_mount(name: &str) -> PathBuf {
+    frame::user_mounts().join("root").join(name)
+}
+
+fn list_json() -> serde_json::Value {
+    let out = bale()
+        .args(["list", "--unreported", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn records_of(mp: &Path) -> usize {
+    let state = bale_registry::node::NodeState::lock(&frame::state()).unwrap();
+    state
+        .all()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, r)| r)
+        .filter(|r| r.mountpoint == mp)
+        .count()
+}
+
+fn lock_lines(image: &Path) -> usize {
+    std::fs::read_to_string(format!("{}.lock", image.display()))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .count()
+}
+
+fn assert_clean(image: &Path, mp: &Path) {
+    assert!(
+        frame::mounts_below(mp).is_empty(),
+        "mount left on {}",
+        mp.display()
+    );
+    assert_eq!(records_of(mp), 0, "record left for {}", mp.display());
+    assert_eq!(
+        lock_lines(image),
+        0,
+        "lock line left for {}",
+        image.display()
+    );
+    assert!(
+        frame::loops_below(image).is_empty(),
+        "loop device left for {}",
+        image.display()
+    );
+}
+
+/// Starts `bale ARGS` in its own process group and SIGKILLs the group
+/// (bale and the helper it runs) after `delay`.
+fn kill_after(args: &[&str], delay: Duration) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bale"))
+        .args(args)
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let pgid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    child.wait().unwrap();
+}
+
+#[test]
+fn kill_9_during_mount_and_umount_is_explained_and_repaired() {
+    let _serial = serial();
+    let _site = frame::site();
+    let dir = workdir("crash-kill");
+    let img = image(&dir, "k.sqfs");
+    let mp = root_mount("crash-kill");
+    let _m = Mounts {
+        prefixes: vec![mp.clone(), dir.clone()],
+    };
+    let (mut unreported, mut mounted_after) = (0, 0);
+    for round in 0..30u64 {
+        let delay = Duration::from_micros(round * 900);
+        kill_after(&["mount", s(&img), s(&mp)], delay);
+        if !frame::mounts_below(&mp).is_empty() {
+            mounted_after += 1;
+            kill_after(&["umount", s(&mp)], Duration::from_micros(round * 500));
+        }
+        let listed = list_json();
+        let u = &listed["unreported"];
+        let count = ["mounts", "records", "loops"]
+            .iter()
+            .map(|k| u[k].as_array().unwrap().len())
+            .sum::<usize>();
+        unreported += count;
+        let out = bale().args(["cleanup", "--cleanup"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "cleanup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Whatever is left is consistent: either mounted and recorded, or neither.
+        let mounted = !frame::mounts_below(&mp).is_empty();
+        assert_eq!(
+            mounted,
+            records_of(&mp) == 1,
+            "round {round}: mount and record disagree"
+        );
+        if mounted {
+            bale().args(["umount", s(&mp)]).assert().success();
+        }
+        assert_clean(&img, &mp);
+    }
+    eprintln!("30 kills: {mounted_after} left a mount, {unreported} unreported items repaired");
+}
+
+#[test]
+fn list_explains_each_kind_of_leftover_and_cleanup_repairs_it() {
+    let _serial = serial();
+    let _site = frame::site();
+    let dir = workdir("crash-states");
+    let (a, b, c) = (
+        image(&dir, "a.sqfs"),
+        image(&dir, "b.sqfs"),
+        image(&dir, "c.sqfs"),
+    );
+    let (mpa, mpb) = (root_mount("crash-a"), root_mount("crash-b"));
+    let _m = Mounts {
+        prefixes: vec![mpa.clone(), mpb.clone(), dir.clone()],
+    };
+    bale().args(["mount", s(&a), s(&mpa)]).assert().success();
+    bale().args(["mount", s(&b), s(&mpb)]).assert().success();
+    // A: the mount went away behind the framework's back (record stays).
+    run_ok("umount", &[s(&mpa)]);
+    // B: the record went away (a crash between mount and record).
+    {
+        let state = bale_registry::node::NodeState::lock(&frame::state()).unwrap();
+        let key = bale_registry::node::Key::user("root").unwrap();
+        let mut records = state.read(&key).unwrap();
+        records.retain(|r| r.mountpoint != mpb);
+        state.write(&key, &records).unwrap();
+    }
+    // C: a loop device attached by hand and never mounted.
+    let out = run_ok("losetup", &["-r", "-f", "--show", s(&c)]);
+    let device = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    std::fs::write(format!("{}.lock", c.display()), "").unwrap();
+
+    let listed = list_json();
+    let u = &listed["unreported"];
+    let has = |kind: &str, field: &str, want: &Path| {
+        u[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x[field].as_str() == Some(s(want)))
+    };
+    assert!(has("records", "mountpoint", &mpa), "{u}");
+    assert!(has("mounts", "mountpoint", &mpb), "{u}");
+    assert!(has("loops", "device", Path::new(&device)), "{u}");
+    let text = bale().args(["list", "--unreported"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!(
+            "record of {} for user root but nothing mounted",
+            mpa.display()
+        )),
+        "{text}"
+    );
+
+    let dry = bale().args(["cleanup"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("cleanup unmounts it"));
+    assert!(
+        !frame::mounts_below(&mpb).is_empty(),
+        "without --cleanup nothing changes"
+    );
+    bale()
+        .args(["cleanup", "--cleanup", "-v"])
+        .assert()
+        .success();
+    assert_clean(&a, &mpa);
+    assert_clean(&b, &mpb);
+    assert!(frame::loops_below(&c).is_empty());
+    let u = &list_json()["unreported"];
+    for kind in ["mounts", "records", "loops"] {
+        assert!(
+            u[kind]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| !x.to_string().contains("crash-")),
+            "{u}"
+        );
+    }
+}
+
+#[test]
+fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
+    let _serial = serial();
+    let _site = frame::site();
+    let dir = frame::user_dir("bale-test", "crash-job");
+    let (x, y) = (image(&dir, "x.sqfs"), image(&dir, "y.sqfs"));
+    run_ok("chmod", &["644", s(&x), s(&y)]);
+    let (mpx, mpy) = (
+        frame::user_mounts().join("bale-test/job-x"),
+        frame::user_mounts().join("bale-test/job-y"),
+    );
+    let _m = Mounts {
+        prefixes: vec![mpx.clone(), mpy.clone(), dir.clone()],
+    };
+    frame::job("7501", "bale-test");
+    for (img, mp) in [(&x, &mpx), (&y, &mpy)] {
+        let out = frame::bale_as("bale-test", &["mount", s(img), s(mp), "--job-id", "7501"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut holder = Command::new("sleep")
+        .arg("300")
+        .current_dir(&mpx)
+        .spawn()
+        .unwrap();
+    // The epilog runs as root.
+    let out = bale()
+        .args(["umount-all", "--job-id", "7501"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "busy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{} (sleep)", holder.id())),
+        "names the holder: {err}"
+    );
+    assert!(frame::mounts_below(&mpy).is_empty(), "the other mount went");
+    assert!(!frame::mounts_below(&mpx).is_empty());
+    bale()
+        .args(["umount-all", "--job-id", "7501", "--kill", "--cleanup"])
+        .assert()
+        .success();
+    assert!(holder.try_wait().unwrap().is_some() || holder.wait().is_ok());
+    assert_clean(&x, &mpx);
+    assert_clean(&y, &mpy);
+    // Another user cannot release someone else's job.
+    frame::job("7502", "bale-test");
+    let out = frame::bale_as("bale-other", &["umount-all", "--job-id", "7502"]);
+    assert!(frame::refusal(&out, 3).contains("refused by rule job-owner"));
+    // cleanup is root's.
+    let out = frame::bale_as("bale-other", &["cleanup", "--cleanup"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused by rule admin-only"));
+}

@@ -1,0 +1,269 @@
+//! The image framework end to end, as root and as unprivileged users
+//! calling the helper through a real sudo rule: software modules mounted
+//! once per node and reference counted, user images read-only and
+//! read-write, create and resize.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::frame::{self, bale_as, refusal, Mounts};
+use support::{bale, run, run_ok};
+
+/// A software module `name/1.0` with a small tree, packed by
+/// `bale create-software` (as root, the admin).
+fn software(name: &str) -> PathBuf {
+    let dir = frame::versions().join(name).join("1.0");
+    let _ = std::fs::remove_dir_all(frame::versions().join(name));
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::write(dir.join("bin/hello"), format!("hello from {name}\n")).unwrap();
+    run_ok(
+        "chmod",
+        &["-R", "a+rX", frame::versions().join(name).to_str().unwrap()],
+    );
+    bale()
+        .args(["create-software", &format!("{name}/1.0"), "-f"])
+        .assert()
+        .success();
+    assert!(frame::images().join(name).join("1.0.sqfs").is_file());
+    dir
+}
+
+fn mount_count(target: &Path) -> usize {
+    frame::mounts_below(target)
+        .iter()
+        .filter(|t| *t == target)
+        .count()
+}
+
+fn lock_lines(image: &Path) -> Vec<String> {
+    let lock = PathBuf::from(format!("{}.lock", image.display()));
+    std::fs::read_to_string(lock)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_software_module_is_mounted_once_for_all_its_users_and_goes_with_the_last() {
+    let _site = frame::site();
+    let name = "refcount-basic";
+    let target = software(name);
+    let image = frame::images().join(name).join("1.0.sqfs");
+    let _mounts = Mounts {
+        prefixes: vec![target.clone(), frame::images().join(name)],
+    };
+    frame::job("7001", "bale-test");
+    let module = format!("{name}/1.0");
+
+    assert_eq!(
+        ok(bale_as("bale-test", &["mount", &module])),
+        target.display().to_string()
+    );
+    let mounts = bale_registry::mountinfo::read().unwrap();
+    let m = bale_registry::mountinfo::mounted_at(&mounts, &target).unwrap();
+    assert_eq!(m.fstype, "squashfs");
+    for opt in ["ro", "nosuid", "nodev"] {
+        assert!(
+            m.options.split(',').any(|o| o == opt),
+            "{opt} missing in {}",
+            m.options
+        );
+    }
+    let hello = frame::as_user(
+        "bale-other",
+        "cat",
+        &[target.join("bin/hello").to_str().unwrap()],
+    );
+    assert_eq!(ok(hello), format!("hello from {name}"));
+    ok(bale_as("bale-other", &["mount", &module]));
+    ok(bale_as(
+        "bale-test",
+        &["mount", &module, "--job-id", "7001"],
+    ));
+    assert_eq!(mount_count(&target), 1, "one mount for all users");
+    assert_eq!(frame::loops_below(&frame::images().join(name)).len(), 1);
+    assert_eq!(lock_lines(&image).len(), 1, "{:?}", lock_lines(&image));
+
+    ok(bale_as("bale-test", &["umount", &module]));
+    ok(bale_as(
+        "bale-test",
+        &["umount", &module, "--job-id", "7001"],
+    ));
+    assert_eq!(mount_count(&target), 1, "bale-other still uses it");
+    ok(bale_as("bale-other", &["umount", &module]));
+    assert_eq!(mount_count(&target), 0);
+    assert!(
+        frame::loops_below(&frame::images().join(name)).is_empty(),
+        "autoclear detached the loop device"
+    );
+    assert!(lock_lines(&image).is_empty(), "{:?}", lock_lines(&image));
+    // The original directory is usable again.
+    assert!(target.join("bin/hello").is_file());
+    // Unmounting what one does not hold is an error, not a crash.
+    let out = bale_as("bale-test", &["umount", &module]);
+    assert!(refusal(&out, 1).contains("not mounted for user bale-test"));
+}
+
+#[test]
+fn many_concurrent_users_and_jobs_share_exactly_one_mount() {
+    let _site = frame::site();
+    let name = "refcount-race";
+    let target = software(name);
+    let _mounts = Mounts {
+        prefixes: vec![target.clone(), frame::images().join(name)],
+    };
+    let module = format!("{name}/1.0");
+    let workers: Vec<_> = (0..6)
+        .map(|i| {
+            let user = if i % 2 == 0 {
+                "bale-test"
+            } else {
+                "bale-other"
+            };
+            let job = format!("72{i:02}");
+            frame::job(&job, user);
+            let (module, target) = (module.clone(), target.clone());
+            std::thread::spawn(move || {
+                for _ in 0..4 {
+                    ok(bale_as(user, &["mount", &module, "--job-id", &job]));
+                    assert_eq!(mount_count(&target), 1, "exactly one mount while used");
+                    ok(bale_as(user, &["umount", &module, "--job-id", &job]));
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(mount_count(&target), 0, "none after");
+    assert!(frame::loops_below(&frame::images().join(name)).is_empty());
+    let state = bale_registry::node::NodeState::lock(&frame::state()).unwrap();
+    let left: Vec<_> = state
+        .all()
+        .unwrap()
+        .into_iter()
+        .flat_map(|(_, r)| r)
+        .filter(|r| r.mountpoint == target)
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn user_images_read_only_and_read_write_with_create_and_resize() {
+    let _site = frame::site();
+    let home = frame::user_dir("bale-test", "rwcycle");
+    let mounted = frame::user_mounts().join("bale-test").join("data");
+    let _mounts = Mounts {
+        prefixes: vec![mounted.clone(), home.clone()],
+    };
+    let src = home.join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("sub/a.txt"), "alpha\n").unwrap();
+    run_ok("chown", &["-R", "bale-test:", home.to_str().unwrap()]);
+    let image = home.join("data.img");
+    let img = image.to_str().unwrap();
+    ok(bale_as(
+        "bale-test",
+        &["create", img, "--from", src.to_str().unwrap()],
+    ));
+
+    assert_eq!(
+        ok(bale_as("bale-test", &["mount", img, "--rw"])),
+        mounted.display().to_string()
+    );
+    assert!(
+        lock_lines(&image)[0].starts_with("rw "),
+        "{:?}",
+        lock_lines(&image)
+    );
+    let write = frame::as_user(
+        "bale-test",
+        "sh",
+        &["-c", &format!("echo beta > {}/b.txt", mounted.display())],
+    );
+    ok(write);
+    assert_eq!(
+        std::fs::read_to_string(mounted.join("sub/a.txt")).unwrap(),
+        "alpha\n"
+    );
+    // A second mount of a read-write image, even on this node, is refused.
+    let other = frame::user_mounts().join("bale-test").join("data2");
+    let out = bale_as("bale-test", &["mount", img, other.to_str().unwrap()]);
+    assert!(refusal(&out, 3).contains("refused by rule cluster-lock"));
+    let out = bale_as("bale-test", &["resize", img, "64M"]);
+    assert!(refusal(&out, 1).contains("resize needs it unmounted"));
+    ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
+    assert!(lock_lines(&image).is_empty());
+    run_ok("e2fsck", &["-fn", img]);
+
+    ok(bale_as("bale-test", &["resize", img, "64M"]));
+    assert_eq!(std::fs::metadata(&image).unwrap().len(), 64 << 20);
+    ok(bale_as("bale-test", &["mount", img]));
+    assert_eq!(
+        std::fs::read_to_string(mounted.join("b.txt")).unwrap(),
+        "beta\n"
+    );
+    let write = frame::as_user(
+        "bale-test",
+        "sh",
+        &["-c", &format!("echo x > {}/c.txt", mounted.display())],
+    );
+    assert!(!write.status.success(), "read-only without --rw");
+    ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
+
+    // A squashfs image packed by the user mounts read-only, never --rw.
+    let sqfs = home.join("data.sqfs");
+    ok(bale_as(
+        "bale-test",
+        &["pack", "-q", src.to_str().unwrap(), sqfs.to_str().unwrap()],
+    ));
+    let out = bale_as("bale-test", &["mount", sqfs.to_str().unwrap(), "--rw"]);
+    assert!(refusal(&out, 3).contains("refused by rule superblock"));
+    ok(bale_as("bale-test", &["mount", sqfs.to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read_to_string(mounted.join("sub/a.txt")).unwrap(),
+        "alpha\n"
+    );
+    ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
+    assert!(frame::mounts_below(&mounted).is_empty());
+    assert!(frame::loops_below(&home).is_empty());
+}
+
+#[test]
+fn create_refuses_oversized_images_and_leaves_nothing_behind() {
+    let _site = frame::site();
+    let home = frame::user_dir("bale-test", "createbad");
+    let image = home.join("huge.img");
+    let out = bale_as(
+        "bale-test",
+        &["create", image.to_str().unwrap(), "--size", "2T"],
+    );
+    assert!(refusal(&out, 1).contains("refused by rule image-size"));
+    std::fs::write(home.join("exists.img"), "x").unwrap();
+    let out = bale_as(
+        "bale-test",
+        &[
+            "create",
+            home.join("exists.img").to_str().unwrap(),
+            "--size",
+            "8M",
+        ],
+    );
+    assert!(refusal(&out, 1).contains("already exists"));
+    let names: Vec<_> = std::fs::read_dir(&home)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["exists.img"], "no partial image");
+    let _ = run("true", &[]);
+}

@@ -1,0 +1,229 @@
+//! The image framework's test site: directories under `/tmp/bale-frame-test`,
+//! `/etc/bale/config.toml` pointing at them, the freshly built helper
+//! installed root-owned with a real sudo rule for every user, and a fake
+//! `scontrol` whose jobs the tests declare. Installed while any test holds
+//! a [`Site`], removed when the last one ends (also on failure). Tests
+//! clean their mounts with [`Mounts`], which also works on panic.
+
+use super::{require_root, run, run_ok};
+use bale_registry::node::NodeState;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+pub const BASE: &str = "/tmp/bale-frame-test";
+const CONFIG: &str = "/etc/bale/config.toml";
+const MARK: &str = "# written by bale's test suite (crates/cli/tests/support/frame.rs)";
+const HELPER: &str = "/usr/local/lib/bale-test/bale-helper";
+const SUDOERS: &str = "/etc/sudoers.d/bale-test-frame";
+
+static USERS: Mutex<usize> = Mutex::new(0);
+
+/// The test site, installed while held.
+pub struct Site;
+
+pub fn site() -> Site {
+    require_root();
+    let mut users = USERS.lock().unwrap_or_else(|e| e.into_inner());
+    if *users == 0 {
+        install();
+    }
+    *users += 1;
+    Site
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let mut users = USERS.lock().unwrap_or_else(|e| e.into_inner());
+        *users -= 1;
+        if *users == 0 {
+            let _ = std::fs::remove_file(SUDOERS);
+            let _ = std::fs::remove_file(CONFIG);
+            let _ = std::fs::remove_file(HELPER);
+        }
+    }
+}
+
+pub fn base() -> PathBuf {
+    PathBuf::from(BASE)
+}
+pub fn images() -> PathBuf {
+    base().join("IMAGES")
+}
+pub fn versions() -> PathBuf {
+    base().join("VERSIONS")
+}
+pub fn user_mounts() -> PathBuf {
+    base().join("user")
+}
+pub fn state() -> PathBuf {
+    base().join("state")
+}
+
+fn install() {
+    for tool in ["sudo", "mke2fs", "mksquashfs", "runuser", "visudo"] {
+        let found = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+            .iter()
+            .any(|d| Path::new(d).join(tool).exists());
+        assert!(
+            found,
+            "{tool} is missing: run scripts/test.sh (it installs sudo, e2fsprogs, squashfs-tools)"
+        );
+    }
+    if let Ok(existing) = std::fs::read_to_string(CONFIG) {
+        assert!(existing.starts_with(MARK), "{CONFIG} exists and is not the test suite's: refusing to overwrite a real site configuration");
+    }
+    for dir in [
+        images(),
+        versions(),
+        user_mounts(),
+        state(),
+        base().join("home"),
+        base().join("jobs"),
+    ] {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    run_ok("chmod", &["-R", "go+rX", BASE]);
+    let scontrol = base().join("scontrol");
+    std::fs::write(
+        &scontrol,
+        format!("#!/bin/sh\n# fake scontrol: show job -o ID\nf={BASE}/jobs/$4\n[ -f \"$f\" ] || {{ echo \"slurm_load_jobs error: Invalid job id specified\" >&2; exit 1; }}\necho \"JobId=$4 JobName=t UserId=$(cat \"$f\") GroupId=x(0)\"\n"),
+    )
+    .unwrap();
+    run_ok("chmod", &["755", scontrol.to_str().unwrap()]);
+    std::fs::create_dir_all("/etc/bale").unwrap();
+    let config = format!(
+        "{MARK}\nimage_path = \"{}\"\nmount_path = \"{}\"\nusr_mount_path = \"{}\"\nstate_dir = \"{}\"\nhelper = \"{HELPER}\"\nscontrol = \"{}\"\n",
+        images().display(),
+        versions().display(),
+        user_mounts().display(),
+        state().display(),
+        scontrol.display()
+    );
+    std::fs::write(CONFIG, config).unwrap();
+    std::fs::create_dir_all(Path::new(HELPER).parent().unwrap()).unwrap();
+    let temp = format!("{HELPER}.new");
+    std::fs::copy(env!("CARGO_BIN_EXE_bale-helper"), &temp).unwrap();
+    run_ok("chmod", &["755", &temp]);
+    std::fs::rename(&temp, HELPER).unwrap();
+    let rule = format!("{SUDOERS}.new");
+    std::fs::write(&rule, format!("ALL ALL=(root) NOPASSWD: {HELPER}\n")).unwrap();
+    run_ok("chmod", &["440", &rule]);
+    run_ok("visudo", &["-cqf", &rule]);
+    std::fs::rename(&rule, SUDOERS).unwrap();
+}
+
+/// Declares SLURM job `id` as owned by `user`.
+pub fn job(id: &str, user: &str) {
+    let uid = uid(user);
+    std::fs::write(base().join("jobs").join(id), format!("{user}({uid})")).unwrap();
+}
+
+pub fn uid(user: &str) -> u32 {
+    let out = run_ok("id", &["-u", user]);
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// A fresh directory `name` owned by `user` in that user's test home.
+pub fn user_dir(user: &str, name: &str) -> PathBuf {
+    let dir = base().join("home").join(user).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let owner = format!("{user}:");
+    for d in [base().join("home").join(user), dir.clone()] {
+        run_ok("chown", &[&owner, d.to_str().unwrap()]);
+    }
+    dir
+}
+
+/// Runs `bale ARGS` as `user` (through runuser, like a login would).
+pub fn bale_as(user: &str, args: &[&str]) -> Output {
+    as_user(user, env!("CARGO_BIN_EXE_bale"), args)
+}
+
+/// Runs the helper itself as `user` through the sudo rule.
+pub fn helper_as(user: &str, args: &[&str]) -> Output {
+    let mut all = vec!["-n", HELPER];
+    all.extend_from_slice(args);
+    as_user(user, "sudo", &all)
+}
+
+pub fn as_user(user: &str, program: &str, args: &[&str]) -> Output {
+    Command::new("runuser")
+        .args(["-u", user, "--", program])
+        .args(args)
+        .current_dir("/")
+        .output()
+        .expect("runuser")
+}
+
+/// The mounts below `prefix` in this mount namespace.
+pub fn mounts_below(prefix: &Path) -> Vec<PathBuf> {
+    bale_registry::mountinfo::read()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.target)
+        .filter(|t| t.starts_with(prefix))
+        .collect()
+}
+
+/// Loop devices whose backing file is below `prefix`.
+pub fn loops_below(prefix: &Path) -> Vec<PathBuf> {
+    bale_registry::loops::attached()
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.backing_file.starts_with(prefix))
+        .map(|l| l.device)
+        .collect()
+}
+
+/// Everything a test mounted below its prefixes (mount points and images):
+/// unmounted, records removed and loop devices detached on drop.
+pub struct Mounts {
+    pub prefixes: Vec<PathBuf>,
+}
+
+impl Drop for Mounts {
+    fn drop(&mut self) {
+        for prefix in &self.prefixes {
+            let mut targets = mounts_below(prefix);
+            targets.sort();
+            for target in targets.iter().rev() {
+                let _ = run("umount", &["-l", target.to_str().unwrap()]);
+            }
+        }
+        if let Ok(state) = NodeState::lock(&state()) {
+            for (key, records) in state.all().unwrap_or_default() {
+                let keep: Vec<_> = records
+                    .iter()
+                    .filter(|r| {
+                        !self
+                            .prefixes
+                            .iter()
+                            .any(|p| r.mountpoint.starts_with(p) || r.image.starts_with(p))
+                    })
+                    .cloned()
+                    .collect();
+                let _ = state.write(&key, &keep);
+            }
+        }
+        for prefix in &self.prefixes {
+            for device in loops_below(prefix) {
+                let _ = run("losetup", &["-d", device.to_str().unwrap()]);
+            }
+        }
+    }
+}
+
+/// The one stderr line of a failed command, asserting exit `code`.
+pub fn refusal(out: &Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout {:?} stderr {stderr:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    stderr
+}

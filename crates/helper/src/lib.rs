@@ -1,0 +1,83 @@
+//! `bale-helper`: the only code of bale that runs as root, installed as a
+//! sudo rule or setuid root and called by `bale mount`/`bale umount`.
+//!
+//! It takes the caller's identity from the real uid (setuid) or `SUDO_UID`
+//! (sudo), throws away the environment, reads only `/etc/bale/config.toml`,
+//! never runs a shell, checks every rule of `bale-policy` on file
+//! descriptors it opened itself, and logs every decision to syslog.
+//!
+//! Exit status: 0 done, 1 failed, 2 usage, 3 refused by a rule, 4 busy.
+//!
+//! The binary is `crates/cli/src/bin/bale-helper.rs`, which only calls
+//! [`main`]; it is built with `bale` so the tests always have it.
+
+mod args;
+mod cleanup;
+mod creds;
+mod failure;
+mod identity;
+mod jobs;
+mod log;
+mod mount;
+mod open;
+mod records;
+mod umount;
+mod umount_all;
+
+use args::Request;
+use failure::Failure;
+use std::process::ExitCode;
+
+/// The whole helper: identity, environment, request, decision, log.
+pub fn main() -> ExitCode {
+    let caller = match identity::establish() {
+        Ok(caller) => caller,
+        Err(why) => {
+            eprintln!("bale-helper: {why}");
+            return ExitCode::from(1);
+        }
+    };
+    log::open();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let request = match args::parse(&argv) {
+        Ok(request) => request,
+        Err(usage) => {
+            eprintln!("bale-helper: {usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let what = request.to_string();
+    let result = bale_site::load(bale_site::Trust::Helper)
+        .map_err(|e| Failure::Error(e.to_string()))
+        .and_then(|config| match &request {
+            Request::Mount(m) => mount::run(&caller, &config, m),
+            Request::Umount(u) => umount::run(&caller, &config, u),
+            Request::UmountAll { job, kill } => {
+                umount_all::run(&caller, &config, job.as_deref(), *kill)
+            }
+            Request::Cleanup { kill } => cleanup::run(&caller, &config, *kill),
+        });
+    match result {
+        Ok(done) => {
+            log::notice(&format!(
+                "allowed uid {} ({}): {what}: {done}",
+                caller.uid, caller.name
+            ));
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            let (word, code) = match &failure {
+                Failure::Refused(_) => ("refused", 3),
+                Failure::Busy(_) => ("busy", 4),
+                Failure::Error(_) => ("failed", 1),
+            };
+            log::notice(&format!(
+                "{word} uid {} ({}): {what}: {failure}",
+                caller.uid, caller.name
+            ));
+            eprintln!("bale-helper: {failure}");
+            ExitCode::from(code)
+        }
+    }
+}

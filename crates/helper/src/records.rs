@@ -1,0 +1,136 @@
+//! The bookkeeping around a mount: whose record (job or user), the
+//! cluster lock line of this node, and whether an image is really mounted.
+
+use crate::creds::as_caller;
+use crate::failure::{io, Failure};
+use crate::identity::Caller;
+use crate::jobs::Slurm;
+use crate::open;
+use bale_registry::cluster_lock::{ClusterLock, Entry};
+use bale_registry::node::Key;
+use bale_registry::owner::Node;
+use bale_registry::{loops, mountinfo};
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, FileType};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long to wait for another node's update of a lock file.
+const LOCK_WAIT: Duration = Duration::from_secs(20);
+
+/// The record key: the job (which the caller must own) or the caller.
+pub fn key(caller: &Caller, job: Option<&str>, config: &bale_site::Config) -> Result<Key, Failure> {
+    match job {
+        Some(job) => {
+            let key = Key::job(job).map_err(|why| bale_policy::Refusal::new("job-owner", why))?;
+            let slurm = Slurm {
+                scontrol: config.scontrol.value.clone(),
+            };
+            bale_policy::job_owner(job, caller.uid, &slurm)?;
+            Ok(key)
+        }
+        None => Ok(Key::user(&caller.name).map_err(Failure::Error)?),
+    }
+}
+
+/// The image (backing file of a loop device) mounted at `target` in our
+/// mount namespace, if any.
+pub fn image_mounted_at(target: &Path) -> Result<Option<PathBuf>, Failure> {
+    let mounts = mountinfo::read()?;
+    let Some(mount) = mountinfo::mounted_at(&mounts, target) else {
+        return Ok(None);
+    };
+    Ok(loops::attached()?
+        .into_iter()
+        .find(|l| (l.major, l.minor) == (mount.major, mount.minor))
+        .map(|l| l.backing_file))
+}
+
+/// Where an image's lock file lives and who may write it.
+pub struct LockPlace {
+    pub dir: OwnedFd,
+    pub dir_path: PathBuf,
+    pub name: String,
+    /// The image's owner for user images, `None` (root) for software.
+    pub writer: Option<Caller>,
+}
+
+impl LockPlace {
+    /// The lock place of `image` found by its path (when unmounting). A
+    /// software image's lock is written as root; a user image's with its
+    /// owner's rights, so the lock file stays the owner's whoever mounts
+    /// (or cleans up after) the image.
+    pub fn of(image: &Path, software: bool) -> Result<LockPlace, Failure> {
+        let dir_path = image.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let name = image.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            Failure::Error(format!("{}: image names must be UTF-8", image.display()))
+        })?;
+        let writer = if software {
+            None
+        } else {
+            let st = rustix::fs::lstat(image).map_err(|e| io(image, e))?;
+            Some(owner(st.st_uid, st.st_gid)?)
+        };
+        let dir = match &writer {
+            Some(c) => as_caller(c, || open::dir(&dir_path))?,
+            None => open::dir(&dir_path)?,
+        };
+        Ok(LockPlace::new(dir, dir_path, name, writer))
+    }
+
+    /// The lock place of an image already opened as `name` in `dir`.
+    /// `writer` is used for a new lock file; an existing user lock file is
+    /// always written with its owner's rights, so it keeps its owner.
+    pub fn new(dir: OwnedFd, dir_path: PathBuf, name: &str, writer: Option<Caller>) -> LockPlace {
+        let name = format!("{name}.lock");
+        let existing = rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+            .ok()
+            .filter(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
+        let writer = match (writer, existing) {
+            (Some(_), Some(st)) => owner(st.st_uid, st.st_gid).ok(),
+            (writer, _) => writer,
+        };
+        LockPlace {
+            dir,
+            dir_path,
+            name,
+            writer,
+        }
+    }
+
+    pub fn acquire(&self, node: &Node) -> Result<ClusterLock, Failure> {
+        let dir = self.dir.try_clone().map_err(|e| io(&self.dir_path, e))?;
+        let me = node.owner(std::process::id());
+        let go = || ClusterLock::acquire(dir, &self.dir_path, &self.name, &me, LOCK_WAIT);
+        Ok(match &self.writer {
+            Some(c) => as_caller(c, go),
+            None => go(),
+        }?)
+    }
+
+    pub fn commit(&self, lock: ClusterLock, entries: &[Entry]) -> Result<(), Failure> {
+        let go = || lock.commit(entries);
+        Ok(match &self.writer {
+            Some(c) => as_caller(c, go),
+            None => go(),
+        }?)
+    }
+
+    /// Removes this node's line.
+    pub fn release(&self, node: &Node) -> Result<(), Failure> {
+        let lock = self.acquire(node)?;
+        let entries: Vec<Entry> = lock
+            .contents
+            .entries
+            .iter()
+            .filter(|e| e.owner.host != node.host)
+            .cloned()
+            .collect();
+        self.commit(lock, &entries)
+    }
+}
+
+/// The user `uid`, to act with their rights.
+pub fn owner(uid: u32, gid: u32) -> Result<Caller, Failure> {
+    crate::identity::of(uid, gid).map_err(Failure::Error)
+}

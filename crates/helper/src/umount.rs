@@ -1,0 +1,208 @@
+//! `bale-helper umount`: drops the caller's (or the job's) record; the
+//! image is unmounted when no record on this node uses it any more, and
+//! this node's line leaves the image's lock file. A busy mount is left as
+//! it is (record included) and the processes using it are named.
+
+use crate::args::{Target, UmountRequest};
+use crate::failure::{io, Failure};
+use crate::identity::Caller;
+use crate::open;
+use crate::records::{self, LockPlace};
+use bale_registry::node::{Key, NodeState, Record};
+use bale_registry::owner::Node;
+use bale_site::Config;
+use rustix::fd::AsRawFd;
+use rustix::fs::{AtFlags, OFlags, StatxAttributes, StatxFlags};
+use std::path::Path;
+
+pub fn run(caller: &Caller, config: &Config, req: &UmountRequest) -> Result<String, Failure> {
+    let key = records::key(caller, req.job.as_deref(), config)?;
+    let node = Node::current().map_err(|e| io("/proc/sys/kernel/random/boot_id", e))?;
+    let state = NodeState::lock(&config.state_dir.value)?;
+    let mine = state.read(&key)?;
+    let found = match &req.target {
+        Target::Module(name) => {
+            let module = bale_policy::module_name(name)?;
+            mine.iter()
+                .position(|r| r.module.as_deref() == Some(module.full().as_str()))
+        }
+        Target::Mountpoint(mp) => {
+            let real = std::fs::canonicalize(mp).unwrap_or_else(|_| mp.clone());
+            mine.iter()
+                .position(|r| r.module.is_none() && (r.mountpoint == *mp || r.mountpoint == real))
+        }
+        Target::Image { .. } => None,
+    };
+    let Some(index) = found else {
+        return Err(Failure::Error(format!(
+            "{}: not mounted for {key} on this node (`bale list` shows what is)",
+            req.target
+        )));
+    };
+    release(config, &node, &state, &key, index, false)
+}
+
+/// Drops record `index` of `key`; unmounts when no other record uses the
+/// mount (with `kill`, ending the processes that keep it busy) and then
+/// takes this node's line out of the image's lock file.
+pub fn release(
+    config: &Config,
+    node: &Node,
+    state: &NodeState,
+    key: &Key,
+    index: usize,
+    kill: bool,
+) -> Result<String, Failure> {
+    let mut mine = state.read(key)?;
+    let record = mine.remove(index);
+    let shared_with = state
+        .users_of(&record.mountpoint)?
+        .into_iter()
+        .filter(|k| k != key)
+        .count();
+    if shared_with > 0 {
+        state.write(key, &mine)?;
+        return Ok(format!(
+            "{} (still used by {shared_with} other)",
+            record.mountpoint.display()
+        ));
+    }
+    match unmount(config, &record) {
+        Err(Failure::Busy(_)) if kill => {
+            kill_holders(&record.mountpoint);
+            unmount(config, &record)?;
+        }
+        other => other?,
+    }
+    // The lock line goes before the record: killed in between, the record
+    // without a mount is what `cleanup` finds and repairs.
+    release_lock_line(
+        state,
+        node,
+        &record.image,
+        record.module.is_some(),
+        Some((key, &record)),
+    )?;
+    state.write(key, &mine)?;
+    Ok(record.mountpoint.display().to_string())
+}
+
+/// Takes this node's line out of `image`'s lock file unless a record on
+/// this node (other than `dropping`, about to go) still uses the image.
+pub fn release_lock_line(
+    state: &NodeState,
+    node: &Node,
+    image: &Path,
+    software: bool,
+    dropping: Option<(&Key, &Record)>,
+) -> Result<(), Failure> {
+    let still_used = state.all()?.iter().any(|(k, rs)| {
+        rs.iter()
+            .any(|r| r.image == image && dropping != Some((k, r)))
+    });
+    if still_used {
+        return Ok(());
+    }
+    LockPlace::of(image, software)?.release(node)
+}
+
+/// Ends (SIGKILL) every process using the mount at `mountpoint`.
+pub fn kill_holders(mountpoint: &Path) {
+    let Ok(st) = rustix::fs::stat(mountpoint) else {
+        return;
+    };
+    for holder in bale_kmount::holders::holders(st.st_dev) {
+        if let Some(pid) = rustix::process::Pid::from_raw(holder.pid as i32) {
+            crate::log::notice(&format!(
+                "killing pid {} ({}) holding {}",
+                holder.pid,
+                holder.command,
+                mountpoint.display()
+            ));
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+}
+
+/// Unmounts a recorded mount by descriptor: the mount point is opened below
+/// its root without following symlinks, so renaming a parent directory
+/// cannot redirect the unmount to another mount.
+pub fn unmount(config: &Config, record: &Record) -> Result<(), Failure> {
+    if records::image_mounted_at(&record.mountpoint)?.is_none() {
+        return Ok(()); // already gone (unmounted by hand, or a crash)
+    }
+    let root = if record.module.is_some() {
+        &config.mount_path.value
+    } else {
+        &config.usr_mount_path.value
+    };
+    let root_fd = open::dir(root)?;
+    let root_real = open::fd_path(&root_fd)?;
+    let rel = record.mountpoint.strip_prefix(&root_real).map_err(|_| {
+        Failure::Error(format!(
+            "{}: record is outside {}",
+            record.mountpoint.display(),
+            root.display()
+        ))
+    })?;
+    // The parent is held by descriptor (it cannot be swapped for a
+    // symlink); the mount point itself must not be a symlink (NOFOLLOW).
+    // Holding the mount point itself open would make it busy.
+    let parent_rel = rel
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let leaf = rel.file_name().ok_or_else(|| {
+        Failure::Error(format!(
+            "{}: not a mount point of bale",
+            record.mountpoint.display()
+        ))
+    })?;
+    let parent = open::beneath(
+        &root_fd,
+        &root_real,
+        parent_rel,
+        OFlags::PATH | OFlags::DIRECTORY,
+        false,
+    )?;
+    let x = rustix::fs::statx(&parent, leaf, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::TYPE)
+        .map_err(|e| io(&record.mountpoint, e))?;
+    if !x.stx_attributes.contains(StatxAttributes::MOUNT_ROOT) {
+        return Err(Failure::Error(format!(
+            "{}: is not a mount point any more",
+            record.mountpoint.display()
+        )));
+    }
+    let dev = libc::makedev(x.stx_dev_major, x.stx_dev_minor);
+    let by_fd = Path::new(&format!("/proc/self/fd/{}", parent.as_raw_fd())).join(leaf);
+    // Flush a read-write image before the unmount so the data is on the
+    // shared file system even if the unmount is interrupted.
+    if record.rw {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        if let Ok(fd) = rustix::fs::openat(&parent, leaf, flags, rustix::fs::Mode::empty()) {
+            let _ = rustix::fs::syncfs(&fd);
+        }
+    }
+    match rustix::mount::unmount(&by_fd, rustix::mount::UnmountFlags::NOFOLLOW) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::BUSY) => {
+            let holders = bale_kmount::holders::holders(dev);
+            let list = holders
+                .iter()
+                .map(|h| format!("{} ({})", h.pid, h.command))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(Failure::Busy(format!(
+                "{}: busy, in use by {}",
+                record.mountpoint.display(),
+                if list.is_empty() {
+                    "an unknown process".into()
+                } else {
+                    list
+                }
+            )))
+        }
+        Err(e) => Err(io(Path::new(&record.mountpoint), e)),
+    }
+}

@@ -1,0 +1,328 @@
+//! Per-node records: `<state dir>/<job id>.modules` or `<user>.modules`
+//! lists what each job or interactive user has mounted on this node. They
+//! are the reference counts of shared software mounts: an image is
+//! unmounted when no record names its mount point any more.
+//!
+//! Every change happens under an exclusive flock on `<state dir>/.lock`;
+//! files are replaced by temp + rename, so a crash never leaves a
+//! half-written record. One record per line, tab-separated:
+//! `NAME  MODE  IMAGE  MOUNTPOINT` (NAME is the module `NAME/VERSION` or `-`
+//! for a user image, MODE `ro` or `rw`, paths escaped).
+
+use crate::escape::{escape, unescape};
+use crate::{atomic, Error};
+use rustix::fd::OwnedFd;
+use rustix::fs::{FlockOperation, Mode, OFlags};
+use std::path::{Path, PathBuf};
+
+/// Whose record: a SLURM job or an interactive user.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Key {
+    Job(String),
+    User(String),
+}
+
+const SUFFIX: &str = ".modules";
+
+impl Key {
+    /// A job id: digits, optionally `_` and more digits (array tasks).
+    pub fn job(id: &str) -> Result<Key, String> {
+        let ok = !id.is_empty()
+            && id.chars().all(|c| c.is_ascii_digit() || c == '_')
+            && id.starts_with(|c: char| c.is_ascii_digit());
+        if ok {
+            Ok(Key::Job(id.to_string()))
+        } else {
+            Err(format!("invalid job id {id:?} (digits and '_' only)"))
+        }
+    }
+
+    /// A user name as the system knows it.
+    pub fn user(name: &str) -> Result<Key, String> {
+        let ok = !name.is_empty()
+            && !name.starts_with(['.', '-'])
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            && !name.chars().all(|c| c.is_ascii_digit());
+        if ok {
+            Ok(Key::User(name.to_string()))
+        } else {
+            Err(format!("user name {name:?} cannot name a record"))
+        }
+    }
+
+    fn file_name(&self) -> String {
+        match self {
+            Key::Job(id) | Key::User(id) => format!("{id}{SUFFIX}"),
+        }
+    }
+
+    fn from_file_name(name: &str) -> Option<Key> {
+        let stem = name.strip_suffix(SUFFIX)?;
+        Key::job(stem).or_else(|_| Key::user(stem)).ok()
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Job(id) => write!(f, "job {id}"),
+            Key::User(name) => write!(f, "user {name}"),
+        }
+    }
+}
+
+/// One mount a job or user holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// `NAME/VERSION` of a software module; `None` for a user image.
+    pub module: Option<String>,
+    pub rw: bool,
+    pub image: PathBuf,
+    pub mountpoint: PathBuf,
+}
+
+impl Record {
+    fn render(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{}\n",
+            self.module.as_deref().unwrap_or("-"),
+            if self.rw { "rw" } else { "ro" },
+            escape(self.image.as_os_str()),
+            escape(self.mountpoint.as_os_str())
+        )
+    }
+
+    fn parse(line: &str) -> Option<Record> {
+        let mut f = line.split('\t');
+        let module = match f.next()? {
+            "-" => None,
+            name => Some(name.to_string()),
+        };
+        let rw = match f.next()? {
+            "rw" => true,
+            "ro" => false,
+            _ => return None,
+        };
+        let image = unescape(f.next()?)?;
+        let mountpoint = unescape(f.next()?)?;
+        f.next().is_none().then_some(Record {
+            module,
+            rw,
+            image,
+            mountpoint,
+        })
+    }
+}
+
+/// The state directory, locked for as long as this value lives.
+pub struct NodeState {
+    dir: OwnedFd,
+    path: PathBuf,
+    _lock: Option<OwnedFd>,
+}
+
+impl NodeState {
+    /// Creates the directory if needed (0755) and takes the global lock,
+    /// waiting for other bale processes on this node.
+    pub fn lock(path: &Path) -> Result<NodeState, Error> {
+        match rustix::fs::mkdir(path, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+        let dir = rustix::fs::open(
+            path,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io(path, e))?;
+        let lock_path = path.join(".lock");
+        let lock = rustix::fs::openat(
+            &dir,
+            ".lock",
+            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| Error::io(&lock_path, e))?;
+        rustix::fs::flock(&lock, FlockOperation::LockExclusive)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        Ok(NodeState {
+            dir,
+            path: path.to_path_buf(),
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens the directory for reading only, without the lock (which only
+    /// root may take): each file is replaced whole, so every file read is
+    /// consistent, though two files may be from different moments.
+    /// `None` if the directory does not exist yet.
+    pub fn snapshot(path: &Path) -> Result<Option<NodeState>, Error> {
+        match rustix::fs::open(
+            path,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(dir) => Ok(Some(NodeState {
+                dir,
+                path: path.to_path_buf(),
+                _lock: None,
+            })),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// The records of `key` (none if it has no file).
+    pub fn read(&self, key: &Key) -> Result<Vec<Record>, Error> {
+        let path = self.path.join(key.file_name());
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        text.lines()
+            .enumerate()
+            .map(|(i, line)| {
+                Record::parse(line).ok_or_else(|| Error::Parse {
+                    path: path.clone(),
+                    line: i + 1,
+                    reason: "malformed record".into(),
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces the records of `key`; no records removes its file.
+    pub fn write(&self, key: &Key, records: &[Record]) -> Result<(), Error> {
+        let name = key.file_name();
+        if records.is_empty() {
+            return match rustix::fs::unlinkat(
+                &self.dir,
+                name.as_str(),
+                rustix::fs::AtFlags::empty(),
+            ) {
+                Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+                Err(e) => Err(Error::io(self.path.join(name), e)),
+            };
+        }
+        let text: String = records.iter().map(Record::render).collect();
+        atomic::replace(&self.dir, &self.path, &name, text.as_bytes(), 0o644)
+    }
+
+    /// Every key with records, sorted.
+    pub fn all(&self) -> Result<Vec<(Key, Vec<Record>)>, Error> {
+        let entries = std::fs::read_dir(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let mut keys = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&self.path, e))?;
+            if let Some(key) = Key::from_file_name(&entry.file_name().to_string_lossy()) {
+                keys.push(key);
+            }
+        }
+        keys.sort();
+        keys.into_iter()
+            .map(|key| Ok((key.clone(), self.read(&key)?)))
+            .collect()
+    }
+
+    /// The keys whose records name `mountpoint`.
+    pub fn users_of(&self, mountpoint: &Path) -> Result<Vec<Key>, Error> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|(_, records)| records.iter().any(|r| r.mountpoint == mountpoint))
+            .map(|(key, _)| key)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(module: Option<&str>, mountpoint: &str) -> Record {
+        Record {
+            module: module.map(str::to_string),
+            rw: false,
+            image: "/pfs/IMAGES/gcc/6.1.0.sqfs".into(),
+            mountpoint: mountpoint.into(),
+        }
+    }
+
+    #[test]
+    fn keys() {
+        assert!(Key::job("1234").is_ok() && Key::job("12_3").is_ok());
+        for bad in ["", "_1", "12a", "../x", "1/2"] {
+            assert!(Key::job(bad).is_err(), "{bad}");
+        }
+        assert!(Key::user("alice").is_ok() && Key::user("a.b-c_d").is_ok());
+        for bad in ["", ".lock", "-x", "a/b", "..", "123", "a b"] {
+            assert!(Key::user(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Key::from_file_name("77.modules"),
+            Some(Key::Job("77".into()))
+        );
+        assert_eq!(
+            Key::from_file_name("bob.modules"),
+            Some(Key::User("bob".into()))
+        );
+        assert_eq!(Key::from_file_name(".bob.modules.tmp.1.0"), None);
+    }
+
+    #[test]
+    fn records_round_trip_and_count_users() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = NodeState::lock(&tmp.path().join("state")).unwrap();
+        let job = Key::job("17").unwrap();
+        let alice = Key::user("alice").unwrap();
+        let odd = record(None, "/var/run/user_images/alice/with\ttab");
+        state
+            .write(&job, &[record(Some("gcc/6.1.0"), "/v/gcc/6.1.0")])
+            .unwrap();
+        state
+            .write(
+                &alice,
+                &[record(Some("gcc/6.1.0"), "/v/gcc/6.1.0"), odd.clone()],
+            )
+            .unwrap();
+        assert_eq!(state.read(&alice).unwrap()[1], odd);
+        assert_eq!(
+            state.users_of(Path::new("/v/gcc/6.1.0")).unwrap(),
+            [job.clone(), alice.clone()]
+        );
+        state.write(&job, &[]).unwrap();
+        assert_eq!(state.users_of(Path::new("/v/gcc/6.1.0")).unwrap(), [alice]);
+        assert!(state.read(&job).unwrap().is_empty());
+        std::fs::write(tmp.path().join("state/9.modules"), "junk\n").unwrap();
+        let err = state.read(&Key::job("9").unwrap()).unwrap_err().to_string();
+        assert!(err.contains("9.modules: line 1"), "{err}");
+    }
+
+    #[test]
+    fn the_lock_serialises_read_modify_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    for j in 0..15 {
+                        let state = NodeState::lock(&dir).unwrap();
+                        let key = Key::user("shared").unwrap();
+                        let mut records = state.read(&key).unwrap();
+                        records.push(record(None, &format!("/m/{i}/{j}")));
+                        state.write(&key, &records).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let state = NodeState::lock(&dir).unwrap();
+        assert_eq!(state.read(&Key::user("shared").unwrap()).unwrap().len(), 90);
+    }
+}
