@@ -3,15 +3,23 @@
 //! the dispatcher is waiting on (the head) may always use a reserve of its
 //! own, so readers of later batches can never starve it: memory stays
 //! bounded without deadlock.
+//!
+//! Wake-ups are targeted: the head's reader sleeps on its own condition
+//! variable, and each release wakes one of the other readers, not all of
+//! them — with dozens of readers waiting on a full budget, waking all on
+//! every released block would cost more than the reading itself.
 
 use std::collections::HashMap;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 pub struct Budget {
     limit: u64,
     head_reserve: u64,
     state: Mutex<State>,
-    freed: Condvar,
+    /// Where the head batch's reader waits.
+    head_freed: Condvar,
+    /// Where every other reader waits.
+    pool_freed: Condvar,
 }
 
 #[derive(Default)]
@@ -20,7 +28,8 @@ struct State {
     head: u32,
     per_batch: HashMap<u32, u64>,
     closed: bool,
-    waiting: usize,
+    head_waiting: usize,
+    pool_waiting: usize,
 }
 
 impl Budget {
@@ -31,7 +40,8 @@ impl Budget {
             limit: limit.max(1),
             head_reserve: head_reserve.max(1),
             state: Mutex::new(State::default()),
-            freed: Condvar::new(),
+            head_freed: Condvar::new(),
+            pool_freed: Condvar::new(),
         }
     }
 
@@ -44,16 +54,25 @@ impl Budget {
                 return false;
             }
             let mine = s.per_batch.get(&batch).copied().unwrap_or(0);
-            if s.used + bytes <= self.limit
-                || (s.head == batch && mine + bytes <= self.head_reserve)
-            {
+            let in_pool = s.used + bytes <= self.limit;
+            if in_pool || (s.head == batch && mine + bytes <= self.head_reserve) {
                 s.used += bytes;
                 *s.per_batch.entry(batch).or_insert(0) += bytes;
+                // Room left: pass the wake-up on to another waiting reader.
+                if in_pool && s.used < self.limit && s.pool_waiting > 0 {
+                    self.pool_freed.notify_one();
+                }
                 return true;
             }
-            s.waiting += 1;
-            s = self.freed.wait(s).unwrap();
-            s.waiting -= 1;
+            if s.head == batch {
+                s.head_waiting += 1;
+                s = self.head_freed.wait(s).unwrap();
+                s.head_waiting -= 1;
+            } else {
+                s.pool_waiting += 1;
+                s = self.pool_freed.wait(s).unwrap();
+                s.pool_waiting -= 1;
+            }
         }
     }
 
@@ -67,15 +86,21 @@ impl Budget {
                 s.per_batch.remove(&batch);
             }
         }
-        self.wake(s);
+        if s.head == batch && s.head_waiting > 0 {
+            self.head_freed.notify_all();
+        }
+        if s.pool_waiting > 0 {
+            self.pool_freed.notify_one();
+        }
     }
 
-    /// Marks `batch` as the one the dispatcher now waits on.
+    /// Marks `batch` as the one the dispatcher now waits on. Its reader may
+    /// be asleep among the others, so they all look again (once per batch).
     pub fn set_head(&self, batch: u32) {
         let mut s = self.state.lock().unwrap();
         if s.head != batch {
             s.head = batch;
-            self.wake(s);
+            self.wake_all(s);
         }
     }
 
@@ -83,14 +108,17 @@ impl Budget {
     pub fn close(&self) {
         let mut s = self.state.lock().unwrap();
         s.closed = true;
-        self.wake(s);
+        self.wake_all(s);
     }
 
-    fn wake(&self, s: std::sync::MutexGuard<State>) {
-        let waiting = s.waiting > 0;
+    fn wake_all(&self, s: MutexGuard<State>) {
+        let (head, pool) = (s.head_waiting > 0, s.pool_waiting > 0);
         drop(s);
-        if waiting {
-            self.freed.notify_all();
+        if head {
+            self.head_freed.notify_all();
+        }
+        if pool {
+            self.pool_freed.notify_all();
         }
     }
 }
@@ -98,6 +126,8 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
 
     #[test]
     fn head_may_exceed_the_limit_by_its_reserve_only() {
@@ -122,6 +152,55 @@ mod tests {
             let waiter = s.spawn(|| b.acquire(1, 10));
             b.set_head(1);
             assert!(waiter.join().unwrap());
+        });
+    }
+
+    /// Many readers, a tiny budget and a consumer taking batches strictly in
+    /// order, as the pipeline does: everything must get through.
+    #[test]
+    fn in_order_consumption_never_deadlocks_under_pressure() {
+        const BATCHES: u32 = 64;
+        const BLOCKS: u32 = 6;
+        let b = Budget::new(10, 4);
+        let (done_tx, done_rx) = mpsc::channel();
+        let queues: Vec<_> = (0..BATCHES).map(|_| mpsc::channel::<u64>()).collect();
+        let (senders, receivers): (Vec<_>, Vec<_>) = queues.into_iter().unzip();
+        let next = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let (b, senders, next) = (&b, &senders, &next);
+                s.spawn(move || loop {
+                    let batch = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if batch >= BATCHES {
+                        return;
+                    }
+                    for _ in 0..BLOCKS {
+                        if !b.acquire(batch, 3) {
+                            return;
+                        }
+                        senders[batch as usize].send(3).unwrap();
+                    }
+                });
+            }
+            let b = &b;
+            s.spawn(move || {
+                for (batch, rx) in receivers.into_iter().enumerate() {
+                    b.set_head(batch as u32);
+                    for _ in 0..BLOCKS {
+                        // A stuck budget starves this consumer: give up.
+                        let Ok(bytes) = rx.recv_timeout(Duration::from_secs(10)) else {
+                            return;
+                        };
+                        b.release(batch as u32, bytes);
+                    }
+                }
+                done_tx.send(()).unwrap();
+            });
+            let finished = done_rx.recv_timeout(Duration::from_secs(15));
+            if finished.is_err() {
+                b.close();
+            }
+            assert!(finished.is_ok(), "budget deadlocked");
         });
     }
 }
