@@ -30,7 +30,7 @@ pub fn bale_path() -> PathBuf {
 pub fn dropin(name: &str) -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     let dir = DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("bale-dropins-{}", std::process::id()));
+        let dir = std::env::temp_dir().join("bale-test-dropins");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-dropins.sh");
         run_ok(
             "sh",
