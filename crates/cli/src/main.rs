@@ -3,6 +3,7 @@
 //! print. Errors are printed as one line and give a non-zero exit status.
 
 mod commands;
+mod dropin;
 mod progress_bar;
 
 use clap::{Parser, Subcommand};
@@ -63,7 +64,16 @@ enum Command {
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
-    let cli = Cli::parse();
+    // Installed as one of the original framework's tool names: its flags,
+    // rewritten into the equivalent `bale` command line.
+    let argv = match dropin::rewrite(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let result = match cli.command {
         Command::Pack(args) => commands::pack::run(args),
         Command::Info(args) => commands::info::run(args),

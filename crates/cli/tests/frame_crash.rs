@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use support::frame::{self, Mounts};
+use support::frame::{self, squashfs_image as image, Mounts};
 use support::{bale, run_ok};
 
 /// `cleanup` repairs the whole node: these tests must not see each
@@ -22,21 +22,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// A squashfs image of a small tree in a fresh root-owned directory.
-fn image(dir: &Path, name: &str) -> PathBuf {
-    let src = dir.join(format!("{name}.src"));
-    std::fs::create_dir_all(src.join("d")).unwrap();
-    std::fs::write(src.join("d/f"), name).unwrap();
-    let image = dir.join(name);
-    bale()
-        .args(["pack", "-q", "-f"])
-        .arg(&src)
-        .arg(&image)
-        .assert()
-        .success();
-    image
 }
 
 fn workdir(name: &str) -> PathBuf {
@@ -183,13 +168,7 @@ fn list_explains_each_kind_of_leftover_and_cleanup_repairs_it() {
     // A: the mount went away behind the framework's back (record stays).
     run_ok("umount", &[s(&mpa)]);
     // B: the record went away (a crash between mount and record).
-    {
-        let state = bale_registry::node::NodeState::lock(&frame::state()).unwrap();
-        let key = bale_registry::node::Key::user("root").unwrap();
-        let mut records = state.read(&key).unwrap();
-        records.retain(|r| r.mountpoint != mpb);
-        state.write(&key, &records).unwrap();
-    }
+    frame::forget_record("root", &mpb);
     // C: a loop device attached by hand and never mounted.
     let out = run_ok("losetup", &["-r", "-f", "--show", s(&c)]);
     let device = String::from_utf8_lossy(&out.stdout).trim().to_string();

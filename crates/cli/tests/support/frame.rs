@@ -157,6 +157,32 @@ pub fn as_user(user: &str, program: &str, args: &[&str]) -> Output {
         .expect("runuser")
 }
 
+/// A squashfs image `dir/name` of a small tree (`d/f` holding `name`),
+/// packed by `bale pack` as the caller.
+pub fn squashfs_image(dir: &Path, name: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.src"));
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("d/f"), name).unwrap();
+    let image = dir.join(name);
+    super::bale()
+        .args(["pack", "-q", "-f"])
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
+    image
+}
+
+/// Removes `user`'s record of the mount on `mountpoint`, as a crash between
+/// mount and record would leave it: the mount becomes unreported.
+pub fn forget_record(user: &str, mountpoint: &Path) {
+    let state = NodeState::lock(&state()).unwrap();
+    let key = bale_registry::node::Key::user(user).unwrap();
+    let mut records = state.read(&key).unwrap();
+    records.retain(|r| r.mountpoint != mountpoint);
+    state.write(&key, &records).unwrap();
+}
+
 /// The mounts below `prefix` in this mount namespace.
 pub fn mounts_below(prefix: &Path) -> Vec<PathBuf> {
     bale_registry::mountinfo::read()

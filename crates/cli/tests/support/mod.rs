@@ -24,6 +24,30 @@ pub fn bale_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("bale")
 }
 
+/// The original framework's tool `name` (`mount_image`, …): a symlink to
+/// the `bale` under test, installed once by `scripts/install-dropins.sh`
+/// into a world-readable directory.
+pub fn dropin(name: &str) -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join("bale-test-dropins");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-dropins.sh");
+        run_ok(
+            "sh",
+            &[
+                script.to_str().unwrap(),
+                dir.to_str().unwrap(),
+                bale_path().to_str().unwrap(),
+            ],
+        );
+        run_ok("chmod", &["755", dir.to_str().unwrap()]);
+        dir
+    });
+    let path = dir.join(name);
+    assert!(path.is_symlink(), "{} not installed", path.display());
+    path
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
