@@ -138,27 +138,15 @@ fn full_disk_leaves_no_image() {
     for i in 0..8 {
         std::fs::write(src.join(format!("r{i}")), rng.bytes(1 << 20)).unwrap();
     }
-    let small = w.path().join("small");
-    std::fs::create_dir(&small).unwrap();
-    run_ok(
-        "mount",
-        &[
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=2m",
-            "tmpfs",
-            small.to_str().unwrap(),
-        ],
-    );
+    let small = Tmpfs::new(&w.path().join("small"), "2m");
     let out = bale()
         .arg("pack")
         .arg(&src)
-        .arg(small.join("i.sqfs"))
+        .arg(small.dir.join("i.sqfs"))
         .output()
         .unwrap();
-    let left = leftovers(&small, &[]);
-    let _ = run("umount", &[small.to_str().unwrap()]);
+    let left = leftovers(&small.dir, &[]);
+    drop(small);
     one_line_error(&out, "No space left on device");
     assert_eq!(left, Vec::<String>::new(), "files left on the full disk");
 }

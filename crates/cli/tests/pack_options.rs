@@ -87,20 +87,8 @@ fn one_file_system_stops_at_mount_points() {
     require_root();
     let w = tempfile::tempdir().unwrap();
     sample(w.path());
-    let inner = w.path().join("src/sub/mnt");
-    std::fs::create_dir(&inner).unwrap();
-    run_ok(
-        "mount",
-        &[
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=1m",
-            "tmpfs",
-            inner.to_str().unwrap(),
-        ],
-    );
-    std::fs::write(inner.join("on-tmpfs"), "x").unwrap();
+    let inner = Tmpfs::new(&w.path().join("src/sub/mnt"), "1m");
+    std::fs::write(inner.dir.join("on-tmpfs"), "x").unwrap();
     let image = w.path().join("i.sqfs");
     let out = bale()
         .args(["pack", "--one-file-system"])
@@ -108,7 +96,7 @@ fn one_file_system_stops_at_mount_points() {
         .arg(&image)
         .output()
         .unwrap();
-    let _ = run("umount", &[inner.to_str().unwrap()]);
+    drop(inner);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("sub/mnt: other file system"), "{stderr}");

@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::gentle_tree::{listing, make_tree};
-use support::{bale, bale_path, is_root, run_in, stderr, stdout};
+use support::{bale, bale_path, is_root, run_in, stderr, stdout, Tmpfs};
 
 /// Two identical copies of the test tree: `ours/` for bale, `gnu/` for rm.
 struct Twin {
@@ -186,33 +186,14 @@ fn preserve_root_refuses_root_dot_and_parents_of_cwd() {
     assert!(deep.exists());
 }
 
-/// Unmounts the tmpfs even when the test fails.
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn other_file_systems_are_not_crossed() {
-    assert!(
-        is_root(),
-        "this test mounts a tmpfs and must run as root (CI runs as root); it was not run"
-    );
     let t = tempfile::tempdir().unwrap();
     let tree = t.path().join("tree");
     let mnt = tree.join("sub/mnt");
-    std::fs::create_dir_all(&mnt).unwrap();
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
     std::fs::write(tree.join("sub/file"), "x").unwrap();
-    let status = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(status.success(), "mount -t tmpfs failed");
-    let _guard = Mount(mnt.clone());
+    let _tmpfs = Tmpfs::new(&mnt, "1m");
     std::fs::write(mnt.join("survivor"), "on tmpfs").unwrap();
     let out = bale()
         .args(["rm", "-r", "tree"])

@@ -132,6 +132,40 @@ impl Drop for KernelMount {
     }
 }
 
+/// A small tmpfs mounted on `dir` (created if missing), unmounted on drop
+/// even when the test fails.
+pub struct Tmpfs {
+    pub dir: PathBuf,
+}
+
+impl Tmpfs {
+    pub fn new(dir: &Path, size: &str) -> Tmpfs {
+        require_root();
+        std::fs::create_dir_all(dir).unwrap();
+        let options = format!("size={size}");
+        run_ok(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &options,
+                "tmpfs",
+                dir.to_str().unwrap(),
+            ],
+        );
+        Tmpfs {
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = run("umount", &[self.dir.to_str().unwrap()]);
+    }
+}
+
 /// `unsquashfs -d DEST IMAGE`, as root so owners and devices are restored.
 pub fn unsquashfs(image: &Path, dest: &Path) {
     run_ok(
