@@ -248,6 +248,11 @@ mod tests {
         .unwrap()
     }
 
+    /// Takes the lock file `i.lock` in `dir_path`.
+    fn acquire_in(dir_path: &Path, me: &Owner, wait: Duration) -> Result<ClusterLock, Error> {
+        ClusterLock::acquire(dir(dir_path), dir_path, "i.lock", me, wait)
+    }
+
     fn node(host: &str) -> Node {
         Node {
             host: host.into(),
@@ -278,14 +283,7 @@ mod tests {
     fn commit_writes_and_drop_restores() {
         let tmp = tempfile::tempdir().unwrap();
         let me = node("n1").owner(std::process::id());
-        let lock = ClusterLock::acquire(
-            dir(tmp.path()),
-            tmp.path(),
-            "i.lock",
-            &me,
-            Duration::from_secs(1),
-        )
-        .unwrap();
+        let lock = acquire_in(tmp.path(), &me, Duration::from_secs(1)).unwrap();
         assert!(lock.contents.entries.is_empty());
         let during = read(dir(tmp.path()), tmp.path(), "i.lock").unwrap();
         assert_eq!(during.holder.as_ref(), Some(&me));
@@ -297,14 +295,7 @@ mod tests {
         let text = std::fs::read_to_string(tmp.path().join("i.lock")).unwrap();
         assert_eq!(text, format!("{me}\n"));
 
-        let lock = ClusterLock::acquire(
-            dir(tmp.path()),
-            tmp.path(),
-            "i.lock",
-            &me,
-            Duration::from_secs(1),
-        )
-        .unwrap();
+        let lock = acquire_in(tmp.path(), &me, Duration::from_secs(1)).unwrap();
         assert_eq!(lock.contents.entries.len(), 1);
         drop(lock);
         assert_eq!(
@@ -317,36 +308,16 @@ mod tests {
     fn a_held_lock_times_out_naming_the_holder_and_can_be_broken() {
         let tmp = tempfile::tempdir().unwrap();
         let hung = node("n1").owner(4242);
-        let held = ClusterLock::acquire(
-            dir(tmp.path()),
-            tmp.path(),
-            "i.lock",
-            &hung,
-            Duration::from_secs(1),
-        )
-        .unwrap();
+        let held = acquire_in(tmp.path(), &hung, Duration::from_secs(1)).unwrap();
         let me = node("n2").owner(1);
-        let err = ClusterLock::acquire(
-            dir(tmp.path()),
-            tmp.path(),
-            "i.lock",
-            &me,
-            Duration::from_millis(100),
-        )
-        .err()
-        .unwrap();
+        let err = acquire_in(tmp.path(), &me, Duration::from_millis(100))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("pid=4242"), "{err}");
         assert!(is_locked(dir(tmp.path()), tmp.path(), "i.lock").unwrap());
         break_lock(dir(tmp.path()), tmp.path(), "i.lock", &[]).unwrap();
         assert!(!is_locked(dir(tmp.path()), tmp.path(), "i.lock").unwrap());
-        let lock = ClusterLock::acquire(
-            dir(tmp.path()),
-            tmp.path(),
-            "i.lock",
-            &me,
-            Duration::from_millis(100),
-        )
-        .unwrap();
+        let lock = acquire_in(tmp.path(), &me, Duration::from_millis(100)).unwrap();
         assert!(lock.contents.holder.is_none());
         drop(held);
     }
