@@ -3,27 +3,22 @@
 
 mod support;
 
-use support::bale;
+use support::{bale, succeed};
 
 #[test]
 fn config_shows_values_and_their_sources() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("site.toml");
     std::fs::write(&file, "image_path = \"/pfs/IMAGES\"\nloop_budget = 8\n").unwrap();
-    let out = bale()
-        .arg("config")
-        .env("BALE_CONFIG", &file)
-        .env("SI_MOUNT_PATH", "/env/VERSIONS")
-        .env_remove("SI_IMAGE_PATH")
-        .env_remove("SI_USR_MOUNT_PATH")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        bale()
+            .arg("config")
+            .env("BALE_CONFIG", &file)
+            .env("SI_MOUNT_PATH", "/env/VERSIONS")
+            .env_remove("SI_IMAGE_PATH")
+            .env_remove("SI_USR_MOUNT_PATH"),
     );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&stdout);
     let shown = file.display();
     for line in [
         format!("image_path = \"/pfs/IMAGES\"  # file {shown}"),

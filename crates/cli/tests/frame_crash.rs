@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 use support::frame::{self, squashfs_image as image, Mounts};
-use support::{bale, run_ok};
+use support::{bale, run_ok, succeed};
 
 /// `cleanup` repairs the whole node: these tests must not see each
 /// other's deliberate leftovers.
@@ -36,16 +36,7 @@ fn root_mount(name: &str) -> PathBuf {
 }
 
 fn list_json() -> serde_json::Value {
-    let out = bale()
-        .args(["list", "--unreported", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&succeed(bale().args(["list", "--unreported", "--json"]))).unwrap()
 }
 
 fn records_of(mp: &Path) -> usize {

@@ -19,6 +19,18 @@ pub fn bale() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("bale").expect("bale binary")
 }
 
+/// Runs a prepared command, asserts it succeeded (showing its stderr if
+/// not) and returns its stdout.
+pub fn succeed(cmd: &mut assert_cmd::Command) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Path of the `bale` binary, for spawning it by other means.
 pub fn bale_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("bale")
