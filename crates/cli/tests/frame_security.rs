@@ -254,12 +254,7 @@ fn suid_binaries_and_device_nodes_inside_an_image_are_not_honoured() {
     run_ok("chmod", &["4755", s(&src.join("rootid"))]);
     run_ok("mknod", &["-m", "666", s(&src.join("null")), "c", "1", "3"]);
     let img = home.join("suid.sqfs");
-    bale()
-        .args(["pack", "-q"])
-        .arg(&src)
-        .arg(&img)
-        .assert()
-        .success();
+    support::pack(&src, &img, &[]);
     run_ok("chmod", &["644", s(&img)]);
     assert!(bale_as("bale-test", &["mount", s(&img), s(&target)])
         .status

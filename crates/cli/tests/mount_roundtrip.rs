@@ -9,7 +9,7 @@ use std::path::Path;
 use support::compare::{diff_trees, hard_link_groups, Checks};
 use support::fuse::FuseMount;
 use support::gen::{generate, Shape};
-use support::{bale, require_root, run_ok, KernelMount};
+use support::{require_root, run_ok, KernelMount};
 
 /// Compares the FUSE view of `image` with the kernel's.
 fn same_view(image: &Path, work: &Path) {
@@ -55,12 +55,7 @@ fn bale_pack_images_look_the_same_through_fuse() {
         let work = tempfile::tempdir().unwrap();
         let src = random_tree(work.path(), seed, if seed == 1 { 5000 } else { 0 });
         let image = work.path().join("tree.sqfs");
-        bale()
-            .args(["pack", "-q"])
-            .arg(&src)
-            .arg(&image)
-            .assert()
-            .success();
+        support::pack(&src, &image, &[]);
         same_view(&image, work.path());
     }
 }

@@ -20,12 +20,7 @@ fn image_of(build: impl FnOnce(&Path)) -> (tempfile::TempDir, std::path::PathBuf
     std::fs::create_dir(&src).unwrap();
     build(&src);
     let image = work.path().join("img.sqfs");
-    bale()
-        .args(["pack", "-q"])
-        .arg(&src)
-        .arg(&image)
-        .assert()
-        .success();
+    support::pack(&src, &image, &[]);
     std::fs::set_permissions(&image, std::fs::Permissions::from_mode(0o644)).unwrap();
     (work, image)
 }

@@ -11,17 +11,6 @@ use support::compare::{diff_trees, Checks};
 use support::gen::{generate, Shape};
 use support::*;
 
-fn pack(src: &Path, image: &Path, extra: &[&str]) {
-    bale()
-        .arg("pack")
-        .arg(src)
-        .arg(image)
-        .args(extra)
-        .arg("--quiet")
-        .assert()
-        .success();
-}
-
 /// Packs `src` and checks the image three ways.
 fn check_round_trip(src: &Path, work: &Path, extra: &[&str]) {
     let image = work.join("image.sqfs");

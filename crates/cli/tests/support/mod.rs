@@ -19,6 +19,18 @@ pub fn bale() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("bale").expect("bale binary")
 }
 
+/// `bale pack --quiet SRC IMAGE EXTRA…`, asserting success.
+pub fn pack(src: &Path, image: &Path, extra: &[&str]) {
+    bale()
+        .arg("pack")
+        .arg(src)
+        .arg(image)
+        .args(extra)
+        .arg("--quiet")
+        .assert()
+        .success();
+}
+
 /// Runs a prepared command, asserts it succeeded (showing its stderr if
 /// not) and returns its stdout.
 pub fn succeed(cmd: &mut assert_cmd::Command) -> Vec<u8> {
