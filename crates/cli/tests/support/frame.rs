@@ -4,6 +4,8 @@
 //! `scontrol` whose jobs the tests declare. Installed while any test holds
 //! a [`Site`], removed when the last one ends (also on failure). Tests
 //! clean their mounts with [`Mounts`], which also works on panic.
+//! The site is machine-wide, so it is held under an exclusive `flock` of
+//! [`SITE_LOCK`]: test binaries (or checkouts) that need it take turns.
 
 use super::{require_root, run, run_ok};
 use bale_registry::node::NodeState;
@@ -17,7 +19,11 @@ const MARK: &str = "# written by bale's test suite (crates/cli/tests/support/fra
 const HELPER: &str = "/usr/local/lib/bale-test/bale-helper";
 const SUDOERS: &str = "/etc/sudoers.d/bale-test-frame";
 
-static USERS: Mutex<usize> = Mutex::new(0);
+/// Held (flock) by the process that has the test site installed.
+pub const SITE_LOCK: &str = "/tmp/bale-frame-test.lock";
+
+/// How many [`Site`]s this process holds, and the lock while it is > 0.
+static USERS: Mutex<(usize, Option<std::fs::File>)> = Mutex::new((0, None));
 
 /// The test site, installed while held.
 pub struct Site;
@@ -25,21 +31,25 @@ pub struct Site;
 pub fn site() -> Site {
     require_root();
     let mut users = USERS.lock().unwrap_or_else(|e| e.into_inner());
-    if *users == 0 {
+    if users.0 == 0 {
+        let lock = std::fs::File::create(SITE_LOCK).unwrap();
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        users.1 = Some(lock);
         install();
     }
-    *users += 1;
+    users.0 += 1;
     Site
 }
 
 impl Drop for Site {
     fn drop(&mut self) {
         let mut users = USERS.lock().unwrap_or_else(|e| e.into_inner());
-        *users -= 1;
-        if *users == 0 {
+        users.0 -= 1;
+        if users.0 == 0 {
             let _ = std::fs::remove_file(SUDOERS);
             let _ = std::fs::remove_file(CONFIG);
             let _ = std::fs::remove_file(HELPER);
+            users.1 = None;
         }
     }
 }
