@@ -58,6 +58,8 @@ enum Command {
     CreateSoftware(commands::create_software::Args),
     /// Grow or shrink an unmounted ext4 user image.
     Resize(commands::resize::Args),
+    /// Mount or release a software module's image; what a modulefile runs.
+    ModuleHook(commands::module_hook::Args),
     /// Print the effective site configuration and where each value came from.
     Config(commands::config::Args),
 }
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Create(args) => commands::create::run(args),
         Command::CreateSoftware(args) => commands::create_software::run(args),
         Command::Resize(args) => commands::resize::run(args),
+        Command::ModuleHook(args) => commands::module_hook::run(args),
     };
     match result {
         Ok(code) => code,

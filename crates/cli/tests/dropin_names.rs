@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::frame::{self, squashfs_image, Mounts};
-use support::{bale, dropin, run_ok};
+use support::{bale, dropin, ok, run_ok};
 
 /// `cleanup` and `umount-all --cleanup` repair the whole node: these tests
 /// must not see each other's mounts half done.
@@ -30,15 +30,6 @@ fn root(name: &str, args: &[&str]) -> Output {
 /// Runs drop-in `name` as `user`.
 fn user(user: &str, name: &str, args: &[&str]) -> Output {
     frame::as_user(user, s(&dropin(name)), args)
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A squashfs image of a small tree, readable by everyone, in `user`'s

@@ -7,26 +7,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use support::frame::{self, bale_as, refusal, Mounts};
-use support::{bale, run, run_ok};
-
-/// A software module `name/1.0` with a small tree, packed by
-/// `bale create-software` (as root, the admin).
-fn software(name: &str) -> PathBuf {
-    let dir = frame::versions().join(name).join("1.0");
-    let _ = std::fs::remove_dir_all(frame::versions().join(name));
-    std::fs::create_dir_all(dir.join("bin")).unwrap();
-    std::fs::write(dir.join("bin/hello"), format!("hello from {name}\n")).unwrap();
-    run_ok(
-        "chmod",
-        &["-R", "a+rX", frame::versions().join(name).to_str().unwrap()],
-    );
-    bale()
-        .args(["create-software", &format!("{name}/1.0"), "-f"])
-        .assert()
-        .success();
-    assert!(frame::images().join(name).join("1.0.sqfs").is_file());
-    dir
-}
+use support::{ok, run, run_ok};
 
 fn mount_count(target: &Path) -> usize {
     frame::mounts_below(target)
@@ -44,20 +25,11 @@ fn lock_lines(image: &Path) -> Vec<String> {
         .collect()
 }
 
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn a_software_module_is_mounted_once_for_all_its_users_and_goes_with_the_last() {
     let _site = frame::site();
     let name = "refcount-basic";
-    let target = software(name);
+    let target = frame::software_module(name);
     let image = frame::images().join(name).join("1.0.sqfs");
     let _mounts = Mounts {
         prefixes: vec![target.clone(), frame::images().join(name)],
@@ -118,7 +90,7 @@ fn a_software_module_is_mounted_once_for_all_its_users_and_goes_with_the_last() 
 fn many_concurrent_users_and_jobs_share_exactly_one_mount() {
     let _site = frame::site();
     let name = "refcount-race";
-    let target = software(name);
+    let target = frame::software_module(name);
     let _mounts = Mounts {
         prefixes: vec![target.clone(), frame::images().join(name)],
     };

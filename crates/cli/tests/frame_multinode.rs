@@ -7,9 +7,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use support::bale;
 use support::frame::{self, Mounts};
 use support::nodes::SimNode;
+use support::{bale, ok};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -52,14 +52,6 @@ fn lock_hosts(image: &Path) -> Vec<String> {
                 .join(" ")
         })
         .collect()
-}
-
-fn ok(out: Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn refused(out: Output, rule: &str) {

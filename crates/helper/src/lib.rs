@@ -17,7 +17,7 @@ mod creds;
 mod failure;
 mod identity;
 mod jobs;
-mod log;
+pub mod log;
 mod mount;
 mod open;
 mod records;
@@ -37,7 +37,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    log::open();
+    log::open(c"bale-helper", libc::LOG_AUTHPRIV);
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let request = match args::parse(&argv) {
         Ok(request) => request,

@@ -1,10 +1,14 @@
-//! Every decision goes to syslog (facility authpriv, tag `bale-helper`).
+//! Syslog, where bale's decisions and failures go: the helper's (facility
+//! authpriv, tag `bale-helper`) and those of `bale module-hook`, which must
+//! not fail a module load but must leave a trace.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 
-pub fn open() {
-    // SAFETY: the identifier is a static NUL-terminated string.
-    unsafe { libc::openlog(c"bale-helper".as_ptr(), libc::LOG_PID, libc::LOG_AUTHPRIV) };
+/// Opens the log under `ident` with `facility` (`libc::LOG_*`).
+pub fn open(ident: &'static CStr, facility: libc::c_int) {
+    // SAFETY: the identifier is a static NUL-terminated string, which
+    // openlog may keep.
+    unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, facility) };
 }
 
 pub fn notice(message: &str) {

@@ -77,6 +77,9 @@ pub struct Config {
     pub helper: Value<PathBuf>,
     /// SLURM's `scontrol`, asked who owns a job.
     pub scontrol: Value<PathBuf>,
+    /// Whether `bale module-hook` fails a module load whose image cannot be
+    /// mounted (otherwise the module runs on its original files).
+    pub strict_modules: Value<bool>,
 }
 
 impl Default for Config {
@@ -91,6 +94,7 @@ impl Default for Config {
             loop_budget: Value::default(64),
             helper: Value::default("/usr/sbin/bale-helper".into()),
             scontrol: Value::default("/usr/bin/scontrol".into()),
+            strict_modules: Value::default(false),
         }
     }
 }
@@ -136,6 +140,11 @@ impl Config {
             ),
             ("helper", path(&self.helper), &self.helper.source),
             ("scontrol", path(&self.scontrol), &self.scontrol.source),
+            (
+                "strict_modules",
+                self.strict_modules.value.to_string(),
+                &self.strict_modules.source,
+            ),
         ]
     }
 }

@@ -42,6 +42,7 @@ struct File {
     loop_budget: Option<u32>,
     helper: Option<PathBuf>,
     scontrol: Option<PathBuf>,
+    strict_modules: Option<bool>,
 }
 
 #[derive(serde::Deserialize)]
@@ -162,6 +163,12 @@ fn apply_file(config: &mut Config, path: &Path, text: &str) -> Result<(), Error>
             source: from_file(),
         };
     }
+    if let Some(value) = file.strict_modules {
+        config.strict_modules = Value {
+            value,
+            source: from_file(),
+        };
+    }
     Ok(())
 }
 
@@ -186,7 +193,8 @@ mod tests {
     fn file_then_environment() {
         let file = write(
             "image_path = \"/pfs/IMAGES\"\nmount_path = \"/pfs/VERSIONS\"\n\
-             backends = [\"fuse\"]\nmax_user_image_size = \"20G\"\nloop_budget = 8\n",
+             backends = [\"fuse\"]\nmax_user_image_size = \"20G\"\nloop_budget = 8\n\
+             strict_modules = true\n",
         );
         let env = |var: &str| (var == "SI_MOUNT_PATH").then(|| PathBuf::from("/env/VERSIONS"));
         let config = load_from(file.path(), true, &env).unwrap();
@@ -198,6 +206,7 @@ mod tests {
         assert_eq!(config.backends.value, vec![Backend::Fuse]);
         assert_eq!(config.max_user_image_size.value, 20 << 30);
         assert_eq!(config.loop_budget.value, 8);
+        assert!(config.strict_modules.value);
     }
 
     #[test]

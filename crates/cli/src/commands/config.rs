@@ -9,11 +9,9 @@ pub struct Args {}
 pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
     let config = bale_site::load(bale_site::Trust::User)?;
     for (key, value, source) in config.entries() {
-        let value = if value.starts_with('[') || value.parse::<u64>().is_ok() {
-            value
-        } else {
-            format!("{value:?}")
-        };
+        let bare =
+            value.starts_with('[') || value.parse::<u64>().is_ok() || value.parse::<bool>().is_ok();
+        let value = if bare { value } else { format!("{value:?}") };
         println!("{key} = {value}  # {source}");
     }
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@
 use bale_site::Config;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, ExitStatus, Output};
 
 /// Whether the helper is installed where the configuration says.
 pub fn available(config: &Config) -> bool {
@@ -16,6 +16,29 @@ pub fn available(config: &Config) -> bool {
 
 /// Runs the helper with `args`, printing its answer.
 pub fn run(config: &Config, args: &[&str]) -> anyhow::Result<ExitCode> {
+    let status = command(config, args)
+        .status()
+        .map_err(|e| cannot_run(config, e))?;
+    Ok(exit_code(status))
+}
+
+/// Runs the helper with `args`, keeping its answer and complaint.
+pub fn output(config: &Config, args: &[&str]) -> anyhow::Result<Output> {
+    command(config, args)
+        .output()
+        .map_err(|e| cannot_run(config, e))
+}
+
+/// The helper's exit status as ours.
+pub fn exit_code(status: ExitStatus) -> ExitCode {
+    match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    }
+}
+
+fn command(config: &Config, args: &[&str]) -> Command {
     let helper = &config.helper.value;
     let mut command = if rustix::process::geteuid().is_root() || setuid_root(helper) {
         Command::new(helper)
@@ -24,15 +47,15 @@ pub fn run(config: &Config, args: &[&str]) -> anyhow::Result<ExitCode> {
         sudo.arg("-n").arg(helper);
         sudo
     };
-    let status = command
-        .args(args)
-        .status()
-        .map_err(|e| anyhow::anyhow!("{}: cannot run the helper: {e}", helper.display()))?;
-    Ok(match status.code() {
-        Some(0) => ExitCode::SUCCESS,
-        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        None => ExitCode::FAILURE,
-    })
+    command.args(args);
+    command
+}
+
+fn cannot_run(config: &Config, e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: cannot run the helper: {e}",
+        config.helper.value.display()
+    )
 }
 
 fn setuid_root(path: &Path) -> bool {

@@ -15,6 +15,7 @@ pub mod info;
 pub mod list;
 pub mod lock_status;
 pub mod ls;
+pub mod module_hook;
 pub mod mount;
 pub mod pack;
 pub mod resize;

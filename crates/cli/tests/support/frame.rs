@@ -183,6 +183,25 @@ pub fn squashfs_image(dir: &Path, name: &str) -> PathBuf {
     image
 }
 
+/// A software module `name/1.0` with a small tree, packed by
+/// `bale create-software` (as root, the admin).
+pub fn software_module(name: &str) -> PathBuf {
+    let dir = versions().join(name).join("1.0");
+    let _ = std::fs::remove_dir_all(versions().join(name));
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::write(dir.join("bin/hello"), format!("hello from {name}\n")).unwrap();
+    run_ok(
+        "chmod",
+        &["-R", "a+rX", versions().join(name).to_str().unwrap()],
+    );
+    super::bale()
+        .args(["create-software", &format!("{name}/1.0"), "-f"])
+        .assert()
+        .success();
+    assert!(images().join(name).join("1.0.sqfs").is_file());
+    dir
+}
+
 /// Removes `user`'s record of the mount on `mountpoint`, as a crash between
 /// mount and record would leave it: the mount becomes unreported.
 pub fn forget_record(user: &str, mountpoint: &Path) {
@@ -262,4 +281,74 @@ pub fn refusal(out: &Output, code: i32) -> String {
     );
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
     stderr
+}
+
+/// A stand-in syslog daemon for the test site: a datagram socket that
+/// `/dev/log` points to while held, drained by a thread (senders block once
+/// a few datagrams wait). This machine runs no syslog daemon, and a test
+/// must not hide a real one, so `/dev/log` must be absent or a leftover of
+/// ours. Take it while holding the [`Site`], whose lock serializes its users.
+pub struct Syslog {
+    messages: std::sync::Arc<Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    drain: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+const DEV_LOG: &str = "/dev/log";
+
+impl Syslog {
+    pub fn capture(_site: &Site) -> Syslog {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        if let Ok(meta) = std::fs::symlink_metadata(DEV_LOG) {
+            assert!(
+                meta.file_type().is_symlink() && std::fs::metadata(DEV_LOG).is_err(),
+                "{DEV_LOG} exists: a syslog daemon runs here; stop it to run this test"
+            );
+        }
+        let _ = std::fs::remove_file(DEV_LOG);
+        run_ok("chmod", &["666", path.to_str().unwrap()]);
+        run_ok("chmod", &["755", dir.path().to_str().unwrap()]);
+        std::os::unix::fs::symlink(&path, DEV_LOG).unwrap();
+        let messages = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let drain = {
+            let (messages, stop) = (messages.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut buf = vec![0; 64 << 10];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(n) = socket.recv(&mut buf) {
+                        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+                        messages.lock().unwrap().push(message);
+                    }
+                }
+            })
+        };
+        Syslog {
+            messages,
+            stop,
+            drain: Some(drain),
+            _dir: dir,
+        }
+    }
+
+    /// The messages received so far (each as sent: `<PRI>TIME TAG[PID]: TEXT`).
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Syslog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(DEV_LOG);
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(drain) = self.drain.take() {
+            let _ = drain.join();
+        }
+    }
 }

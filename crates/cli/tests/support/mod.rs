@@ -33,6 +33,16 @@ pub fn pack(src: &Path, image: &Path, extra: &[&str]) {
 
 /// Runs a prepared command, asserts it succeeded (showing its stderr if
 /// not) and returns its stdout.
+/// Asserts that a finished command succeeded; its stdout, trimmed.
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 pub fn succeed(cmd: &mut assert_cmd::Command) -> Vec<u8> {
     let out = cmd.output().unwrap();
     assert!(
