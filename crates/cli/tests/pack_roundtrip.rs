@@ -127,7 +127,7 @@ fn large_flat_directory_is_indexed_and_every_name_resolves() {
 }
 
 #[test]
-fn output_is_identical_whatever_the_thread_count() {
+fn output_is_identical_whatever_the_thread_count_and_read_ahead() {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
     std::fs::create_dir(&src).unwrap();
@@ -142,8 +142,16 @@ fn output_is_identical_whatever_the_thread_count() {
     );
     let one = work.path().join("one.sqfs");
     let many = work.path().join("many.sqfs");
-    pack(&src, &one, &["--threads", "1", "--readers", "1"]);
-    pack(&src, &many, &["--threads", "7", "--readers", "64"]);
+    pack(
+        &src,
+        &one,
+        &["--threads", "1", "--readers", "1", "--read-ahead", "4K"],
+    );
+    pack(
+        &src,
+        &many,
+        &["--threads", "7", "--readers", "64", "--read-ahead", "64M"],
+    );
     let (a, b) = (std::fs::read(&one).unwrap(), std::fs::read(&many).unwrap());
     assert!(a == b, "images differ between 1 and 7 threads");
 }

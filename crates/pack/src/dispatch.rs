@@ -12,24 +12,24 @@ use crate::queue::Queue;
 use crate::source_reader::{Chunk, ReadJob};
 use crate::source_xattrs::SourceXattrs;
 use crate::tree::{Kind, Tree};
+use bale_squashfs::xattr::Xattr;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// Where one file's data ended up.
+/// What the readers learnt of one file, and where its tail went (its
+/// blocks, if any, are the writer's [`crate::emit::BlockRun`]). Kept
+/// small: a small-file tree has hundreds of thousands.
 #[derive(Clone, Debug, Default)]
 pub struct FileData {
     pub size: u64,
-    pub blocks_start: u64,
-    pub block_sizes: Vec<u32>,
-    pub sparse: u64,
     /// Fragment block index and offset of a file smaller than a block.
     pub fragment: Option<(u32, u32)>,
     /// Left out by `--skip-unreadable`.
     pub skipped: bool,
     /// Extended attributes, read through the open file.
-    pub xattrs: SourceXattrs,
+    pub xattrs: Box<[Xattr]>,
 }
 
 /// What the dispatcher hands back.
@@ -38,6 +38,8 @@ pub struct Dispatched {
     /// Files left out by `--skip-unreadable`.
     pub skipped: Vec<PackError>,
     pub duplicates: DuplicateCount,
+    /// Attributes of other namespaces than squashfs can store.
+    pub dropped_xattrs: u64,
 }
 
 /// Recently sealed fragment blocks kept unpacked for tail comparisons.
@@ -53,8 +55,11 @@ struct Dispatcher<'a> {
     open_fragment: Vec<u8>,
     sealed: u32,
     recent: VecDeque<(u32, Arc<Vec<u8>>)>,
-    tails: HashMap<(u32, u128), (u32, u32)>,
+    /// Fragment place of the first tail with each content hash (64 bits
+    /// suffice: a match is confirmed by comparing the bytes).
+    tails: HashMap<u64, (u32, u32)>,
     duplicates: DuplicateCount,
+    dropped_xattrs: u64,
     /// The read batch the current file belongs to (for the budget).
     batch: u32,
 }
@@ -82,8 +87,9 @@ pub fn dispatch(
         open_fragment: Vec::with_capacity(opts.block_size as usize),
         sealed: 0,
         recent: VecDeque::new(),
-        tails: HashMap::new(),
+        tails: HashMap::with_capacity(small_files(tree, opts.block_size)),
         duplicates: DuplicateCount::default(),
+        dropped_xattrs: 0,
         batch: 0,
     };
     let window = (opts.readers * 2).max(8);
@@ -123,6 +129,7 @@ pub fn dispatch(
         files: d.files,
         skipped: d.skipped,
         duplicates: d.duplicates,
+        dropped_xattrs: d.dropped_xattrs,
     })
 }
 
@@ -204,7 +211,8 @@ impl Dispatcher<'_> {
     fn ended(&mut self, ordinal: u32, size: u64, xattrs: SourceXattrs) {
         let f = &mut self.files[ordinal as usize];
         f.size = size;
-        f.xattrs = xattrs;
+        f.xattrs = xattrs.kept;
+        self.dropped_xattrs += xattrs.dropped;
     }
 
     /// Records a read failure: fatal, or noted and skipped.
@@ -269,7 +277,7 @@ impl Dispatcher<'_> {
             Chunk::Block(_) => unreachable!("a short block is the last one"),
         };
         let len = data.len() as u32;
-        let key = (len, hash);
+        let key = hash as u64;
         if let Some(&(index, offset)) = self.tails.get(&key) {
             if self.stored_tail(index, offset, len)? == data {
                 self.files[ordinal as usize].fragment = Some((index, offset));
@@ -340,4 +348,16 @@ impl Dispatcher<'_> {
 fn is_zero(data: &[u8]) -> bool {
     data.chunks(64)
         .all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0)
+}
+
+/// How many files fit in a fragment (the tails the dispatcher may remember),
+/// so that their map is sized once instead of growing by doubling.
+fn small_files(tree: &Tree, block_size: u32) -> usize {
+    tree.files
+        .iter()
+        .filter(|&&idx| {
+            matches!(tree.entries[idx as usize].kind,
+                Kind::File { size, .. } if size < u64::from(block_size))
+        })
+        .count()
 }

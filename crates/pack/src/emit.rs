@@ -37,7 +37,10 @@ pub struct EmitReport {
 }
 
 pub struct Emitted {
-    pub runs: Vec<Option<BlockRun>>,
+    /// The block runs of files with blocks, by ordinal (most files of a
+    /// small-file tree have none: a map keeps memory proportional to the
+    /// large ones).
+    pub runs: HashMap<u32, BlockRun>,
     pub end: u64,
     pub report: EmitReport,
 }
@@ -48,25 +51,19 @@ struct Emitter<'a> {
     block_size: u64,
     pos: u64,
     current: Option<BlockRun>,
-    runs: Vec<Option<BlockRun>>,
+    runs: HashMap<u32, BlockRun>,
     seen: HashMap<(u64, u128), u32>,
     report: EmitReport,
 }
 
-pub fn emit(
-    p: &Pipeline,
-    image: &ImageFile,
-    start: u64,
-    file_count: usize,
-    block_size: u32,
-) -> Result<Emitted> {
+pub fn emit(p: &Pipeline, image: &ImageFile, start: u64, block_size: u32) -> Result<Emitted> {
     let mut e = Emitter {
         image,
         p,
         block_size: u64::from(block_size),
         pos: start,
         current: None,
-        runs: vec![None; file_count],
+        runs: HashMap::new(),
         seen: HashMap::new(),
         report: EmitReport::default(),
     };
@@ -129,7 +126,7 @@ impl Emitter<'_> {
                     FileOutcome::Complete { size, hash } => {
                         let run = self.deduplicate(run, (size, hash))?;
                         self.seen.entry((size, hash)).or_insert(ordinal);
-                        self.runs[ordinal as usize] = Some(run);
+                        self.runs.insert(ordinal, run);
                     }
                 }
             }
@@ -142,7 +139,7 @@ impl Emitter<'_> {
         let Some(&earlier) = self.seen.get(&key) else {
             return Ok(run);
         };
-        let Some(prev) = self.runs[earlier as usize].clone() else {
+        let Some(prev) = self.runs.get(&earlier).cloned() else {
             return Ok(run);
         };
         if prev.block_sizes != run.block_sizes

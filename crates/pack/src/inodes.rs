@@ -3,15 +3,16 @@
 //! of a directory are written together, numbered consecutively, so a
 //! listing needs few run headers. The root comes last.
 
-use crate::dispatch::FileData;
 use crate::error::{PackError, Result};
 use crate::ids::IdTable;
+use crate::pipeline::DataLayout;
 use crate::tree::{Kind, Tree};
 use crate::xattr_writer::XattrWriter;
 use bale_squashfs::dir::{write_listing, Listing, ListingEntry};
 use bale_squashfs::inode::{DirectoryInode, FileInode, InodeData, NO_FRAGMENT, NO_XATTR};
 use bale_squashfs::metadata::{MetaRef, MetadataWriter};
 use bale_squashfs::{CompressionSpec, Inode, InodeKind};
+use std::collections::HashMap;
 
 pub struct InodeTables {
     pub inode_table: Vec<u8>,
@@ -24,12 +25,13 @@ pub struct InodeTables {
 
 struct Writer<'a> {
     tree: &'a Tree,
-    files: &'a [FileData],
+    data: &'a DataLayout,
     ids: &'a mut IdTable,
     xattrs: &'a mut XattrWriter,
     numbers: Vec<u32>,
     refs: Vec<Option<MetaRef>>,
-    listings: Vec<Option<Listing>>,
+    /// Listings written but whose directory inode is not yet (few at a time).
+    listings: HashMap<u32, Listing>,
     inodes: MetadataWriter,
     dirs: MetadataWriter,
     inode_count: u32,
@@ -37,7 +39,7 @@ struct Writer<'a> {
 
 pub fn write_inodes(
     tree: &Tree,
-    files: &[FileData],
+    data: &DataLayout,
     ids: &mut IdTable,
     xattrs: &mut XattrWriter,
     spec: CompressionSpec,
@@ -46,12 +48,12 @@ pub fn write_inodes(
     let n = tree.entries.len();
     let mut w = Writer {
         tree,
-        files,
+        data,
         ids,
         xattrs,
         numbers: vec![0; n],
         refs: vec![None; n],
-        listings: vec![None; n],
+        listings: HashMap::new(),
         inodes: MetadataWriter::new(spec.compressor()?),
         dirs: MetadataWriter::new(spec.compressor()?),
         inode_count: 0,
@@ -78,7 +80,8 @@ pub fn write_inodes(
                 }
             })
             .collect();
-        w.listings[dir as usize] = Some(write_listing(&mut w.dirs, &entries)?);
+        w.listings
+            .insert(dir, write_listing(&mut w.dirs, &entries)?);
     }
     let root = w.write_inode(0, &mut encoded)?;
     let mut export = vec![0u64; w.inode_count as usize];
@@ -132,7 +135,7 @@ impl Writer<'_> {
     fn included_children(&self, dir: u32) -> impl Iterator<Item = u32> + '_ {
         self.tree.children(dir).filter(|&c| {
             match self.tree.entries[self.tree.inode_owner(c) as usize].kind {
-                Kind::File { ordinal, .. } => !self.files[ordinal as usize].skipped,
+                Kind::File { ordinal, .. } => !self.data.files[ordinal as usize].skipped,
                 _ => true,
             }
         })
@@ -162,9 +165,7 @@ impl Writer<'_> {
         let entry = &self.tree.entries[idx as usize];
         let data = match &entry.kind {
             Kind::Dir { .. } => {
-                let listing = self.listings[idx as usize]
-                    .take()
-                    .expect("listed before its inode");
+                let listing = self.listings.remove(&idx).expect("listed before its inode");
                 let parent = if idx == 0 {
                     self.inode_count + 1
                 } else {
@@ -179,15 +180,16 @@ impl Writer<'_> {
                 })
             }
             Kind::File { ordinal, .. } => {
-                let f = &self.files[*ordinal as usize];
+                let f = &self.data.files[*ordinal as usize];
+                let run = self.data.runs.get(ordinal).cloned().unwrap_or_default();
                 let (fragment, fragment_offset) = f.fragment.unwrap_or((NO_FRAGMENT, 0));
                 InodeData::File(FileInode {
-                    blocks_start: f.blocks_start,
+                    blocks_start: run.start,
                     size: f.size,
-                    sparse: f.sparse,
+                    sparse: run.sparse,
                     fragment,
                     fragment_offset,
-                    block_sizes: f.block_sizes.clone(),
+                    block_sizes: run.block_sizes,
                 })
             }
             Kind::Symlink { target } => InodeData::Symlink {

@@ -5,7 +5,7 @@
 
 use crate::budget::Budget;
 use crate::dispatch::{dispatch, FileData};
-use crate::emit::{emit, EmitReport};
+use crate::emit::{emit, BlockRun, EmitReport};
 use crate::error::{PackError, Result};
 use crate::fragment_table::FragmentTable;
 use crate::image_file::ImageFile;
@@ -16,6 +16,7 @@ use crate::source_reader::{read_files, ReadJob};
 use crate::tree::Tree;
 use bale_squashfs::tables::FragmentEntry;
 use bale_squashfs::CompressionSpec;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -92,6 +93,9 @@ impl Pipeline<'_> {
 /// Everything the metadata writer needs from the data phase.
 pub struct DataLayout {
     pub files: Vec<FileData>,
+    /// Block runs of the files with blocks, by ordinal.
+    pub runs: HashMap<u32, BlockRun>,
+    pub dropped_xattrs: u64,
     pub fragments: Vec<FragmentEntry>,
     pub end: u64,
     pub report: EmitReport,
@@ -139,12 +143,10 @@ pub fn write_data(
                 .expect("spawn compressor");
         }
         let emitter = {
-            let (p, files) = (&p, tree.files.len());
+            let p = &p;
             std::thread::Builder::new()
                 .name("bale-write".into())
-                .spawn_scoped(s, move || {
-                    p.settle(emit(p, image, start, files, opts.block_size))
-                })
+                .spawn_scoped(s, move || p.settle(emit(p, image, start, opts.block_size)))
                 .expect("spawn writer")
         };
         let dispatched = p.settle(dispatch(tree, opts, &p, image));
@@ -160,19 +162,12 @@ pub fn write_data(
     let (Some(dispatched), Some(mut emitted)) = (dispatched, emitted) else {
         return Err(PackError::Cancelled);
     };
-    let mut files = dispatched.files;
     emitted.report.duplicate_files += dispatched.duplicates.files;
     emitted.report.duplicate_bytes += dispatched.duplicates.bytes;
-    for (ordinal, run) in emitted.runs.into_iter().enumerate() {
-        if let Some(run) = run {
-            let f = &mut files[ordinal];
-            f.blocks_start = run.start;
-            f.block_sizes = run.block_sizes;
-            f.sparse = run.sparse;
-        }
-    }
     Ok(DataLayout {
-        files,
+        files: dispatched.files,
+        runs: emitted.runs,
+        dropped_xattrs: dispatched.dropped_xattrs,
         fragments: p.fragments.into_entries(),
         end: emitted.end,
         report: emitted.report,

@@ -241,6 +241,9 @@ impl Scanner<'_> {
 fn flatten(root_path: PathBuf, root: Node) -> Tree {
     let mut tree = Tree {
         root_path,
+        // Sized once: growing by doubling would need the old and the new
+        // arena at once, next to the whole scanned tree.
+        entries: Vec::with_capacity(node_count(&root)),
         ..Tree::default()
     };
     let mut pending: Vec<(u32, Vec<Node>)> = Vec::new();
@@ -303,4 +306,16 @@ fn flatten(root_path: PathBuf, root: Node) -> Tree {
         };
     }
     tree
+}
+
+fn node_count(root: &Node) -> usize {
+    let mut count = 0;
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        count += 1;
+        if let NodeKind::Dir(children) = &node.kind {
+            stack.extend(children);
+        }
+    }
+    count
 }

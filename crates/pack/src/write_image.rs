@@ -110,16 +110,14 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     let written = Instant::now();
 
     // Regular files' attributes were read through the open files.
-    let mut dropped_xattrs = scan_report.dropped_xattrs;
+    let dropped_xattrs = scan_report.dropped_xattrs + data.dropped_xattrs;
     for (ordinal, f) in data.files.iter_mut().enumerate() {
-        let x = std::mem::take(&mut f.xattrs);
-        dropped_xattrs += x.dropped;
-        tree.entries[tree.files[ordinal] as usize].xattrs = x.kept;
+        tree.entries[tree.files[ordinal] as usize].xattrs = std::mem::take(&mut f.xattrs);
     }
 
     let mut ids = IdTable::default();
     let mut xattrs = XattrWriter::new(spec.compressor()?);
-    let tables = write_inodes(&tree, &data.files, &mut ids, &mut xattrs, spec)?;
+    let tables = write_inodes(&tree, &data, &mut ids, &mut xattrs, spec)?;
 
     let mut out = TableWriter {
         image: &image,

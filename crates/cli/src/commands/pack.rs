@@ -52,6 +52,10 @@ pub struct Args {
     /// Concurrent source readers: opens, stats and reads in flight.
     #[arg(long, default_value_t = bale_pack::options::DEFAULT_READERS)]
     pub readers: usize,
+    /// File data read ahead of the writer, at most (e.g. 16M, 64M): the
+    /// main part of the memory a pack needs besides ~100 bytes per entry.
+    #[arg(long, value_name = "SIZE", default_value = "32M", value_parser = super::parse_bytes)]
+    pub read_ahead: u64,
     /// Leave out unreadable or vanished entries instead of failing.
     #[arg(long)]
     pub skip_unreadable: bool,
@@ -93,6 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         threads: args.threads,
         readers: args.readers,
         skip_unreadable: args.skip_unreadable,
+        read_ahead: args.read_ahead,
         ..PackOptions::new(args.source, args.image)
     };
     let progress = Progress::default();
