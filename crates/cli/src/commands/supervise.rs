@@ -1,7 +1,8 @@
 //! Running a child while `bale run` waits for it: SIGINT, SIGTERM, SIGHUP
 //! and SIGQUIT sent to `bale` are passed on to the child, and the child's
 //! end becomes `bale`'s exit status (128 + the signal's number when a
-//! signal ended it, as shells report it). Signals a terminal sends are not
+//! signal ended it; 127 when the program is not found, 126 when it cannot
+//! be run, as shells report them). Signals a terminal sends are not
 //! passed on: they reach the whole foreground process group, the child
 //! included, already.
 
@@ -18,9 +19,14 @@ pub fn supervise(command: &mut Command) -> anyhow::Result<ExitCode> {
     let program = command.get_program().to_string_lossy().into_owned();
     // Caught from before the child exists, so none can end us first.
     let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])?;
-    let mut child = command
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("{program}: cannot run it: {e}"))?;
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("bale: {program}: {e}");
+            let not_found = e.kind() == std::io::ErrorKind::NotFound;
+            return Ok(ExitCode::from(if not_found { 127 } else { 126 }));
+        }
+    };
     // A pidfd never names another process, even once the child is reaped.
     let pid = rustix::process::Pid::from_child(&child);
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?;
