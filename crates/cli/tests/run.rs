@@ -393,3 +393,59 @@ fn a_command_that_cannot_be_found_exits_127_and_leaves_nothing() {
     }
     assert_nothing_left(&t.home);
 }
+
+#[test]
+fn the_environment_of_someone_elses_process_is_not_handed_over() {
+    let _site = frame::site();
+    let t = setup("run-refuse-env");
+    let marker = t.home.join("ran");
+    // Process 1 is root's: the helper reads it only once it is the caller.
+    let out = helper_as(
+        USER,
+        &[
+            "run",
+            "--env-from",
+            "1",
+            "--image",
+            s(&t.image),
+            "--mountpoint",
+            s(&t.mnt),
+            "--",
+            "touch",
+            s(&marker),
+        ],
+    );
+    let line = refusal(&out, 1);
+    assert!(line.contains("/proc/1/environ"), "{line}");
+    assert!(!marker.exists(), "the command ran");
+    assert_nothing_left(&t.home);
+}
+
+#[test]
+fn an_ext4_image_written_on_another_node_is_refused() {
+    let _site = frame::site();
+    let t = setup("run-refuse-rw");
+    let ext4 = t.home.join("data.img");
+    assert!(bale_as(USER, &["create", s(&ext4), "--size", "16M"])
+        .status
+        .success());
+    let lock = t.home.join("data.img.lock");
+    std::fs::write(&lock, "rw othernode boot=x pid=1 time=1\n").unwrap();
+    run_ok("chown", &[&format!("{USER}:"), s(&lock)]);
+    let marker = t.home.join("ran");
+    let out = run_sh(
+        "kernel",
+        &format!("{}:{}", s(&ext4), s(&t.mnt)),
+        &format!("touch {}", s(&marker)),
+    );
+    assert_refused(&out, "cluster-lock", &ext4, &marker);
+    // Once nobody writes it, it is read like a squashfs image.
+    std::fs::remove_file(&lock).unwrap();
+    let out = run_sh(
+        "kernel",
+        &format!("{}:{}", s(&ext4), s(&t.mnt)),
+        &format!("ls -d {}/lost+found", s(&t.mnt)),
+    );
+    text(&out);
+    assert_nothing_left(&t.home);
+}
