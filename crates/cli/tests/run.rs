@@ -106,9 +106,11 @@ fn only_the_command_sees_the_image(backend: &str) {
     let _site = frame::site();
     let t = setup(&format!("run-visible-{backend}"));
     let (ready, go) = (t.home.join("ready"), t.home.join("go"));
+    let options = t.home.join("options");
     let script = format!(
-        "cat {mnt}/d/f > {ready}.tmp && mv {ready}.tmp {ready}; while [ ! -e {go} ]; do sleep 0.05; done",
+        "grep \" {mnt} \" /proc/self/mountinfo > {options}; cat {mnt}/d/f > {ready}.tmp && mv {ready}.tmp {ready}; while [ ! -e {go} ]; do sleep 0.05; done",
         mnt = s(&t.mnt),
+        options = s(&options),
         ready = s(&ready),
         go = s(&go)
     );
@@ -121,6 +123,8 @@ fn only_the_command_sees_the_image(backend: &str) {
     );
     assert!(wait_for(Duration::from_secs(20), || ready.exists()));
     assert_eq!(std::fs::read_to_string(&ready).unwrap(), "img.sqfs");
+    let line = std::fs::read_to_string(&options).unwrap();
+    assert!(line.contains(" ro,nosuid,nodev"), "{line}");
     assert!(frame::mounts_below(&t.mnt).is_empty(), "visible outside");
     assert_eq!(std::fs::read_dir(&t.mnt).unwrap().count(), 0);
     let seen = frame::as_user(USER, "ls", &[s(&t.mnt)]);
