@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-packages=(squashfs-tools squashfuse fuse3 e2fsprogs attr acl util-linux sudo gcc make)
+packages=(squashfs-tools squashfuse fuse3 e2fsprogs attr acl util-linux sudo gcc make python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -40,6 +40,8 @@ enum Command {
     Rm(commands::rm::Args),
     /// Mount an image or a software module NAME/VERSION (kernel helper or FUSE).
     Mount(commands::mount::Args),
+    /// Run a command that alone sees images mounted for it (private mounts, gone when it exits).
+    Run(commands::run::Args),
     /// Unmount what `bale mount` mounted.
     Umount(commands::umount::Args),
     /// Unmount everything of a job (SLURM epilog) or of yourself.
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::Du(args) => commands::du::run(args),
         Command::Rm(args) => commands::rm::run(args),
         Command::Mount(args) => commands::mount::run(args),
+        Command::Run(args) => commands::run::run(args),
         Command::Umount(args) => commands::umount::run(args),
         Command::Config(args) => commands::config::run(args),
         Command::UmountAll(args) => commands::umount_all::run(args),

@@ -6,7 +6,8 @@
 //! design.
 //!
 //! The pieces a front end needs: [`mount`] (mount and return a [`Server`]
-//! that serves until unmounted or signalled), [`daemon`] (start the server
+//! that serves until unmounted or signalled, or in the background with
+//! [`Server::spawn`]), [`daemon`] (start the server
 //! detached and wait until it is ready), [`unmount`] and [`logging`].
 
 mod attr;
@@ -27,5 +28,5 @@ mod xattr;
 pub use error::Error;
 pub use mount::mount;
 pub use options::MountConfig;
-pub use server::Server;
+pub use server::{Background, Server};
 pub use unmount::unmount;

@@ -15,6 +15,11 @@ use std::time::Duration;
 /// How long open files may keep a signalled server alive.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// A mount served by background threads; dropping it detaches the mount.
+pub struct Background {
+    _session: fuser::BackgroundSession,
+}
+
 pub struct Server {
     session: fuser::Session<BaleFs>,
     signals: Signals,
@@ -43,6 +48,19 @@ impl Server {
 
     pub fn mountpoint(&self) -> &Path {
         &self.mountpoint
+    }
+
+    /// Serves requests in background threads, leaving signals to the caller
+    /// (`bale run`, whose mounts end with its private mount namespace).
+    pub fn spawn(self) -> Result<Background, Error> {
+        let Server {
+            session,
+            signals,
+            mountpoint,
+        } = self;
+        drop(signals);
+        let session = session.spawn().map_err(|e| Error::new(&mountpoint, e))?;
+        Ok(Background { _session: session })
     }
 
     /// Serves requests until the mount goes away or a signal arrives.

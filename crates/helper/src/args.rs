@@ -8,6 +8,7 @@
 //! bale-helper umount [--job-id ID] (--module NAME/VERSION | --mountpoint PATH)
 //! bale-helper umount-all [--job-id ID] [--kill]
 //! bale-helper cleanup [--kill]
+//! bale-helper run [--env-from PID] (--module NAME/VERSION | --image PATH [--mountpoint PATH])... -- COMMAND [ARG...]
 //! ```
 
 use std::fmt;
@@ -50,12 +51,29 @@ pub enum Request {
     Cleanup {
         kill: bool,
     },
+    /// Images mounted privately for one command.
+    Run(RunRequest),
 }
 
-const USAGE: &str = "usage: bale-helper mount [--rw] [--job-id ID] (--module NAME/VERSION | --image PATH [--mountpoint PATH]) | umount [--job-id ID] (--module NAME/VERSION | --mountpoint PATH) | umount-all [--job-id ID] [--kill] | cleanup [--kill]";
+/// `bale-helper run`: what to mount, and the command to run as the caller.
+#[derive(Debug)]
+pub struct RunRequest {
+    /// Modules and images (never [`Target::Mountpoint`]), in order.
+    pub targets: Vec<Target>,
+    /// A process of the caller whose environment the command gets (read
+    /// with the caller's rights once root is given up).
+    pub env_from: Option<u32>,
+    /// The program and its arguments (never empty).
+    pub command: Vec<String>,
+}
+
+const USAGE: &str = "usage: bale-helper mount [--rw] [--job-id ID] (--module NAME/VERSION | --image PATH [--mountpoint PATH]) | umount [--job-id ID] (--module NAME/VERSION | --mountpoint PATH) | umount-all [--job-id ID] [--kill] | cleanup [--kill] | run [--env-from PID] (--module NAME/VERSION | --image PATH [--mountpoint PATH])... -- COMMAND [ARG...]";
 
 pub fn parse(argv: &[String]) -> Result<Request, String> {
     let (command, rest) = argv.split_first().ok_or(USAGE)?;
+    if command == "run" {
+        return parse_run(rest);
+    }
     let mut rw = false;
     let mut kill = false;
     let mut job = None;
@@ -81,17 +99,6 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
-    let absolute = |p: String| -> Result<PathBuf, String> {
-        let p = PathBuf::from(p);
-        if p.is_absolute() {
-            Ok(p)
-        } else {
-            Err(format!(
-                "{}: paths given to the helper must be absolute",
-                p.display()
-            ))
-        }
-    };
     let mountpoint = mountpoint.map(absolute).transpose()?;
     let bare = module.is_none() && image.is_none() && mountpoint.is_none() && !rw;
     match command.as_str() {
@@ -114,6 +121,61 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
         "mount" => Ok(Request::Mount(MountRequest { target, rw, job })),
         "umount" if !rw => Ok(Request::Umount(UmountRequest { target, job })),
         _ => Err(USAGE.into()),
+    }
+}
+
+/// `run`'s options up to `--`, then the command. Each `--mountpoint`
+/// belongs to the `--image` just before it.
+fn parse_run(rest: &[String]) -> Result<Request, String> {
+    let dash = rest.iter().position(|a| a == "--").ok_or(USAGE)?;
+    let (options, command) = (&rest[..dash], &rest[dash + 1..]);
+    let mut targets = Vec::new();
+    let mut env_from = None;
+    let mut it = options.iter();
+    while let Some(arg) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
+        match arg.as_str() {
+            "--module" => targets.push(Target::Module(value.clone())),
+            "--image" => targets.push(Target::Image {
+                image: absolute(value.clone())?,
+                mountpoint: None,
+            }),
+            "--mountpoint" => match targets.last_mut() {
+                Some(Target::Image {
+                    mountpoint: slot @ None,
+                    ..
+                }) => *slot = Some(absolute(value.clone())?),
+                _ => return Err(format!("--mountpoint must follow an --image; {USAGE}")),
+            },
+            "--env-from" if env_from.is_none() => {
+                env_from = Some(
+                    value
+                        .parse::<u32>()
+                        .map_err(|_| format!("--env-from needs a process id, not {value:?}"))?,
+                )
+            }
+            other => return Err(format!("unknown or repeated argument {other:?}; {USAGE}")),
+        }
+    }
+    if targets.is_empty() || command.is_empty() {
+        return Err(USAGE.into());
+    }
+    Ok(Request::Run(RunRequest {
+        targets,
+        env_from,
+        command: command.to_vec(),
+    }))
+}
+
+fn absolute(p: String) -> Result<PathBuf, String> {
+    let p = PathBuf::from(p);
+    if p.is_absolute() {
+        Ok(p)
+    } else {
+        Err(format!(
+            "{}: paths given to the helper must be absolute",
+            p.display()
+        ))
     }
 }
 
@@ -148,6 +210,10 @@ impl fmt::Display for Request {
                 } else {
                     Ok(())
                 };
+            }
+            Request::Run(r) => {
+                let targets: Vec<String> = r.targets.iter().map(Target::to_string).collect();
+                return write!(f, "run {} command {:?}", targets.join(", "), r.command);
             }
             Request::Cleanup { kill } => {
                 f.write_str("cleanup")?;
@@ -191,6 +257,38 @@ mod tests {
             p(&["umount", "--job-id", "5", "--mountpoint", "/m"]),
             Ok(Request::Umount(_))
         ));
+        let Ok(Request::Run(run)) = p(&[
+            "run",
+            "--env-from",
+            "42",
+            "--image",
+            "/a.sqfs",
+            "--mountpoint",
+            "/m",
+            "--module",
+            "gcc/6.1.0",
+            "--image",
+            "/b.sqfs",
+            "--",
+            "python",
+            "-c",
+            "--image",
+        ]) else {
+            panic!("run not parsed");
+        };
+        assert_eq!(run.env_from, Some(42));
+        assert_eq!(run.command, ["python", "-c", "--image"]);
+        assert_eq!(
+            run.targets
+                .iter()
+                .map(Target::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "image /a.sqfs on /m",
+                "module \"gcc/6.1.0\"",
+                "image /b.sqfs"
+            ]
+        );
         for bad in [
             &["mount"][..],
             &["mount", "--image", "rel.img"],
@@ -204,6 +302,44 @@ mod tests {
             &["mount", "--kill", "--module", "a/b"],
             &["cleanup", "--job-id", "5"],
             &["umount-all", "--module", "a/b"],
+            &["run", "--image", "/a.sqfs"],
+            &["run", "--image", "/a.sqfs", "--"],
+            &["run", "--", "true"],
+            &[
+                "run",
+                "--mountpoint",
+                "/m",
+                "--image",
+                "/a.sqfs",
+                "--",
+                "true",
+            ],
+            &[
+                "run",
+                "--image",
+                "/a",
+                "--mountpoint",
+                "/m",
+                "--mountpoint",
+                "/n",
+                "--",
+                "true",
+            ],
+            &["run", "--module", "a/b", "--mountpoint", "/m", "--", "true"],
+            &["run", "--image", "a.sqfs", "--", "true"],
+            &["run", "--rw", "--image", "/a.sqfs", "--", "true"],
+            &["run", "--env-from", "x", "--image", "/a.sqfs", "--", "true"],
+            &[
+                "run",
+                "--env-from",
+                "1",
+                "--env-from",
+                "2",
+                "--module",
+                "a/b",
+                "--",
+                "true",
+            ],
         ] {
             assert!(p(bad).is_err(), "{bad:?}");
         }

@@ -1,17 +1,19 @@
 //! `bale-helper`: the only code of bale that runs as root, installed as a
-//! sudo rule or setuid root and called by `bale mount`/`bale umount`.
+//! sudo rule or setuid root and called by `bale mount`/`bale umount`/`bale run`.
 //!
 //! It takes the caller's identity from the real uid (setuid) or `SUDO_UID`
 //! (sudo), throws away the environment, reads only `/etc/bale/config.toml`,
 //! never runs a shell, checks every rule of `bale-policy` on file
 //! descriptors it opened itself, and logs every decision to syslog.
 //!
-//! Exit status: 0 done, 1 failed, 2 usage, 3 refused by a rule, 4 busy.
+//! Exit status: 0 done, 1 failed, 2 usage, 3 refused by a rule, 4 busy;
+//! `run` becomes the command, so then it is the command's.
 //!
 //! The binary is `crates/cli/src/bin/bale-helper.rs`, which only calls
 //! [`main`]; it is built with `bale` so the tests always have it.
 
 mod args;
+mod attach;
 mod cleanup;
 mod creds;
 mod failure;
@@ -20,9 +22,13 @@ mod jobs;
 pub mod log;
 mod mount;
 mod open;
+mod privileges;
 mod records;
+mod run;
+mod software;
 mod umount;
 mod umount_all;
+mod user_target;
 
 use args::Request;
 use failure::Failure;
@@ -47,6 +53,7 @@ pub fn main() -> ExitCode {
         }
     };
     let what = request.to_string();
+    let mut command = None;
     let result = bale_site::load(bale_site::Trust::Helper)
         .map_err(|e| Failure::Error(e.to_string()))
         .and_then(|config| match &request {
@@ -56,6 +63,10 @@ pub fn main() -> ExitCode {
                 umount_all::run(&caller, &config, job.as_deref(), *kill)
             }
             Request::Cleanup { kill } => cleanup::run(&caller, &config, *kill),
+            Request::Run(r) => run::prepare(&caller, &config, r).map(|(done, ready)| {
+                command = Some(ready);
+                done
+            }),
         });
     match result {
         Ok(done) => {
@@ -63,6 +74,9 @@ pub fn main() -> ExitCode {
                 "allowed uid {} ({}): {what}: {done}",
                 caller.uid, caller.name
             ));
+            if let Some(command) = command {
+                return run::exec(command);
+            }
             println!("{done}");
             ExitCode::SUCCESS
         }

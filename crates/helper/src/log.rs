@@ -18,3 +18,9 @@ pub fn notice(message: &str) {
     // SAFETY: a constant format string with one string argument.
     unsafe { libc::syslog(libc::LOG_NOTICE, c"%s".as_ptr(), message.as_ptr()) };
 }
+
+/// Closes the connection to syslog (before the helper becomes another program).
+pub fn close() {
+    // SAFETY: closelog takes no arguments and may be called at any time.
+    unsafe { libc::closelog() };
+}

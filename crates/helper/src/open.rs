@@ -152,6 +152,43 @@ pub fn image_in(
     Ok(Image { fd, path, kind })
 }
 
+/// Opens the user image at `path` (absolute) with the caller's rights, as
+/// [`image_in`] does, and returns it with its directory, that directory's
+/// path and the image's file name.
+pub fn user_image(
+    caller: &Caller,
+    path: &Path,
+    rw: bool,
+) -> Result<(Image, OwnedFd, PathBuf, String), Failure> {
+    let dir_path = path.parent().unwrap_or(Path::new("/"));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Failure::Error(format!("{}: image names must be UTF-8", path.display())))?;
+    let dir = as_caller(caller, || dir(dir_path))?;
+    let image = image_in(caller, &dir, dir_path, name, rw)?;
+    Ok((image, dir, dir_path.to_path_buf(), name.to_string()))
+}
+
+/// Opens the absolute path `path` as a mount point of the caller's own:
+/// resolved from `/` with the caller's rights and without any symlink, a
+/// directory the caller owns with nothing mounted on it.
+pub fn own_dir(caller: &Caller, path: &Path) -> Result<OwnedFd, Failure> {
+    let root = dir(Path::new("/"))?;
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let fd = as_caller(caller, || {
+        beneath(
+            &root,
+            Path::new("/"),
+            rel,
+            OFlags::PATH | OFlags::DIRECTORY,
+            false,
+        )
+    })?;
+    bale_policy::mountpoint(path, facts(&fd, path)?, caller.uid)?;
+    Ok(fd)
+}
+
 /// What a mount point descriptor shows.
 pub fn facts(fd: &OwnedFd, path: &Path) -> Result<MountpointFacts, Failure> {
     let st = rustix::fs::fstat(fd).map_err(|e| io(path, e))?;

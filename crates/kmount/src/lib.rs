@@ -7,9 +7,11 @@
 //!   `LOOP_CONFIGURE` (read-only unless asked, autoclear);
 //! * [`mount`]: mount a loop device on an `O_PATH` directory descriptor with
 //!   `fsopen`/`fsmount`/`move_mount`, always `nosuid,nodev`; unmount;
-//! * [`holders`]: the processes keeping a mount busy, like `fuser -m`.
+//! * [`holders`]: the processes keeping a mount busy, like `fuser -m`;
+//! * [`namespace`]: a private mount namespace for `bale run`.
 
 pub mod holders;
 pub mod loopdev;
 pub mod mount;
+pub mod namespace;
 pub mod superblock;

@@ -38,7 +38,8 @@ pub fn exit_code(status: ExitStatus) -> ExitCode {
     }
 }
 
-fn command(config: &Config, args: &[&str]) -> Command {
+/// The helper with `args` as a command: itself, or `sudo -n HELPER`.
+pub fn command<S: AsRef<std::ffi::OsStr>>(config: &Config, args: &[S]) -> Command {
     let helper = &config.helper.value;
     let mut command = if rustix::process::geteuid().is_root() || setuid_root(helper) {
         Command::new(helper)

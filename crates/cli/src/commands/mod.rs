@@ -20,6 +20,8 @@ pub mod mount;
 pub mod pack;
 pub mod resize;
 pub mod rm;
+pub mod run;
+mod supervise;
 pub mod umount;
 pub mod umount_all;
 pub mod unlock;

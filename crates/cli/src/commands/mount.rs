@@ -52,7 +52,7 @@ pub struct Args {
     pub detached_server: bool,
 }
 
-fn parse_backend(s: &str) -> Result<Backend, String> {
+pub(super) fn parse_backend(s: &str) -> Result<Backend, String> {
     match s {
         "kernel" => Ok(Backend::Kernel),
         "fuse" => Ok(Backend::Fuse),

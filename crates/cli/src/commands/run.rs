@@ -1,0 +1,222 @@
+//! `bale run IMAGE[:MOUNTPOINT][,IMAGE[:MOUNTPOINT]…] -- COMMAND…`: images
+//! mounted for one command and its children only, in a private mount
+//! namespace that ends with them: nothing to unmount, nothing recorded.
+//!
+//! * kernel: `bale-helper run` mounts the images and becomes the command,
+//!   running as the caller with every privilege given up;
+//! * fuse: `bale` enters a user namespace of its own (mapping only the
+//!   caller's ids) with a private mount namespace, serves the images with
+//!   the FUSE driver in threads and runs the command as its child.
+//!
+//! IMAGE may be a software module `NAME/VERSION`, mounted at its place
+//! `$SI_MOUNT_PATH/NAME/VERSION`. A user image without MOUNTPOINT goes to
+//! `$SI_USR_MOUNT_PATH/$USER/<image name without extension>` (the helper
+//! creates it; the FUSE backend needs it to exist). Mount points are
+//! existing directories the caller owns. The exit status is the
+//! command's; see docs/run.md.
+
+use super::helper::{self, Named};
+use super::mount::parse_backend;
+use super::supervise::supervise;
+use anyhow::Context;
+use bale_fuse::MountConfig;
+use bale_kmount::namespace::{self, Owner};
+use bale_policy::{MountpointFacts, Refusal};
+use bale_site::{Backend, Config};
+use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// IMAGE[:MOUNTPOINT] or software module NAME/VERSION; several separated by commas.
+    #[arg(value_name = "IMAGES")]
+    pub images: String,
+    /// Use this backend instead of the site's order of preference.
+    #[arg(long, value_parser = parse_backend)]
+    pub backend: Option<Backend>,
+    /// The command and its arguments, after `--` (run directly, no shell).
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+/// One image to mount, as the user named it.
+struct Spec {
+    named: Named,
+    /// The mount point's real path, if given.
+    mountpoint: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = bale_site::load(bale_site::Trust::User)?;
+    let specs = parse_specs(&args.images)?;
+    let order = args
+        .backend
+        .map_or_else(|| config.backends.value.clone(), |b| vec![b]);
+    let kernel_ok = helper::available(&config);
+    match order.iter().find(|b| **b == Backend::Fuse || kernel_ok) {
+        Some(Backend::Kernel) => kernel(&config, &specs, &args.command),
+        Some(Backend::Fuse) => match fuse_plan(&config, &specs) {
+            Ok(plan) => fuse(&plan, &args.command),
+            Err(e) if e.downcast_ref::<Refusal>().is_some() => {
+                eprintln!("bale: {e}");
+                Ok(ExitCode::from(3))
+            }
+            Err(e) => Err(e),
+        },
+        None => anyhow::bail!(
+            "{}: no allowed backend ({}) can run this: the kernel backend needs the helper {}",
+            args.images,
+            order
+                .iter()
+                .map(Backend::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            config.helper.value.display()
+        ),
+    }
+}
+
+/// `IMAGE[:MOUNTPOINT]` items separated by commas; mount points must be
+/// existing directories and are passed on as real paths.
+fn parse_specs(text: &str) -> anyhow::Result<Vec<Spec>> {
+    text.split(',')
+        .map(|item| {
+            let (image, mountpoint) = match item.split_once(':') {
+                Some((image, mountpoint)) => (image, Some(mountpoint)),
+                None => (item, None),
+            };
+            if image.is_empty() || mountpoint == Some("") {
+                anyhow::bail!(
+                    "{item:?}: expected IMAGE[:MOUNTPOINT] (several separated by commas)"
+                );
+            }
+            let named = helper::classify(image);
+            if let (Named::Module(m), Some(_)) = (&named, mountpoint) {
+                anyhow::bail!(
+                    "{m}: a software module is mounted at its own place; give no MOUNTPOINT"
+                );
+            }
+            let mountpoint = mountpoint.map(real_dir).transpose()?;
+            Ok(Spec { named, mountpoint })
+        })
+        .collect()
+}
+
+fn real_dir(path: &str) -> anyhow::Result<PathBuf> {
+    let real = std::fs::canonicalize(path).with_context(|| format!("{path}: mount point"))?;
+    if !real.is_dir() {
+        anyhow::bail!("{path}: mount point is not a directory");
+    }
+    Ok(real)
+}
+
+/// `bale-helper run --env-from OUR_PID … -- COMMAND…`, supervised: the
+/// helper reads our environment for the command once it is the caller.
+fn kernel(config: &Config, specs: &[Spec], command: &[OsString]) -> anyhow::Result<ExitCode> {
+    let mut argv: Vec<OsString> = vec![
+        "run".into(),
+        "--env-from".into(),
+        std::process::id().to_string().into(),
+    ];
+    for spec in specs {
+        match &spec.named {
+            Named::Module(m) => argv.extend(["--module".into(), m.into()]),
+            Named::Path(image) => argv.extend(["--image".into(), image.into()]),
+        }
+        if let Some(mp) = &spec.mountpoint {
+            argv.extend(["--mountpoint".into(), mp.into()]);
+        }
+    }
+    argv.push("--".into());
+    for word in command {
+        anyhow::ensure!(
+            word.to_str().is_some(),
+            "{}: the kernel backend passes only UTF-8 arguments",
+            word.to_string_lossy()
+        );
+        argv.push(word.clone());
+    }
+    supervise(&mut helper::command(config, &argv))
+}
+
+/// What the FUSE backend mounts: each image file and its mount point,
+/// checked by rule `mountpoint` (a directory of the caller's, or a
+/// module's place owned by the owner of `$SI_MOUNT_PATH`).
+fn fuse_plan(config: &Config, specs: &[Spec]) -> anyhow::Result<Vec<MountConfig>> {
+    let uid = rustix::process::getuid().as_raw();
+    specs
+        .iter()
+        .map(|spec| {
+            let (image, mountpoint, owner) = match (&spec.named, &spec.mountpoint) {
+                (Named::Path(image), Some(mp)) => (image.clone(), mp.clone(), uid),
+                (Named::Path(image), None) => {
+                    (image.clone(), default_mountpoint(config, image)?, uid)
+                }
+                (Named::Module(m), _) => {
+                    let module = bale_policy::module_name(m)?;
+                    let root = &config.mount_path.value;
+                    let owner = std::fs::metadata(root)
+                        .with_context(|| root.display().to_string())?
+                        .uid();
+                    let image = config
+                        .image_path
+                        .value
+                        .join(&module.name)
+                        .join(format!("{}.sqfs", module.version));
+                    (image, root.join(module.full()), owner)
+                }
+            };
+            let meta = std::fs::symlink_metadata(&mountpoint)
+                .with_context(|| format!("{}: mount point", mountpoint.display()))?;
+            let facts = MountpointFacts {
+                is_dir: meta.is_dir(),
+                owner: meta.uid(),
+                mounted: false,
+            };
+            bale_policy::mountpoint(&mountpoint, facts, owner)?;
+            Ok(MountConfig::new(image, mountpoint))
+        })
+        .collect()
+}
+
+/// `$SI_USR_MOUNT_PATH/$USER/<image name without extension>`, which the
+/// FUSE backend cannot create.
+fn default_mountpoint(config: &Config, image: &Path) -> anyhow::Result<PathBuf> {
+    let user = std::env::var("USER").context("USER is not set: give a MOUNTPOINT")?;
+    let stem = image.file_stem().unwrap_or(image.as_os_str());
+    let path = config.usr_mount_path.value.join(user).join(stem);
+    anyhow::ensure!(
+        path.is_dir(),
+        "{}: default mount point of {} does not exist (the FUSE backend cannot create it): give IMAGE:MOUNTPOINT",
+        path.display(),
+        image.display()
+    );
+    Ok(path)
+}
+
+/// Enters a private user and mount namespace, mounts and serves every
+/// image in threads, and runs the command as our child. Must run while
+/// `bale` is still single-threaded (a user namespace needs that).
+fn fuse(plan: &[MountConfig], command: &[OsString]) -> anyhow::Result<ExitCode> {
+    let (uid, gid) = (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    );
+    let owner = if uid == 0 {
+        Owner::Root
+    } else {
+        Owner::User { uid, gid }
+    };
+    namespace::enter_private(owner).context(
+        "cannot make a private user and mount namespace (are unprivileged user namespaces allowed?)",
+    )?;
+    let mut servers = Vec::new();
+    for config in plan {
+        servers.push(bale_fuse::mount(config)?.spawn()?);
+    }
+    let code = supervise(Command::new(&command[0]).args(&command[1..]));
+    drop(servers);
+    code
+}

@@ -1,0 +1,455 @@
+//! `bale run`: images mounted for one command only, as the unprivileged
+//! user `bale-test`, with the kernel backend (the helper through the real
+//! sudo rule) and the FUSE backend (a user namespace of bale's own). The
+//! command sees the images, nobody else does, nothing remains afterwards,
+//! exit status and signals pass through, and the rules of the helper's
+//! `run` request hold (docs/security.md, docs/run.md).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+use support::frame::{self, bale_as, helper_as, refusal, Mounts};
+use support::fuse::wait_for;
+use support::run_ok;
+
+const USER: &str = "bale-test";
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A test directory of `USER` with the image `img.sqfs` (its `d/f` says
+/// "img.sqfs") and an empty mount point `mnt`, cleaned up on drop.
+struct Setup {
+    home: PathBuf,
+    image: PathBuf,
+    mnt: PathBuf,
+    _mounts: Mounts,
+}
+
+/// `frame::squashfs_image`, readable by everyone.
+fn image(dir: &Path, name: &str) -> PathBuf {
+    let image = frame::squashfs_image(dir, name);
+    run_ok("chmod", &["644", s(&image)]);
+    image
+}
+
+fn setup(name: &str) -> Setup {
+    let home = frame::user_dir(USER, name);
+    let image = image(&home, "img.sqfs");
+    let mnt = home.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    run_ok("chown", &[&format!("{USER}:"), s(&mnt)]);
+    Setup {
+        _mounts: Mounts {
+            prefixes: vec![home.clone()],
+        },
+        home,
+        image,
+        mnt,
+    }
+}
+
+/// `bale run [--backend B] SPEC -- sh -c SCRIPT` as `USER`.
+fn run_sh(backend: &str, spec: &str, script: &str) -> Output {
+    bale_as(
+        USER,
+        &["run", "--backend", backend, spec, "--", "sh", "-c", script],
+    )
+}
+
+/// The same, started in the background; bale's pid is written to `pidfile`.
+fn spawn_sh(backend: &str, spec: &str, script: &str, pidfile: &Path) -> Child {
+    let line = format!(
+        "echo $$ > {}; exec {} run --backend {backend} {spec} -- sh -c '{script}'",
+        s(pidfile),
+        env!("CARGO_BIN_EXE_bale")
+    );
+    Command::new("runuser")
+        .args(["-u", USER, "--", "sh", "-c", &line])
+        .current_dir("/")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}, stderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// No mount on, and no loop device of an image below, `dir` remains.
+fn assert_nothing_left(dir: &Path) {
+    assert!(
+        frame::mounts_below(dir).is_empty(),
+        "mount left below {dir:?}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || frame::loops_below(dir)
+            .is_empty()),
+        "loop device left: {:?}",
+        frame::loops_below(dir)
+    );
+}
+
+/// While the command runs (it waits for `go`), the mount is invisible from
+/// outside; afterwards nothing is left.
+fn only_the_command_sees_the_image(backend: &str) {
+    let _site = frame::site();
+    let t = setup(&format!("run-visible-{backend}"));
+    let (ready, go) = (t.home.join("ready"), t.home.join("go"));
+    let options = t.home.join("options");
+    let script = format!(
+        "grep \" {mnt} \" /proc/self/mountinfo > {options}; cat {mnt}/d/f > {ready}.tmp && mv {ready}.tmp {ready}; while [ ! -e {go} ]; do sleep 0.05; done",
+        mnt = s(&t.mnt),
+        options = s(&options),
+        ready = s(&ready),
+        go = s(&go)
+    );
+    let pidfile = t.home.join("pid");
+    let child = spawn_sh(
+        backend,
+        &format!("{}:{}", s(&t.image), s(&t.mnt)),
+        &script,
+        &pidfile,
+    );
+    assert!(wait_for(Duration::from_secs(20), || ready.exists()));
+    assert_eq!(std::fs::read_to_string(&ready).unwrap(), "img.sqfs");
+    let line = std::fs::read_to_string(&options).unwrap();
+    assert!(line.contains(" ro,nosuid,nodev"), "{line}");
+    assert!(frame::mounts_below(&t.mnt).is_empty(), "visible outside");
+    assert_eq!(std::fs::read_dir(&t.mnt).unwrap().count(), 0);
+    let seen = frame::as_user(USER, "ls", &[s(&t.mnt)]);
+    assert!(
+        text(&seen).is_empty(),
+        "another process of the user sees it"
+    );
+    std::fs::write(&go, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    text(&out);
+    assert_nothing_left(&t.home);
+}
+
+#[test]
+fn kernel_only_the_command_sees_the_image_and_nothing_remains() {
+    only_the_command_sees_the_image("kernel");
+}
+
+#[test]
+fn fuse_only_the_command_sees_the_image_and_nothing_remains() {
+    only_the_command_sees_the_image("fuse");
+}
+
+/// Exit status, identity, environment and working directory of the command.
+fn the_command_is_the_users(backend: &str, no_new_privs: &str) {
+    let _site = frame::site();
+    let t = setup(&format!("run-status-{backend}"));
+    let spec = format!("{}:{}", s(&t.image), s(&t.mnt));
+    let out = run_sh(backend, &spec, "exit 7");
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    let line = format!(
+        "cd {home} && BALE_RUN_TEST=kept exec {bale} run --backend {backend} {spec} -- sh -c 'id -u; pwd; echo $BALE_RUN_TEST; grep NoNewPrivs /proc/self/status'",
+        home = s(&t.home),
+        bale = env!("CARGO_BIN_EXE_bale"),
+    );
+    let out = frame::as_user(USER, "sh", &["-c", &line]);
+    let lines: Vec<String> = text(&out).lines().map(str::to_string).collect();
+    assert_eq!(lines[0], frame::uid(USER).to_string());
+    assert_eq!(lines[1], s(&t.home));
+    assert_eq!(lines[2], "kept");
+    assert_eq!(lines[3], format!("NoNewPrivs:\t{no_new_privs}"));
+}
+
+#[test]
+fn kernel_exit_status_identity_and_environment_pass_through() {
+    the_command_is_the_users("kernel", "1");
+}
+
+#[test]
+fn fuse_exit_status_identity_and_environment_pass_through() {
+    the_command_is_the_users("fuse", "0");
+}
+
+/// SIGTERM to `bale run` reaches the command, whose death by it is the
+/// exit status (143).
+fn sigterm_reaches_the_command(backend: &str) {
+    let _site = frame::site();
+    let t = setup(&format!("run-signal-{backend}"));
+    let (ready, got) = (t.home.join("ready"), t.home.join("got"));
+    let script = format!(
+        "trap \"echo TERM > {got}; trap - TERM; kill -TERM \\$\\$\" TERM; touch {ready}; while :; do sleep 0.05; done",
+        got = s(&got),
+        ready = s(&ready)
+    );
+    let pidfile = t.home.join("pid");
+    let child = spawn_sh(
+        backend,
+        &format!("{}:{}", s(&t.image), s(&t.mnt)),
+        &script,
+        &pidfile,
+    );
+    assert!(wait_for(Duration::from_secs(20), || ready.exists()));
+    let bale = std::fs::read_to_string(&pidfile).unwrap();
+    run_ok("kill", &["-TERM", bale.trim()]);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&got).unwrap(), "TERM\n");
+    assert_nothing_left(&t.home);
+}
+
+#[test]
+fn kernel_sigterm_reaches_the_command_through_sudo() {
+    sigterm_reaches_the_command("kernel");
+}
+
+#[test]
+fn fuse_sigterm_reaches_the_command() {
+    sigterm_reaches_the_command("fuse");
+}
+
+/// A setuid-root copy of `id` inside the image runs as the user.
+fn setuid_binaries_do_not_grant_root(backend: &str) {
+    let _site = frame::site();
+    let t = setup(&format!("run-suid-{backend}"));
+    let src = t.home.join("suid-src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::copy("/usr/bin/id", src.join("rootid")).unwrap();
+    run_ok("chmod", &["4755", s(&src.join("rootid"))]);
+    let image = t.home.join("suid.sqfs");
+    support::pack(&src, &image, &[]);
+    run_ok("chmod", &["644", s(&image)]);
+    let spec = format!("{}:{}", s(&image), s(&t.mnt));
+    let out = run_sh(backend, &spec, &format!("{}/rootid -u", s(&t.mnt)));
+    assert_eq!(text(&out).trim(), frame::uid(USER).to_string());
+}
+
+#[test]
+fn kernel_setuid_binaries_in_the_image_do_not_grant_root() {
+    setuid_binaries_do_not_grant_root("kernel");
+}
+
+#[test]
+fn fuse_setuid_binaries_in_the_image_do_not_grant_root() {
+    setuid_binaries_do_not_grant_root("fuse");
+}
+
+#[test]
+fn several_images_in_one_run() {
+    let _site = frame::site();
+    for backend in ["kernel", "fuse"] {
+        let t = setup(&format!("run-several-{backend}"));
+        let second = image(&t.home, "two.sqfs");
+        let mnt2 = t.home.join("mnt2");
+        frame::as_user(USER, "mkdir", &[s(&mnt2)]);
+        let spec = format!("{}:{},{}:{}", s(&t.image), s(&t.mnt), s(&second), s(&mnt2));
+        let script = format!("cat {}/d/f {}/d/f", s(&t.mnt), s(&mnt2));
+        assert_eq!(text(&run_sh(backend, &spec, &script)), "img.sqfstwo.sqfs");
+        assert_nothing_left(&t.home);
+    }
+}
+
+#[test]
+fn without_a_mount_point_a_user_image_goes_below_the_users_mount_directory() {
+    let _site = frame::site();
+    let t = setup("run-default");
+    let place = frame::user_mounts().join(USER).join("img");
+    let out = run_sh("kernel", s(&t.image), &format!("cat {}/d/f", s(&place)));
+    assert_eq!(text(&out), "img.sqfs");
+    assert!(frame::mounts_below(&place).is_empty());
+    // The FUSE backend uses the same place now that it exists.
+    let out = run_sh("fuse", s(&t.image), &format!("cat {}/d/f", s(&place)));
+    assert_eq!(text(&out), "img.sqfs");
+    assert_nothing_left(&t.home);
+}
+
+#[test]
+fn a_software_module_is_mounted_at_its_place() {
+    let _site = frame::site();
+    let name = "run-module";
+    let dir = frame::versions().join(name).join("1.0");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("f"), "module").unwrap();
+    run_ok("chmod", &["-R", "a+rX", s(&frame::versions().join(name))]);
+    support::succeed(support::bale().args(["create-software", &format!("{name}/1.0"), "-f"]));
+    let _m = Mounts {
+        prefixes: vec![frame::versions().join(name), frame::images().join(name)],
+    };
+    std::fs::remove_file(dir.join("f")).unwrap();
+    for backend in ["kernel", "fuse"] {
+        let out = run_sh(
+            backend,
+            &format!("{name}/1.0"),
+            &format!("cat {}/f", s(&dir)),
+        );
+        assert_eq!(text(&out), "module", "{backend}");
+    }
+    assert!(frame::mounts_below(&dir).is_empty());
+    assert_nothing_left(&frame::images().join(name));
+}
+
+/// A refused run exits 3 with one line naming `path`, and the command never
+/// starts.
+fn assert_refused(out: &Output, rule: &str, path: &Path, marker: &Path) {
+    let line = refusal(out, 3);
+    assert!(line.contains(&format!("refused by rule {rule}")), "{line}");
+    assert!(line.contains(s(path)), "{line}");
+    assert!(!marker.exists(), "the command ran");
+}
+
+#[test]
+fn mount_points_outside_ones_own_directories_are_refused() {
+    let _site = frame::site();
+    let t = setup("run-refuse-mp");
+    let theirs = frame::user_dir("bale-other", "run-refuse-mp");
+    let _other = Mounts {
+        prefixes: vec![theirs.clone()],
+    };
+    let marker = t.home.join("ran");
+    let touch = format!("touch {}", s(&marker));
+    let evil = t.home.join("evil");
+    std::os::unix::fs::symlink("/etc", &evil).unwrap();
+    for backend in ["kernel", "fuse"] {
+        for (target, shown) in [
+            (PathBuf::from("/etc"), PathBuf::from("/etc")),
+            (theirs.clone(), theirs.clone()),
+            (evil.clone(), PathBuf::from("/etc")),
+        ] {
+            let out = run_sh(backend, &format!("{}:{}", s(&t.image), s(&target)), &touch);
+            assert_refused(&out, "mountpoint", &shown, &marker);
+        }
+    }
+    // The helper itself never follows the symlink.
+    for target in [evil.clone(), evil.join("ssl")] {
+        let out = helper_as(
+            USER,
+            &[
+                "run",
+                "--image",
+                s(&t.image),
+                "--mountpoint",
+                s(&target),
+                "--",
+                "touch",
+                s(&marker),
+            ],
+        );
+        assert_refused(&out, "no-symlinks", &target, &marker);
+    }
+    assert!(frame::mounts_below(Path::new("/etc")).is_empty());
+}
+
+#[test]
+fn an_image_the_user_cannot_read_is_refused() {
+    let _site = frame::site();
+    let t = setup("run-refuse-image");
+    let theirs = frame::user_dir("bale-other", "run-refuse-image");
+    let _other = Mounts {
+        prefixes: vec![theirs.clone()],
+    };
+    let private = frame::squashfs_image(&theirs, "private.sqfs");
+    run_ok("chown", &["bale-other:", s(&private)]);
+    run_ok("chmod", &["600", s(&private)]);
+    let marker = t.home.join("ran");
+    let out = run_sh(
+        "kernel",
+        &format!("{}:{}", s(&private), s(&t.mnt)),
+        &format!("touch {}", s(&marker)),
+    );
+    assert_refused(&out, "caller-access", &private, &marker);
+    // FUSE opens the image as the user: the kernel says no.
+    let out = run_sh(
+        "fuse",
+        &format!("{}:{}", s(&private), s(&t.mnt)),
+        &format!("touch {}", s(&marker)),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+    assert!(!marker.exists());
+    assert_nothing_left(&theirs);
+}
+
+#[test]
+fn a_command_that_cannot_be_found_exits_127_and_leaves_nothing() {
+    let _site = frame::site();
+    let t = setup("run-notfound");
+    for backend in ["kernel", "fuse"] {
+        let out = bale_as(
+            USER,
+            &[
+                "run",
+                "--backend",
+                backend,
+                &format!("{}:{}", s(&t.image), s(&t.mnt)),
+                "--",
+                "/nonexistent/program",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(127), "{backend}: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/program"));
+    }
+    assert_nothing_left(&t.home);
+}
+
+#[test]
+fn the_environment_of_someone_elses_process_is_not_handed_over() {
+    let _site = frame::site();
+    let t = setup("run-refuse-env");
+    let marker = t.home.join("ran");
+    // Process 1 is root's: the helper reads it only once it is the caller.
+    let out = helper_as(
+        USER,
+        &[
+            "run",
+            "--env-from",
+            "1",
+            "--image",
+            s(&t.image),
+            "--mountpoint",
+            s(&t.mnt),
+            "--",
+            "touch",
+            s(&marker),
+        ],
+    );
+    let line = refusal(&out, 1);
+    assert!(line.contains("/proc/1/environ"), "{line}");
+    assert!(!marker.exists(), "the command ran");
+    assert_nothing_left(&t.home);
+}
+
+#[test]
+fn an_ext4_image_written_on_another_node_is_refused() {
+    let _site = frame::site();
+    let t = setup("run-refuse-rw");
+    let ext4 = t.home.join("data.img");
+    assert!(bale_as(USER, &["create", s(&ext4), "--size", "16M"])
+        .status
+        .success());
+    let lock = t.home.join("data.img.lock");
+    std::fs::write(&lock, "rw othernode boot=x pid=1 time=1\n").unwrap();
+    run_ok("chown", &[&format!("{USER}:"), s(&lock)]);
+    let marker = t.home.join("ran");
+    let out = run_sh(
+        "kernel",
+        &format!("{}:{}", s(&ext4), s(&t.mnt)),
+        &format!("touch {}", s(&marker)),
+    );
+    assert_refused(&out, "cluster-lock", &ext4, &marker);
+    // Once nobody writes it, it is read like a squashfs image.
+    std::fs::remove_file(&lock).unwrap();
+    let out = run_sh(
+        "kernel",
+        &format!("{}:{}", s(&ext4), s(&t.mnt)),
+        &format!("ls -d {}/lost+found", s(&t.mnt)),
+    );
+    text(&out);
+    assert_nothing_left(&t.home);
+}

@@ -1,0 +1,82 @@
+//! A software module `NAME/VERSION`: its image `SI_IMAGE_PATH/NAME/VERSION.sqfs`
+//! opened with the caller's rights, and its place `SI_MOUNT_PATH/NAME/VERSION`,
+//! a directory owned by the owner of `SI_MOUNT_PATH`.
+
+use crate::failure::{io, Failure};
+use crate::identity::Caller;
+use crate::open::{self, Image};
+use bale_policy::ModuleName;
+use bale_site::Config;
+use rustix::fd::OwnedFd;
+use rustix::fs::OFlags;
+use std::path::{Path, PathBuf};
+
+pub struct Software {
+    pub module: ModuleName,
+    pub image: Image,
+    /// `SI_IMAGE_PATH/NAME`, opened, and its path.
+    pub image_dir: OwnedFd,
+    pub image_dir_path: PathBuf,
+    /// `VERSION.sqfs`.
+    pub file: String,
+    /// Where the module is mounted, as the kernel spells it.
+    pub target_path: PathBuf,
+    mounts: OwnedFd,
+}
+
+impl Software {
+    /// Checks rule `module-name` and opens the module's image.
+    pub fn open(caller: &Caller, config: &Config, name: &str) -> Result<Software, Failure> {
+        let module = bale_policy::module_name(name)?;
+        let images_path = &config.image_path.value;
+        let images = open::dir(images_path)?;
+        let image_dir = open::beneath(
+            &images,
+            images_path,
+            Path::new(&module.name),
+            OFlags::DIRECTORY | OFlags::RDONLY,
+            false,
+        )?;
+        let image_dir_path = images_path.join(&module.name);
+        let file = format!("{}.sqfs", module.version);
+        let image = open::image_in(caller, &image_dir, &image_dir_path, &file, false)?;
+        let mounts = open::dir(&config.mount_path.value)?;
+        let target_path = open::fd_path(&mounts)?.join(module.full());
+        Ok(Software {
+            module,
+            image,
+            image_dir,
+            image_dir_path,
+            file,
+            target_path,
+            mounts,
+        })
+    }
+
+    /// Whether this module's image is already mounted at its place.
+    pub fn mounted(&self) -> Result<bool, Failure> {
+        Ok(crate::records::image_mounted_at(&self.target_path)? == Some(self.image.path.clone()))
+    }
+
+    /// Opens the module's place without symlinks or crossing mounts and
+    /// checks rule `mountpoint` (owned by the owner of `SI_MOUNT_PATH`).
+    pub fn target(&self, config: &Config) -> Result<OwnedFd, Failure> {
+        let mounts_path = &config.mount_path.value;
+        let target = open::beneath(
+            &self.mounts,
+            mounts_path,
+            Path::new(&self.module.full()),
+            OFlags::PATH | OFlags::DIRECTORY,
+            true,
+        )?;
+        let owner = rustix::fs::fstat(&self.mounts)
+            .map_err(|e| io(mounts_path, e))?
+            .st_uid;
+        bale_policy::mountpoint(
+            &self.target_path,
+            open::facts(&target, &self.target_path)?,
+            owner,
+        )?;
+        Ok(target)
+    }
+}
