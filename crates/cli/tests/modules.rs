@@ -1,5 +1,5 @@
-//! Environment modules with real Lmod and real Environment Modules, as an
-//! unprivileged user, with modulefiles that end with the snippet of
+//! Environment modules with real Lmod (Lua and Tcl modulefiles) and real
+//! Environment Modules, as an unprivileged user, with modulefiles that end with the snippet of
 //! `bale modulefile`: `module load` mounts the software image, `module
 //! unload` and `module purge` release it, dependencies mount and release
 //! both, two users share one mount, `show`/`avail` mount nothing, and only
@@ -173,8 +173,8 @@ fn show_avail_whatis_and_help_mount_nothing() {
         let path = ModulePath::new(system, "show");
         path.add(&name, "");
         let spider = match system {
-            System::Lmod => format!("module spider {name}/1.0"),
             System::EnvMod => String::new(),
+            System::Lmod | System::LmodTcl => format!("module spider {name}/1.0"),
         };
         let out = path.shell(
             "bale-test",

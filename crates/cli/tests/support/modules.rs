@@ -17,15 +17,17 @@ pub enum System {
     Lmod,
     /// Environment Modules, with Tcl modulefiles.
     EnvMod,
+    /// Lmod, with Tcl modulefiles (it translates them to Lua).
+    LmodTcl,
 }
 
 impl System {
-    pub const ALL: [System; 2] = [System::Lmod, System::EnvMod];
+    pub const ALL: [System; 3] = [System::Lmod, System::EnvMod, System::LmodTcl];
 
     /// The shell code that defines `module`.
     fn init(self) -> PathBuf {
         let init = match self {
-            System::Lmod => PathBuf::from("/usr/share/lmod/lmod/init/bash"),
+            System::Lmod | System::LmodTcl => PathBuf::from("/usr/share/lmod/lmod/init/bash"),
             System::EnvMod => Path::new(ENVMOD).join("usr/share/modules/init/bash"),
         };
         assert!(
@@ -36,32 +38,41 @@ impl System {
         init
     }
 
-    /// The line of a modulefile that needs (and so loads) `module`.
+    /// The line of a modulefile that needs (and so loads) `module`
+    /// (Lmod's `prereq` only checks).
     pub fn depends_on(self, module: &str) -> String {
         match self {
             System::Lmod => format!("depends_on(\"{module}\")"),
             System::EnvMod => format!("prereq {module}"),
+            System::LmodTcl => format!("module load {module}"),
         }
     }
 
+    fn lua(self) -> bool {
+        matches!(self, System::Lmod)
+    }
+
     fn header(self, bin: &Path) -> String {
-        match self {
-            System::Lmod => format!("prepend_path(\"PATH\", \"{}\")\n", bin.display()),
-            System::EnvMod => format!("#%Module\nprepend-path PATH {}\n", bin.display()),
+        if self.lua() {
+            format!("prepend_path(\"PATH\", \"{}\")\n", bin.display())
+        } else {
+            format!("#%Module\nprepend-path PATH {}\n", bin.display())
         }
     }
 
     fn file(self, module: &str) -> String {
-        match self {
-            System::Lmod => format!("{module}.lua"),
-            System::EnvMod => module.to_string(),
+        if self.lua() {
+            format!("{module}.lua")
+        } else {
+            module.to_string()
         }
     }
 
     fn flag(self) -> &'static str {
-        match self {
-            System::Lmod => "--lmod",
-            System::EnvMod => "--tcl",
+        if self.lua() {
+            "--lmod"
+        } else {
+            "--tcl"
         }
     }
 }
