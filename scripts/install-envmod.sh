@@ -22,9 +22,10 @@ chmod 755 "$work"
 chown _apt "$work" 2>/dev/null || true # apt downloads as its own user
 (cd "$work" && apt-get download -qq environment-modules)
 dpkg-deb -x "$work"/environment-modules_*.deb "$work/root"
-for file in usr/lib/x86_64-linux-gnu/modulecmd.tcl usr/share/modules/init/bash; do
+lib=$(cd "$work/root" && dirname usr/lib/*-linux-gnu/modulecmd.tcl) # multiarch directory
+for file in "$lib/modulecmd.tcl" usr/share/modules/init/bash; do
     [ -f "$work/root/$file" ] || { echo "install-envmod.sh: the package has no $file" >&2; exit 1; }
-    sed -i -e "s#/usr/lib/x86_64-linux-gnu#$prefix&#g" \
+    sed -i -e "s#/$lib#$prefix&#g" \
         -e "s#/usr/share/modules#$prefix&#g" \
         -e "s#/etc/environment-modules#$prefix&#g" "$work/root/$file"
 done
