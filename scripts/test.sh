@@ -10,7 +10,12 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-packages=(squashfs-tools squashfuse fuse3 e2fsprogs attr acl util-linux sudo gcc make python3 python3-venv)
+packages=(squashfs-tools squashfuse fuse3 e2fsprogs attr acl util-linux sudo gcc make)
+# The venv workflow (crates/cli/tests/venv.rs).
+packages+=(python3 python3-venv)
+# Environment modules (crates/cli/tests/modules.rs): Lmod here, Environment
+# Modules unpacked below (the two packages conflict); tclsh8.6 runs the latter.
+packages+=(lmod tcl8.6)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +25,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+scripts/install-envmod.sh /opt/bale-test/envmod
 
 if ! command -v cargo >/dev/null; then
     [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"

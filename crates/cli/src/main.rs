@@ -62,6 +62,8 @@ enum Command {
     Resize(commands::resize::Args),
     /// Mount or release a software module's image; what a modulefile runs.
     ModuleHook(commands::module_hook::Args),
+    /// Print the snippet that makes a modulefile mount its software image.
+    Modulefile(commands::modulefile::Args),
     /// Print the effective site configuration and where each value came from.
     Config(commands::config::Args),
 }
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
         Command::CreateSoftware(args) => commands::create_software::run(args),
         Command::Resize(args) => commands::resize::run(args),
         Command::ModuleHook(args) => commands::module_hook::run(args),
+        Command::Modulefile(args) => commands::modulefile::run(args),
     };
     match result {
         Ok(code) => code,

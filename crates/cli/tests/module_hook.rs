@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 use support::frame::{self, Mounts, Syslog};
-use support::{ok, run_ok};
+use support::ok;
 
 fn hook(user: &str, action: &str, module: &str) -> Output {
     frame::bale_as(user, &["module-hook", action, module])
@@ -85,10 +85,7 @@ fn a_failed_mount_goes_to_syslog_and_fails_only_a_strict_site() {
         "{logged:#?}"
     );
 
-    let strict = tempfile::NamedTempFile::new().unwrap();
-    let text = std::fs::read_to_string("/etc/bale/config.toml").unwrap();
-    std::fs::write(strict.path(), format!("{text}strict_modules = true\n")).unwrap();
-    run_ok("chmod", &["644", strict.path().to_str().unwrap()]);
+    let strict = frame::strict_config(&site);
     let out = frame::as_user(
         "bale-test",
         "env",

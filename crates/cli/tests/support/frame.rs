@@ -123,6 +123,16 @@ fn install() {
     std::fs::rename(&rule, SUDOERS).unwrap();
 }
 
+/// A copy of the test site's configuration with `strict_modules = true`,
+/// readable by everyone: point `BALE_CONFIG` at it.
+pub fn strict_config(_site: &Site) -> tempfile::NamedTempFile {
+    let strict = tempfile::NamedTempFile::new().unwrap();
+    let text = std::fs::read_to_string(CONFIG).unwrap();
+    std::fs::write(strict.path(), format!("{text}strict_modules = true\n")).unwrap();
+    run_ok("chmod", &["644", strict.path().to_str().unwrap()]);
+    strict
+}
+
 /// Declares SLURM job `id` as owned by `user`.
 pub fn job(id: &str, user: &str) {
     let uid = uid(user);

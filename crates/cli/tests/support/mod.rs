@@ -9,6 +9,7 @@ pub mod frame;
 pub mod fuse;
 pub mod gen;
 pub mod gentle_tree;
+pub mod modules;
 pub mod nodes;
 
 use std::path::{Path, PathBuf};
