@@ -11,6 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(squashfs-tools squashfuse fuse3 e2fsprogs attr acl util-linux sudo gcc make)
+# SLURM tests (crates/cli/tests/slurm.rs): slurmctld, slurmd, munged and the client commands.
+packages+=(slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,6 +10,7 @@ pub mod fuse;
 pub mod gen;
 pub mod gentle_tree;
 pub mod nodes;
+pub mod slurm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

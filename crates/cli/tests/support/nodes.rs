@@ -3,7 +3,7 @@
 //! with its own host name and its own node-local state directory (a tmpfs
 //! over the site's state dir); `/tmp`, and so the "parallel file system"
 //! holding images and lock files, is shared. Commands run in a node via
-//! `nsenter`. Dropping a node unmounts what it mounted, then ends it;
+//! `nsenter` (which execs the program: a spawned daemon is the child). Dropping a node unmounts what it mounted, then ends it;
 //! [`SimNode::crash`] ends it without unmounting, like a node that died.
 
 use std::path::Path;
@@ -55,13 +55,18 @@ impl SimNode {
         self.child.as_ref().expect("node is running").id()
     }
 
+    /// `program ARGS` on the node, as root, ready to run.
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut command = Command::new("nsenter");
+        command
+            .args(["-t", &self.pid().to_string(), "-u", "-m", "--", program])
+            .args(args);
+        command
+    }
+
     /// Runs `program ARGS` on the node, as root.
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
-        Command::new("nsenter")
-            .args(["-t", &self.pid().to_string(), "-u", "-m", "--", program])
-            .args(args)
-            .output()
-            .expect("nsenter")
+        self.command(program, args).output().expect("nsenter")
     }
 
     /// Runs `bale ARGS` on the node.
