@@ -9,7 +9,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 use support::frame;
+use support::run_ok;
 use support::slurm::{self, Cluster, NODES};
 
 /// A software module `name/1.0` with an image; its directory.
@@ -23,6 +25,14 @@ fn workdir(user: &str, test: &str) -> PathBuf {
 }
 
 fn loaded(module: &Path) -> String {
+    format!(
+        "--export=ALL,LOADEDMODULES=other/2.0:{}",
+        module_name(module)
+    )
+}
+
+/// `NAME/VERSION` of a module's directory.
+fn module_name(module: &Path) -> String {
     let version = module.file_name().unwrap().to_str().unwrap();
     let name = module
         .parent()
@@ -31,28 +41,58 @@ fn loaded(module: &Path) -> String {
         .unwrap()
         .to_str()
         .unwrap();
-    format!("--export=ALL,LOADEDMODULES=other/2.0:{name}/{version}")
+    format!("{name}/{version}")
 }
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// What a task prints about `module`: its file, and the mount under it.
+/// An executable script `dir/name` for a job of `dir`'s owner.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    run_ok("chmod", &["755", path.to_str().unwrap()]);
+    path
+}
+
+/// What a task prints about `module`: the node, the module's file, the
+/// mount under it, and how many records the job has on the node.
 fn show(module: &Path) -> String {
     format!(
-        "echo host=$(hostname); cat {0}/bin/hello; grep ' {0} ' /proc/self/mountinfo || echo not mounted",
-        module.display()
+        "echo host=$(hostname)\ncat {0}/bin/hello\ngrep ' {0} ' /proc/self/mountinfo || echo not mounted\necho records=$({1} list --job-id $SLURM_JOB_ID --json | grep -o '\"module\"' | wc -l)",
+        module.display(),
+        env!("CARGO_BIN_EXE_bale")
     )
+}
+
+/// Waits until the job has created `file` (it runs); panics after a minute.
+fn wait_for_file(file: &Path) {
+    let start = Instant::now();
+    while !file.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{} never appeared",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn is_mounted_on(cluster: &Cluster, node: &str, module: &Path) -> bool {
+    let mounts = support::ok(cluster.on(node, "cat", &["/proc/self/mountinfo"]));
+    mounts.contains(&format!(" {} ", module.display()))
 }
 
 /// No mount of `module` on any node, no record of `job`, no loop device
 /// of the module's image, and no line in its lock file.
 fn nothing_left(cluster: &Cluster, job: &str, module: &Path) {
-    let target = format!(" {} ", module.display());
     for node in NODES {
-        let mounts = support::ok(cluster.on(node, "cat", &["/proc/self/mountinfo"]));
-        assert!(!mounts.contains(&target), "{node} still mounts {target}");
+        assert!(
+            !is_mounted_on(cluster, node, module),
+            "{node} still mounts {}",
+            module.display()
+        );
         let listed = support::ok(cluster.on(
             node,
             env!("CARGO_BIN_EXE_bale"),
@@ -86,6 +126,7 @@ fn a_single_node_job_reads_its_module_from_the_image_and_leaves_nothing() {
     let module = module("slurm-single");
     let dir = workdir("bale-test", "single");
     let out = dir.join("job.out");
+    let task = script(&dir, "task.sh", &show(&module));
     let job = cluster.submit(
         "bale-test",
         &dir,
@@ -96,13 +137,231 @@ fn a_single_node_job_reads_its_module_from_the_image_and_leaves_nothing() {
             "-o",
             out.to_str().unwrap(),
             &loaded(&module),
-            "--wrap",
-            &show(&module),
+            task.to_str().unwrap(),
         ],
     );
     assert_eq!(cluster.wait_done(&job), "COMPLETED");
     let printed = read(&out);
     assert!(printed.contains("hello from slurm-single"), "{printed}");
     assert!(printed.contains(" - squashfs /dev/loop"), "{printed}");
+    assert!(printed.contains("records=1"), "{printed}");
+    nothing_left(&cluster, &job, &module);
+}
+
+#[test]
+fn a_two_node_job_reads_its_module_from_the_image_on_every_node() {
+    let cluster = slurm::cluster();
+    let module = module("slurm-multi");
+    let dir = workdir("bale-test", "multi");
+    let out = dir.join("job.out");
+    let task = script(&dir, "task.sh", &show(&module));
+    // The batch step and the srun step both run the TaskProlog on node1.
+    let batch = script(
+        &dir,
+        "batch.sh",
+        &format!("srun -l -N2 --ntasks-per-node=1 {}", task.display()),
+    );
+    let job = cluster.submit(
+        "bale-test",
+        &dir,
+        &[
+            "-N2",
+            "-o",
+            out.to_str().unwrap(),
+            &loaded(&module),
+            batch.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(cluster.wait_done(&job), "COMPLETED");
+    let printed = read(&out);
+    for (task, node) in NODES.iter().enumerate() {
+        let said: Vec<&str> = printed
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{task}: ")))
+            .collect();
+        assert_eq!(said[0], format!("host={node}"), "{printed}");
+        assert_eq!(said[1], "hello from slurm-multi", "{printed}");
+        assert!(said[2].contains(" - squashfs /dev/loop"), "{printed}");
+        assert_eq!(said[3], "records=1", "{printed}");
+    }
+    nothing_left(&cluster, &job, &module);
+}
+
+#[test]
+fn a_cancelled_job_is_cleaned_up_even_with_a_process_left_in_the_mount() {
+    let cluster = slurm::cluster();
+    let module = module("slurm-cancel");
+    let dir = workdir("bale-test", "cancel");
+    let pid_file = dir.join("escaped.pid");
+    // A process that leaves the job's process tree (SLURM cannot end it)
+    // and keeps a file of the image open.
+    let hold = script(
+        &dir,
+        "hold.sh",
+        &format!(
+            "setsid sh -c 'sleep 600 <\"$1\" & echo $! >\"$2.new\"; mv \"$2.new\" \"$2\"' _ {} {}\nexec sleep 600",
+            module.join("bin/hello").display(),
+            pid_file.display()
+        ),
+    );
+    let job = cluster.submit(
+        "bale-test",
+        &dir,
+        &[
+            "-N1",
+            "-w",
+            "node1",
+            "-o",
+            dir.join("job.out").to_str().unwrap(),
+            &loaded(&module),
+            hold.to_str().unwrap(),
+        ],
+    );
+    wait_for_file(&pid_file);
+    let pid = read(&pid_file).trim().to_string();
+    assert!(is_mounted_on(&cluster, "node1", &module));
+    support::ok(frame::as_user("bale-test", "scancel", &[&job]));
+    assert_eq!(cluster.wait_done(&job), "CANCELLED");
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        state.is_empty() || state.contains(") Z "),
+        "the escaped process {pid} still runs: {state}"
+    );
+    cluster.assert_logged(&format!("killing pid {pid} "));
+    nothing_left(&cluster, &job, &module);
+}
+
+/// A job of `user` on `node` with `module` loaded that runs until the
+/// test creates `dir/go`; its id, once it runs.
+fn waiting_job(cluster: &Cluster, user: &str, node: &str, module: &Path) -> (String, PathBuf) {
+    let dir = workdir(user, &format!("owner-{node}"));
+    let running = dir.join("running");
+    let wait = script(
+        &dir,
+        "wait.sh",
+        &format!(
+            "touch {}\nwhile [ ! -e {} ]; do sleep 0.1; done",
+            running.display(),
+            dir.join("go").display()
+        ),
+    );
+    let job = cluster.submit(
+        user,
+        &dir,
+        &[
+            "-N1",
+            "-w",
+            node,
+            "-o",
+            dir.join("job.out").to_str().unwrap(),
+            &loaded(module),
+            wait.to_str().unwrap(),
+        ],
+    );
+    wait_for_file(&running);
+    (job, dir.join("go"))
+}
+
+#[test]
+fn only_the_owner_of_a_real_job_mounts_and_releases_for_it() {
+    let cluster = slurm::cluster();
+    let module = module("slurm-owner");
+    let name = module_name(&module);
+    let (mine, my_go) = waiting_job(&cluster, "bale-test", "node1", &module);
+    let (theirs, their_go) = waiting_job(&cluster, "bale-other", "node2", &module);
+    assert!(is_mounted_on(&cluster, "node1", &module));
+
+    for (node, user, job) in [
+        ("node1", "bale-other", &mine),
+        ("node2", "bale-test", &theirs),
+    ] {
+        for args in [
+            vec!["mount", &name, "--job-id", job],
+            vec!["umount-all", "--job-id", job],
+        ] {
+            let out = cluster.bale_on(node, user, &args);
+            let complaint = frame::refusal(&out, 3);
+            assert!(
+                complaint.contains("refused by rule job-owner"),
+                "{user} {args:?}: {complaint}"
+            );
+        }
+        assert!(is_mounted_on(&cluster, node, &module), "{node}");
+    }
+    support::ok(cluster.bale_on("node1", "bale-test", &["umount-all", "--job-id", &mine]));
+    assert!(!is_mounted_on(&cluster, "node1", &module));
+    support::ok(cluster.bale_on("node1", "bale-test", &["mount", &name, "--job-id", &mine]));
+    assert!(is_mounted_on(&cluster, "node1", &module));
+
+    for go in [my_go, their_go] {
+        std::fs::write(go, "").unwrap();
+    }
+    for job in [&mine, &theirs] {
+        assert_eq!(cluster.wait_done(job), "COMPLETED");
+        nothing_left(&cluster, job, &module);
+    }
+}
+
+#[test]
+fn a_failing_bale_neither_fails_the_job_nor_drains_the_node() {
+    let cluster = slurm::cluster();
+    let module = module("slurm-broken");
+    std::fs::write(image_of(&module), vec![b'x'; 8192]).unwrap();
+    let dir = workdir("bale-test", "broken");
+    // A strict site: the hook itself fails, and the TaskProlog must not.
+    let strict = dir.join("strict.toml");
+    let site = read(Path::new("/etc/bale/config.toml"));
+    std::fs::write(&strict, format!("{site}strict_modules = true\n")).unwrap();
+    run_ok("chmod", &["644", strict.to_str().unwrap()]);
+    let out = dir.join("job.out");
+    let task = script(&dir, "task.sh", &show(&module));
+    let job = cluster.submit(
+        "bale-test",
+        &dir,
+        &[
+            "-N1",
+            "-w",
+            "node1",
+            "-o",
+            out.to_str().unwrap(),
+            &format!("{},BALE_CONFIG={}", loaded(&module), strict.display()),
+            task.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(cluster.wait_done(&job), "COMPLETED");
+    let printed = read(&out);
+    assert!(printed.contains("hello from slurm-broken"), "{printed}");
+    assert!(printed.contains("not mounted"), "{printed}");
+    let failed = format!(
+        "bale-slurm: task-prolog: job {job}: bale module-hook load {} failed: bale: module-hook: ",
+        module_name(&module)
+    );
+    cluster.assert_logged(&failed);
+
+    // The epilog when bale fails or is missing.
+    for (bale, why) in [
+        (
+            "/bin/false",
+            "bale umount-all --job-id 999 --kill --cleanup failed",
+        ),
+        ("/nonexistent/bale", "/nonexistent/bale is not installed"),
+    ] {
+        let epilog = dir.join("epilog.sh");
+        slurm::install_script("epilog.sh", Path::new(bale), &epilog);
+        let out = cluster.on(
+            "node1",
+            "env",
+            &["-i", "SLURM_JOB_ID=999", epilog.to_str().unwrap()],
+        );
+        assert!(out.status.success(), "{}", support::stderr(&out));
+        cluster.assert_logged(&format!("bale-slurm: epilog: job 999: {why}"));
+    }
+
+    for (node, state) in cluster.node_states() {
+        assert!(
+            !state.contains("drain") && !state.contains("down"),
+            "{node} is {state}"
+        );
+    }
     nothing_left(&cluster, &job, &module);
 }

@@ -74,11 +74,22 @@ impl Cluster {
         self.on(node, "runuser", &all)
     }
 
-    /// What reached syslog since the cluster started.
-    pub fn syslog(&self) -> Vec<String> {
-        let held = lock();
-        let running = held.1.as_ref().expect("the cluster runs while held");
-        running.syslog.messages()
+    /// Asserts that a syslog message containing `text` arrives (within 5 s:
+    /// the stand-in syslog reads in a thread of its own).
+    pub fn assert_logged(&self, text: &str) {
+        let messages = || {
+            let held = lock();
+            let running = held.1.as_ref().expect("the cluster runs while held");
+            running.syslog.messages()
+        };
+        let found = wait_until(Duration::from_secs(5), || {
+            messages().iter().any(|m| m.contains(text))
+        });
+        assert!(
+            found,
+            "no syslog message with {text:?} in {:#?}",
+            messages()
+        );
     }
 
     /// Submits a batch job as `user` (`sbatch --parsable ARGS`, run in
@@ -195,8 +206,10 @@ impl Running {
             run_ok("chown", &["slurm:", dir().join(sub).to_str().unwrap()]);
         }
         run_ok("chmod", &["755", dir().to_str().unwrap()]);
-        install_script("task-prolog.sh");
-        install_script("epilog.sh");
+        let bale = Path::new(env!("CARGO_BIN_EXE_bale"));
+        for script in ["task-prolog.sh", "epilog.sh"] {
+            install_script(script, bale, &dir().join(script));
+        }
         std::fs::write(CONF, conf()).unwrap();
 
         let syslog = Syslog::capture(&site);
@@ -254,8 +267,8 @@ impl Drop for Running {
     }
 }
 
-/// contrib/slurm/NAME installed into [`dir`] with the `bale` under test.
-fn install_script(name: &str) {
+/// contrib/slurm/NAME installed as `target`, calling `bale`.
+pub fn install_script(name: &str, bale: &Path, target: &Path) {
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../contrib/slurm")
         .join(name);
@@ -263,9 +276,8 @@ fn install_script(name: &str) {
         std::fs::read_to_string(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
     let line = "BALE=/usr/bin/bale ";
     assert!(text.contains(line), "{}: no {line:?}", source.display());
-    let text = text.replace(line, &format!("BALE={} ", env!("CARGO_BIN_EXE_bale")));
-    let target = dir().join(name);
-    std::fs::write(&target, text).unwrap();
+    let text = text.replace(line, &format!("BALE={} ", bale.display()));
+    std::fs::write(target, text).unwrap();
     run_ok("chmod", &["755", target.to_str().unwrap()]);
 }
 
