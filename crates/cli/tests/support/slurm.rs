@@ -210,8 +210,6 @@ impl Running {
         for script in ["task-prolog.sh", "epilog.sh"] {
             install_script(script, bale, &dir().join(script));
         }
-        std::fs::write(CONF, conf()).unwrap();
-
         let syslog = Syslog::capture(&site);
         let mut running = Running {
             daemons: Vec::new(),
@@ -219,6 +217,7 @@ impl Running {
             nodes: Vec::new(),
             _site: site,
         };
+        std::fs::write(CONF, conf()).unwrap();
         if let Some(munged) = munged() {
             running.daemons.push(munged);
         }
