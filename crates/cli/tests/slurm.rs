@@ -9,14 +9,27 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::frame;
 use support::run_ok;
 use support::slurm::{self, Cluster, NODES};
 
-/// A software module `name/1.0` with an image; its directory.
-fn module(name: &str) -> PathBuf {
-    frame::software_module(name)
+/// A software module with an image, made for one test.
+struct Module {
+    /// `NAME/VERSION`.
+    name: String,
+    /// Its directory, where the image is mounted.
+    dir: PathBuf,
+    image: PathBuf,
+}
+
+/// The module `name/1.0`.
+fn module(name: &str) -> Module {
+    Module {
+        name: format!("{name}/1.0"),
+        dir: frame::software_module(name),
+        image: frame::images().join(name).join("1.0.sqfs"),
+    }
 }
 
 /// A fresh directory of `user` for a job's files.
@@ -24,24 +37,10 @@ fn workdir(user: &str, test: &str) -> PathBuf {
     frame::user_dir(user, &format!("slurm-{test}"))
 }
 
-fn loaded(module: &Path) -> String {
-    format!(
-        "--export=ALL,LOADEDMODULES=other/2.0:{}",
-        module_name(module)
-    )
-}
-
-/// `NAME/VERSION` of a module's directory.
-fn module_name(module: &Path) -> String {
-    let version = module.file_name().unwrap().to_str().unwrap();
-    let name = module
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap();
-    format!("{name}/{version}")
+/// sbatch's option for a job submitted with `module` (and a module
+/// without an image) loaded.
+fn loaded(module: &Module) -> String {
+    format!("--export=ALL,LOADEDMODULES=other/2.0:{}", module.name)
 }
 
 fn read(path: &Path) -> String {
@@ -58,40 +57,33 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
 
 /// What a task prints about `module`: the node, the module's file, the
 /// mount under it, and how many records the job has on the node.
-fn show(module: &Path) -> String {
+fn show(module: &Module) -> String {
     format!(
         "echo host=$(hostname)\ncat {0}/bin/hello\ngrep ' {0} ' /proc/self/mountinfo || echo not mounted\necho records=$({1} list --job-id $SLURM_JOB_ID --json | grep -o '\"module\"' | wc -l)",
-        module.display(),
+        module.dir.display(),
         env!("CARGO_BIN_EXE_bale")
     )
 }
 
-/// Waits until the job has created `file` (it runs); panics after a minute.
+/// Waits until a job has created `file` (it runs).
 fn wait_for_file(file: &Path) {
-    let start = Instant::now();
-    while !file.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{} never appeared",
-            file.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let appeared = slurm::wait_until(Duration::from_secs(60), || file.exists());
+    assert!(appeared, "{} never appeared", file.display());
 }
 
-fn is_mounted_on(cluster: &Cluster, node: &str, module: &Path) -> bool {
+fn is_mounted_on(cluster: &Cluster, node: &str, module: &Module) -> bool {
     let mounts = support::ok(cluster.on(node, "cat", &["/proc/self/mountinfo"]));
-    mounts.contains(&format!(" {} ", module.display()))
+    mounts.contains(&format!(" {} ", module.dir.display()))
 }
 
 /// No mount of `module` on any node, no record of `job`, no loop device
 /// of the module's image, and no line in its lock file.
-fn nothing_left(cluster: &Cluster, job: &str, module: &Path) {
+fn nothing_left(cluster: &Cluster, job: &str, module: &Module) {
     for node in NODES {
         assert!(
             !is_mounted_on(cluster, node, module),
             "{node} still mounts {}",
-            module.display()
+            module.dir.display()
         );
         let listed = support::ok(cluster.on(
             node,
@@ -101,9 +93,9 @@ fn nothing_left(cluster: &Cluster, job: &str, module: &Path) {
         let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
         assert_eq!(listed["mounts"], serde_json::json!([]), "{node}: {listed}");
     }
-    let image = image_of(module);
+    let image = &module.image;
     assert_eq!(
-        frame::loops_below(&image),
+        frame::loops_below(image),
         Vec::<PathBuf>::new(),
         "loop devices"
     );
@@ -112,12 +104,6 @@ fn nothing_left(cluster: &Cluster, job: &str, module: &Path) {
         lock.lines().all(|l| l.starts_with('#')),
         "lock lines left: {lock}"
     );
-}
-
-fn image_of(module: &Path) -> PathBuf {
-    let version = module.file_name().unwrap().to_str().unwrap();
-    let name = module.parent().unwrap().file_name().unwrap();
-    frame::images().join(name).join(format!("{version}.sqfs"))
 }
 
 #[test]
@@ -200,7 +186,7 @@ fn a_cancelled_job_is_cleaned_up_even_with_a_process_left_in_the_mount() {
         "hold.sh",
         &format!(
             "setsid sh -c 'sleep 600 <\"$1\" & echo $! >\"$2.new\"; mv \"$2.new\" \"$2\"' _ {} {}\nexec sleep 600",
-            module.join("bin/hello").display(),
+            module.dir.join("bin/hello").display(),
             pid_file.display()
         ),
     );
@@ -233,7 +219,7 @@ fn a_cancelled_job_is_cleaned_up_even_with_a_process_left_in_the_mount() {
 
 /// A job of `user` on `node` with `module` loaded that runs until the
 /// test creates `dir/go`; its id, once it runs.
-fn waiting_job(cluster: &Cluster, user: &str, node: &str, module: &Path) -> (String, PathBuf) {
+fn waiting_job(cluster: &Cluster, user: &str, node: &str, module: &Module) -> (String, PathBuf) {
     let dir = workdir(user, &format!("owner-{node}"));
     let running = dir.join("running");
     let wait = script(
@@ -266,7 +252,7 @@ fn waiting_job(cluster: &Cluster, user: &str, node: &str, module: &Path) -> (Str
 fn only_the_owner_of_a_real_job_mounts_and_releases_for_it() {
     let cluster = slurm::cluster();
     let module = module("slurm-owner");
-    let name = module_name(&module);
+    let name = &module.name;
     let (mine, my_go) = waiting_job(&cluster, "bale-test", "node1", &module);
     let (theirs, their_go) = waiting_job(&cluster, "bale-other", "node2", &module);
     assert!(is_mounted_on(&cluster, "node1", &module));
@@ -276,7 +262,7 @@ fn only_the_owner_of_a_real_job_mounts_and_releases_for_it() {
         ("node2", "bale-test", &theirs),
     ] {
         for args in [
-            vec!["mount", &name, "--job-id", job],
+            vec!["mount", name, "--job-id", job],
             vec!["umount-all", "--job-id", job],
         ] {
             let out = cluster.bale_on(node, user, &args);
@@ -290,7 +276,7 @@ fn only_the_owner_of_a_real_job_mounts_and_releases_for_it() {
     }
     support::ok(cluster.bale_on("node1", "bale-test", &["umount-all", "--job-id", &mine]));
     assert!(!is_mounted_on(&cluster, "node1", &module));
-    support::ok(cluster.bale_on("node1", "bale-test", &["mount", &name, "--job-id", &mine]));
+    support::ok(cluster.bale_on("node1", "bale-test", &["mount", name, "--job-id", &mine]));
     assert!(is_mounted_on(&cluster, "node1", &module));
 
     for go in [my_go, their_go] {
@@ -306,7 +292,7 @@ fn only_the_owner_of_a_real_job_mounts_and_releases_for_it() {
 fn a_failing_bale_neither_fails_the_job_nor_drains_the_node() {
     let cluster = slurm::cluster();
     let module = module("slurm-broken");
-    std::fs::write(image_of(&module), vec![b'x'; 8192]).unwrap();
+    std::fs::write(&module.image, vec![b'x'; 8192]).unwrap();
     let dir = workdir("bale-test", "broken");
     // A strict site: the hook itself fails, and the TaskProlog must not.
     let strict = dir.join("strict.toml");
@@ -334,28 +320,9 @@ fn a_failing_bale_neither_fails_the_job_nor_drains_the_node() {
     assert!(printed.contains("not mounted"), "{printed}");
     let failed = format!(
         "bale-slurm: task-prolog: job {job}: bale module-hook load {} failed: bale: module-hook: ",
-        module_name(&module)
+        module.name
     );
     cluster.assert_logged(&failed);
-
-    // The epilog when bale fails or is missing.
-    for (bale, why) in [
-        (
-            "/bin/false",
-            "bale umount-all --job-id 999 --kill --cleanup failed",
-        ),
-        ("/nonexistent/bale", "/nonexistent/bale is not installed"),
-    ] {
-        let epilog = dir.join("epilog.sh");
-        slurm::install_script("epilog.sh", Path::new(bale), &epilog);
-        let out = cluster.on(
-            "node1",
-            "env",
-            &["-i", "SLURM_JOB_ID=999", epilog.to_str().unwrap()],
-        );
-        assert!(out.status.success(), "{}", support::stderr(&out));
-        cluster.assert_logged(&format!("bale-slurm: epilog: job 999: {why}"));
-    }
 
     for (node, state) in cluster.node_states() {
         assert!(
@@ -364,4 +331,51 @@ fn a_failing_bale_neither_fails_the_job_nor_drains_the_node() {
         );
     }
     nothing_left(&cluster, &job, &module);
+}
+
+#[test]
+fn the_scripts_exit_0_and_log_when_bale_fails_or_is_missing() {
+    let cluster = slurm::cluster();
+    // Root's directory: the epilog copy runs as root.
+    let dir = tempfile::tempdir().unwrap();
+    run_ok("chmod", &["755", dir.path().to_str().unwrap()]);
+    for bale in ["/bin/false", "/nonexistent/bale"] {
+        let why = |what: &str| match bale {
+            "/bin/false" => format!("bale {what} failed"),
+            _ => format!("{bale} is not installed"),
+        };
+        for (script, user, why) in [
+            (
+                "task-prolog.sh",
+                "bale-test",
+                why("module-hook load some/1.0"),
+            ),
+            (
+                "epilog.sh",
+                "root",
+                why("umount-all --job-id 999 --kill --cleanup"),
+            ),
+        ] {
+            let path = dir.path().join(script);
+            slurm::install_script(script, Path::new(bale), &path);
+            let out = cluster.on(
+                "node1",
+                "runuser",
+                &[
+                    "-u",
+                    user,
+                    "--",
+                    "env",
+                    "-i",
+                    "SLURM_JOB_ID=999",
+                    "LOADEDMODULES=some/1.0",
+                    path.to_str().unwrap(),
+                ],
+            );
+            // slurmstepd reads the TaskProlog's stdout: nothing may go there.
+            assert_eq!(support::ok(out), "", "{script} with {bale}");
+            let name = script.trim_end_matches(".sh");
+            cluster.assert_logged(&format!("bale-slurm: {name}: job 999: {why}"));
+        }
+    }
 }

@@ -158,7 +158,9 @@ fn node_states() -> Vec<(String, String)> {
         .collect()
 }
 
-fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+/// Polls `done` every 100 ms until it holds or `timeout` passed; whether
+/// it held.
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
         if done() {
