@@ -104,49 +104,37 @@ impl Cluster {
         super::ok(out)
     }
 
-    /// The job's state (`RUNNING`, `COMPLETING`, `COMPLETED`, …).
-    pub fn state(&self, job: &str) -> String {
-        let shown = super::ok(run_ok("scontrol", &["show", "job", "-o", job]));
-        let field = |name: &str| {
-            shown
-                .split_whitespace()
-                .find_map(|f| f.strip_prefix(name))
-                .unwrap_or("")
-                .to_string()
-        };
-        // The epilog still runs while the job is COMPLETING.
-        let completing = run_ok("squeue", &["-h", "-j", job, "-o", "%T"]);
-        let completing = String::from_utf8_lossy(&completing.stdout);
-        if completing.trim() == "COMPLETING" {
-            return "COMPLETING".into();
-        }
-        field("JobState=")
-    }
-
-    /// Waits until the job is in one of `states`; its state.
-    pub fn wait_for(&self, job: &str, states: &[&str]) -> String {
-        let mut last = String::new();
-        let found = wait_until(JOB_TIMEOUT, || {
-            last = self.state(job);
-            states.contains(&last.as_str())
-        });
-        assert!(
-            found,
-            "job {job} is {last}, not {states:?}, after {JOB_TIMEOUT:?}"
-        );
-        last
-    }
-
     /// Waits until the job has ended and its epilog has run on every node;
-    /// its final state.
+    /// its final state (`COMPLETED`, `CANCELLED`, …).
     pub fn wait_done(&self, job: &str) -> String {
-        self.wait_for(job, &["COMPLETED", "CANCELLED", "FAILED", "TIMEOUT"])
+        const ENDED: [&str; 5] = ["COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL"];
+        let mut state = String::new();
+        let ended = wait_until(JOB_TIMEOUT, || {
+            state = job_state(job);
+            ENDED.contains(&state.as_str())
+        });
+        assert!(ended, "job {job} is {state} after {JOB_TIMEOUT:?}");
+        state
     }
 
     /// Each node's state as `sinfo` shows it (`idle`, `mixed`, `drained`, …).
     pub fn node_states(&self) -> Vec<(String, String)> {
         node_states()
     }
+}
+
+/// A job's state; `COMPLETING` while epilogs still run.
+fn job_state(job: &str) -> String {
+    let queued = super::ok(run_ok("squeue", &["-h", "-j", job, "-o", "%T"]));
+    if queued == "COMPLETING" {
+        return queued;
+    }
+    let shown = super::ok(run_ok("scontrol", &["show", "job", "-o", job]));
+    shown
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("JobState="))
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn node_states() -> Vec<(String, String)> {
