@@ -188,6 +188,7 @@ impl Running {
                 "{CONF} exists and is not the test suite's: refusing to replace a real SLURM configuration"
             );
         }
+        stop_leftovers();
         let _ = std::fs::remove_dir_all(dir());
         for sub in ["", "log", "ctld"] {
             std::fs::create_dir_all(dir().join(sub)).unwrap();
@@ -252,6 +253,30 @@ impl Drop for Running {
         }
         if std::fs::read_to_string(CONF).is_ok_and(|c| c.starts_with(MARK)) {
             let _ = std::fs::remove_file(CONF);
+        }
+    }
+}
+
+/// Stops the SLURM daemons of an earlier test run that was killed before
+/// it could stop them (their pid files are in [`dir`]).
+fn stop_leftovers() {
+    let Ok(entries) = std::fs::read_dir(dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "pid") {
+            continue;
+        }
+        let pid = std::fs::read_to_string(&path).unwrap_or_default();
+        let pid = pid.trim();
+        let command = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if !pid.is_empty() && command.starts_with("slurm") {
+            eprintln!("stopping {} ({pid}) left by an earlier run", command.trim());
+            let _ = run("kill", &["-TERM", pid]);
+            wait_until(Duration::from_secs(10), || {
+                !Path::new(&format!("/proc/{pid}")).exists()
+            });
         }
     }
 }
