@@ -55,14 +55,21 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// What a task prints about `module`: the node, the module's file, the
-/// mount under it, and how many records the job has on the node.
-fn show(module: &Module) -> String {
-    format!(
-        "echo host=$(hostname)\ncat {0}/bin/hello\ngrep ' {0} ' /proc/self/mountinfo || echo not mounted\necho records=$({1} list --job-id $SLURM_JOB_ID --json | grep -o '\"module\"' | wc -l)",
-        module.dir.display(),
+/// What a task prints about `modules`: the node, each module's file and
+/// the mount under it, and how many records the job has on the node.
+fn show(modules: &[&Module]) -> String {
+    let mut lines = vec!["echo host=$(hostname)".to_string()];
+    for module in modules {
+        lines.push(format!(
+            "cat {0}/bin/hello\ngrep ' {0} ' /proc/self/mountinfo || echo not mounted",
+            module.dir.display()
+        ));
+    }
+    lines.push(format!(
+        "echo records=$({} list --job-id $SLURM_JOB_ID --json | grep -o '\"module\"' | wc -l)",
         env!("CARGO_BIN_EXE_bale")
-    )
+    ));
+    lines.join("\n")
 }
 
 /// Waits until a job has created `file` (it runs).
@@ -112,7 +119,7 @@ fn a_single_node_job_reads_its_module_from_the_image_and_leaves_nothing() {
     let module = module("slurm-single");
     let dir = workdir("bale-test", "single");
     let out = dir.join("job.out");
-    let task = script(&dir, "task.sh", &show(&module));
+    let task = script(&dir, "task.sh", &show(&[&module]));
     let job = cluster.submit(
         "bale-test",
         &dir,
@@ -135,17 +142,24 @@ fn a_single_node_job_reads_its_module_from_the_image_and_leaves_nothing() {
 }
 
 #[test]
-fn a_two_node_job_reads_its_module_from_the_image_on_every_node() {
+fn a_two_node_job_reads_its_modules_from_the_images_on_every_node() {
     let cluster = slurm::cluster();
-    let module = module("slurm-multi");
+    let submitted = module("slurm-multi");
+    let in_script = module("slurm-multi-script");
     let dir = workdir("bale-test", "multi");
     let out = dir.join("job.out");
-    let task = script(&dir, "task.sh", &show(&module));
-    // The batch step and the srun step both run the TaskProlog on node1.
+    let task = script(&dir, "task.sh", &show(&[&submitted, &in_script]));
+    // `submitted` was loaded when the job was submitted: the batch step's
+    // and the srun step's TaskProlog both mount it on node1. `in_script`
+    // is loaded by the job script: the srun step's TaskProlog inherits it.
     let batch = script(
         &dir,
         "batch.sh",
-        &format!("srun -l -N2 --ntasks-per-node=1 {}", task.display()),
+        &format!(
+            "export LOADEDMODULES=$LOADEDMODULES:{}\nsrun -l -N2 --ntasks-per-node=1 {}",
+            in_script.name,
+            task.display()
+        ),
     );
     let job = cluster.submit(
         "bale-test",
@@ -154,7 +168,7 @@ fn a_two_node_job_reads_its_module_from_the_image_on_every_node() {
             "-N2",
             "-o",
             out.to_str().unwrap(),
-            &loaded(&module),
+            &loaded(&submitted),
             batch.to_str().unwrap(),
         ],
     );
@@ -165,12 +179,16 @@ fn a_two_node_job_reads_its_module_from_the_image_on_every_node() {
             .lines()
             .filter_map(|l| l.strip_prefix(&format!("{task}: ")))
             .collect();
+        assert_eq!(said.len(), 6, "{printed}");
         assert_eq!(said[0], format!("host={node}"), "{printed}");
         assert_eq!(said[1], "hello from slurm-multi", "{printed}");
         assert!(said[2].contains(" - squashfs /dev/loop"), "{printed}");
-        assert_eq!(said[3], "records=1", "{printed}");
+        assert_eq!(said[3], "hello from slurm-multi-script", "{printed}");
+        assert!(said[4].contains(" - squashfs /dev/loop"), "{printed}");
+        assert_eq!(said[5], "records=2", "{printed}");
     }
-    nothing_left(&cluster, &job, &module);
+    nothing_left(&cluster, &job, &submitted);
+    nothing_left(&cluster, &job, &in_script);
 }
 
 #[test]
@@ -300,7 +318,7 @@ fn a_failing_bale_neither_fails_the_job_nor_drains_the_node() {
     std::fs::write(&strict, format!("{site}strict_modules = true\n")).unwrap();
     run_ok("chmod", &["644", strict.to_str().unwrap()]);
     let out = dir.join("job.out");
-    let task = script(&dir, "task.sh", &show(&module));
+    let task = script(&dir, "task.sh", &show(&[&module]));
     let job = cluster.submit(
         "bale-test",
         &dir,
