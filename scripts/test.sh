@@ -16,6 +16,8 @@ packages+=(python3 python3-venv)
 # Environment modules (crates/cli/tests/modules.rs): Lmod here, Environment
 # Modules unpacked below (the two packages conflict); tclsh8.6 runs the latter.
 packages+=(lmod tcl8.6)
+# SLURM tests (crates/cli/tests/slurm.rs): slurmctld, slurmd, munged and the client commands.
+packages+=(slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,8 @@
 //! The image framework's test site: directories under `/tmp/bale-frame-test`,
 //! `/etc/bale/config.toml` pointing at them, the freshly built helper
 //! installed root-owned with a real sudo rule for every user, and a fake
-//! `scontrol` whose jobs the tests declare. Installed while any test holds
+//! `scontrol` whose jobs the tests declare (or the real one, for tests
+//! that run a SLURM cluster: [`site_with`]). Installed while any test holds
 //! a [`Site`], removed when the last one ends (also on failure). Tests
 //! clean their mounts with [`Mounts`], which also works on panic.
 //! The site is machine-wide, so it is held under an exclusive `flock` of
@@ -22,34 +23,65 @@ const SUDOERS: &str = "/etc/sudoers.d/bale-test-frame";
 /// Held (flock) by the process that has the test site installed.
 pub const SITE_LOCK: &str = "/tmp/bale-frame-test.lock";
 
-/// How many [`Site`]s this process holds, and the lock while it is > 0.
-static USERS: Mutex<(usize, Option<std::fs::File>)> = Mutex::new((0, None));
+/// Which `scontrol` the site's configuration names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scontrol {
+    /// A fake whose jobs the tests declare with [`job`].
+    Fake,
+    /// `/usr/bin/scontrol`, asking the cluster of support/slurm.rs.
+    Real,
+}
+
+/// How many [`Site`]s this process holds, the lock while it is > 0, and
+/// the kind installed.
+struct Users {
+    count: usize,
+    lock: Option<std::fs::File>,
+    scontrol: Scontrol,
+}
+
+static USERS: Mutex<Users> = Mutex::new(Users {
+    count: 0,
+    lock: None,
+    scontrol: Scontrol::Fake,
+});
 
 /// The test site, installed while held.
 pub struct Site;
 
+/// The test site with the fake `scontrol`.
 pub fn site() -> Site {
+    site_with(Scontrol::Fake)
+}
+
+/// The test site with the given `scontrol`; a process uses one kind.
+pub fn site_with(scontrol: Scontrol) -> Site {
     require_root();
     let mut users = USERS.lock().unwrap_or_else(|e| e.into_inner());
-    if users.0 == 0 {
+    if users.count == 0 {
         let lock = std::fs::File::create(SITE_LOCK).unwrap();
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
-        users.1 = Some(lock);
-        install();
+        users.lock = Some(lock);
+        users.scontrol = scontrol;
+        install(scontrol);
     }
-    users.0 += 1;
+    assert_eq!(
+        users.scontrol, scontrol,
+        "the test site is installed with another scontrol"
+    );
+    users.count += 1;
     Site
 }
 
 impl Drop for Site {
     fn drop(&mut self) {
         let mut users = USERS.lock().unwrap_or_else(|e| e.into_inner());
-        users.0 -= 1;
-        if users.0 == 0 {
+        users.count -= 1;
+        if users.count == 0 {
             let _ = std::fs::remove_file(SUDOERS);
             let _ = std::fs::remove_file(CONFIG);
             let _ = std::fs::remove_file(HELPER);
-            users.1 = None;
+            users.lock = None;
         }
     }
 }
@@ -70,7 +102,7 @@ pub fn state() -> PathBuf {
     base().join("state")
 }
 
-fn install() {
+fn install(scontrol: Scontrol) {
     for tool in ["sudo", "mke2fs", "mksquashfs", "runuser", "visudo"] {
         let found = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
             .iter()
@@ -94,13 +126,10 @@ fn install() {
         std::fs::create_dir_all(&dir).unwrap();
     }
     run_ok("chmod", &["-R", "go+rX", BASE]);
-    let scontrol = base().join("scontrol");
-    std::fs::write(
-        &scontrol,
-        format!("#!/bin/sh\n# fake scontrol: show job -o ID\nf={BASE}/jobs/$4\n[ -f \"$f\" ] || {{ echo \"slurm_load_jobs error: Invalid job id specified\" >&2; exit 1; }}\necho \"JobId=$4 JobName=t UserId=$(cat \"$f\") GroupId=x(0)\"\n"),
-    )
-    .unwrap();
-    run_ok("chmod", &["755", scontrol.to_str().unwrap()]);
+    let scontrol = match scontrol {
+        Scontrol::Fake => fake_scontrol(),
+        Scontrol::Real => PathBuf::from("/usr/bin/scontrol"),
+    };
     std::fs::create_dir_all("/etc/bale").unwrap();
     let config = format!(
         "{MARK}\nimage_path = \"{}\"\nmount_path = \"{}\"\nusr_mount_path = \"{}\"\nstate_dir = \"{}\"\nhelper = \"{HELPER}\"\nscontrol = \"{}\"\n",
@@ -133,7 +162,19 @@ pub fn strict_config(_site: &Site) -> tempfile::NamedTempFile {
     strict
 }
 
-/// Declares SLURM job `id` as owned by `user`.
+/// The fake `scontrol show job -o ID`, answering from the files of [`job`].
+fn fake_scontrol() -> PathBuf {
+    let scontrol = base().join("scontrol");
+    std::fs::write(
+        &scontrol,
+        format!("#!/bin/sh\n# fake scontrol: show job -o ID\nf={BASE}/jobs/$4\n[ -f \"$f\" ] || {{ echo \"slurm_load_jobs error: Invalid job id specified\" >&2; exit 1; }}\necho \"JobId=$4 JobName=t UserId=$(cat \"$f\") GroupId=x(0)\"\n"),
+    )
+    .unwrap();
+    run_ok("chmod", &["755", scontrol.to_str().unwrap()]);
+    scontrol
+}
+
+/// Declares SLURM job `id` as owned by `user` (to the fake `scontrol`).
 pub fn job(id: &str, user: &str) {
     let uid = uid(user);
     std::fs::write(base().join("jobs").join(id), format!("{user}({uid})")).unwrap();
@@ -316,8 +357,12 @@ impl Syslog {
             .set_read_timeout(Some(std::time::Duration::from_millis(50)))
             .unwrap();
         if let Ok(meta) = std::fs::symlink_metadata(DEV_LOG) {
+            // Ours, left by a killed run: a symlink to a socket nobody reads.
+            let unread = std::os::unix::net::UnixDatagram::unbound()
+                .and_then(|s| s.connect(DEV_LOG))
+                .is_err();
             assert!(
-                meta.file_type().is_symlink() && std::fs::metadata(DEV_LOG).is_err(),
+                meta.file_type().is_symlink() && unread,
                 "{DEV_LOG} exists: a syslog daemon runs here; stop it to run this test"
             );
         }

@@ -11,6 +11,7 @@ pub mod gen;
 pub mod gentle_tree;
 pub mod modules;
 pub mod nodes;
+pub mod slurm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

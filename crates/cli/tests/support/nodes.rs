@@ -1,10 +1,12 @@
 //! Simulated compute nodes on one machine: each is a `sleep` in its own
 //! UTS and mount namespace (`unshare --uts --mount --propagation private`)
-//! with its own host name and its own node-local state directory (a tmpfs
-//! over the site's state dir); `/tmp`, and so the "parallel file system"
-//! holding images and lock files, is shared. Commands run in a node via
-//! `nsenter`. Dropping a node unmounts what it mounted, then ends it;
-//! [`SimNode::crash`] ends it without unmounting, like a node that died.
+//! with its own host name (resolvable there: its own `/etc/hosts`, as sudo
+//! wants) and its own node-local state directory (a tmpfs over the site's
+//! state dir); `/tmp`, and so the "parallel file system" holding images and
+//! lock files, is shared. Commands run in a node via `nsenter` (which execs
+//! the program: a spawned daemon is the child). Dropping a node unmounts
+//! what it mounted, then ends it; [`SimNode::crash`] ends it without
+//! unmounting, like a node that died.
 
 use std::path::Path;
 use std::process::{Child, Command, Output};
@@ -16,8 +18,13 @@ pub struct SimNode {
 
 impl SimNode {
     pub fn start(name: &str, state_dir: &Path) -> SimNode {
+        let hosts = tempfile::NamedTempFile::new().unwrap();
+        let known = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        std::fs::write(hosts.path(), format!("{known}127.0.1.1 {name}\n")).unwrap();
+        super::run_ok("chmod", &["644", hosts.path().to_str().unwrap()]);
         let script = format!(
-            "hostname {name} && mount -t tmpfs -o mode=0755 bale-state {} && echo ready && exec sleep infinity",
+            "hostname {name} && mount --bind {} /etc/hosts && mount -t tmpfs -o mode=0755 bale-state {} && echo ready && exec sleep infinity",
+            hosts.path().display(),
             state_dir.display()
         );
         let mut child = Command::new("unshare")
@@ -55,13 +62,18 @@ impl SimNode {
         self.child.as_ref().expect("node is running").id()
     }
 
+    /// `program ARGS` on the node, as root, ready to run.
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut command = Command::new("nsenter");
+        command
+            .args(["-t", &self.pid().to_string(), "-u", "-m", "--", program])
+            .args(args);
+        command
+    }
+
     /// Runs `program ARGS` on the node, as root.
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
-        Command::new("nsenter")
-            .args(["-t", &self.pid().to_string(), "-u", "-m", "--", program])
-            .args(args)
-            .output()
-            .expect("nsenter")
+        self.command(program, args).output().expect("nsenter")
     }
 
     /// Runs `bale ARGS` on the node.
