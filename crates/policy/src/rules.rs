@@ -167,12 +167,15 @@ pub fn image_kind(
     Ok(kind)
 }
 
-/// Rule `loop-budget`: at most `budget` loop devices in use on a node.
+/// Rule `loop-budget`: at most `budget` loop devices of bale in use on a
+/// node.
 pub fn loop_budget(in_use: usize, budget: u32) -> Result<(), Refusal> {
     if in_use >= budget as usize {
         return Err(Refusal::new(
             "loop-budget",
-            format!("{in_use} loop devices in use, the node's budget is {budget}"),
+            format!(
+                "{in_use} loop devices of bale in use on this node, its budget (loop_budget) is {budget}"
+            ),
         ));
     }
     Ok(())
