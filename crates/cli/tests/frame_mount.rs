@@ -1,7 +1,7 @@
 //! The image framework end to end, as root and as unprivileged users
 //! calling the helper through a real sudo rule: software modules mounted
 //! once per node and reference counted, user images read-only and
-//! read-write, create and resize.
+//! read-write, create and resize, and `create-software`.
 
 mod support;
 
@@ -238,4 +238,58 @@ fn create_refuses_oversized_images_and_leaves_nothing_behind() {
         .collect();
     assert_eq!(names, ["exists.img"], "no partial image");
     let _ = run("true", &[]);
+}
+
+#[test]
+fn create_software_builds_in_the_workdir_and_replaces_the_image_atomically() {
+    let _site = frame::site();
+    let name = "create-sw";
+    let module = format!("{name}/1.0");
+    let dir = frame::software_module(name);
+    let image = frame::images().join(name).join("1.0.sqfs");
+    let work = frame::user_dir("root", "create-sw-work");
+    let _mounts = Mounts {
+        prefixes: vec![dir.clone(), frame::images().join(name), work.clone()],
+    };
+    let mode = std::os::unix::fs::PermissionsExt::mode(&image.metadata().unwrap().permissions());
+    assert_eq!(mode & 0o7777, 0o644, "every user of the node may read it");
+    let first = std::fs::read(&image).unwrap();
+    let out = support::bale()
+        .args(["create-software", &module])
+        .output()
+        .unwrap();
+    assert!(refusal(&out, 1).contains("already exists (use -f to replace it)"));
+    assert_eq!(std::fs::read(&image).unwrap(), first);
+
+    // --oversize is accepted for the original tool's scripts and changes
+    // nothing: the same tree packs to the same bytes.
+    let work_arg = work.to_str().unwrap();
+    let args = ["create-software", &module, "-f", "--workdir", work_arg];
+    ok(support::bale()
+        .args(args)
+        .args(["--oversize", "1.5"])
+        .output()
+        .unwrap());
+    assert_eq!(std::fs::read(&image).unwrap(), first);
+
+    // Replaced by a rename: a reader of the old image keeps reading it.
+    let mut old = std::fs::File::open(&image).unwrap();
+    std::fs::write(dir.join("bin/hello"), "hello again\n").unwrap();
+    ok(support::bale().args(args).output().unwrap());
+    let mut kept = Vec::new();
+    std::io::Read::read_to_end(&mut old, &mut kept).unwrap();
+    assert_eq!(kept, first, "the old image was not written over");
+    let out = support::bale()
+        .args(["cat", image.to_str().unwrap(), "bin/hello"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(out), "hello again");
+    let left: Vec<_> = std::fs::read_dir(&work).unwrap().collect();
+    assert!(left.is_empty(), "nothing left in the workdir: {left:?}");
+
+    // The module's directory is packed only while no image hides it.
+    ok(bale_as("bale-test", &["mount", &module]));
+    let out = support::bale().args(args).output().unwrap();
+    assert!(refusal(&out, 1).contains("is mounted"));
+    ok(bale_as("bale-test", &["umount", &module]));
 }
