@@ -293,3 +293,70 @@ fn create_software_builds_in_the_workdir_and_replaces_the_image_atomically() {
     assert!(refusal(&out, 1).contains("is mounted"));
     ok(bale_as("bale-test", &["umount", &module]));
 }
+
+#[test]
+fn a_busy_umount_names_the_holders_and_lazy_detaches_a_read_only_mount() {
+    let _site = frame::site();
+    let home = frame::user_dir("bale-test", "lazy");
+    let mp = frame::user_mounts().join("bale-test").join("lazy");
+    let rw_mp = frame::user_mounts().join("bale-test").join("lazy-rw");
+    let _mounts = Mounts {
+        prefixes: vec![mp.clone(), rw_mp.clone(), home.clone()],
+    };
+    let (image, mpath) = (
+        frame::squashfs_image(&home, "lazy.sqfs"),
+        mp.to_str().unwrap(),
+    );
+    run_ok("chmod", &["644", image.to_str().unwrap()]);
+    ok(bale_as(
+        "bale-test",
+        &["mount", image.to_str().unwrap(), mpath],
+    ));
+    let mut holder = std::process::Command::new("sleep")
+        .arg("300")
+        .current_dir(&mp)
+        .spawn()
+        .unwrap();
+    let out = bale_as("bale-test", &["umount", mpath]);
+    let busy = format!("{mpath}: busy, in use by {} (sleep)", holder.id());
+    assert!(refusal(&out, 4).contains(&busy), "names the holder");
+    // Only a mount the caller may unmount anyway.
+    let out = frame::helper_as("bale-other", &["umount", "--lazy", "--mountpoint", mpath]);
+    assert!(refusal(&out, 1).contains("not mounted for user bale-other"));
+    assert_eq!(mount_count(&mp), 1);
+
+    ok(bale_as("bale-test", &["umount", "--lazy", mpath]));
+    assert_eq!(mount_count(&mp), 0, "detached at once");
+    assert!(lock_lines(&image).is_empty(), "{:?}", lock_lines(&image));
+    let listed = ok(bale_as("bale-test", &["list"]));
+    assert!(!listed.contains(mpath), "record released: {listed}");
+    let cwd = format!("/proc/{}/cwd/d/f", holder.id());
+    assert_eq!(
+        std::fs::read_to_string(cwd).unwrap(),
+        "lazy.sqfs",
+        "the holder still reads it"
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let gone = || frame::loops_below(&image).is_empty();
+    assert!(
+        support::fuse::wait_for(std::time::Duration::from_secs(5), gone),
+        "the loop device goes with the last holder"
+    );
+
+    // A read-write image is never detached while in use.
+    let ext4 = home.join("lazy.img");
+    let ext4 = ext4.to_str().unwrap();
+    ok(bale_as("bale-test", &["create", ext4, "--size", "16M"]));
+    let rw_path = rw_mp.to_str().unwrap();
+    ok(bale_as("bale-test", &["mount", ext4, rw_path, "--rw"]));
+    let out = bale_as("bale-test", &["umount", "--lazy", rw_path]);
+    let line = refusal(&out, 3);
+    assert!(
+        line.contains(&format!("refused by rule lazy-read-only: {rw_path}: ")),
+        "{line}"
+    );
+    assert_eq!(mount_count(&rw_mp), 1);
+    ok(bale_as("bale-test", &["umount", rw_path]));
+    assert_eq!(mount_count(&rw_mp), 0);
+}

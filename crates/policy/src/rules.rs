@@ -181,6 +181,22 @@ pub fn loop_budget(in_use: usize, budget: u32) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Rule `lazy-read-only`: only a read-only mount is detached lazily. A
+/// read-write image detached while files are open would still be written
+/// after its cluster lock line is gone, when another node may take it.
+pub fn lazy_unmount(mountpoint: &Path, rw: bool) -> Result<(), Refusal> {
+    if rw {
+        return Err(Refusal::new(
+            "lazy-read-only",
+            format!(
+                "{}: a read-write image is unmounted only when nothing uses it (its cluster lock must hold until then)",
+                mountpoint.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Who owns a job (SLURM in production, a table in tests).
 pub trait JobOwners {
     /// The uid that owns `job`, or why it cannot be told.
@@ -376,6 +392,15 @@ mod tests {
         assert!(loop_budget(3, 4).is_ok());
         assert_eq!(loop_budget(4, 4).unwrap_err().rule, "loop-budget");
         assert_eq!(loop_budget(0, 0).unwrap_err().rule, "loop-budget");
+    }
+
+    #[test]
+    fn only_read_only_mounts_are_detached_lazily() {
+        assert!(lazy_unmount(Path::new("/m"), false).is_ok());
+        assert_eq!(
+            lazy_unmount(Path::new("/m"), true).unwrap_err().rule,
+            "lazy-read-only"
+        );
     }
 
     struct Table(HashMap<&'static str, u32>);
