@@ -113,6 +113,36 @@ fn repair(mp: &Path, round: u64) -> bool {
     mounted
 }
 
+/// 30 rounds of `bale mount WHAT…` killed at growing delays, then, if it
+/// got mounted on `target`, `bale umount RELEASE` likewise: each round,
+/// `cleanup` leaves `image` either mounted and recorded or neither, and
+/// finally nothing at all.
+fn kill_mount_and_umount(what: &[&str], release: &str, target: &Path, image: &Path) {
+    let (mut unreported, mut mounted_after) = (0, 0);
+    let mount = [&["mount"][..], what].concat();
+    let umount = ["umount", release];
+    for round in 0..30u64 {
+        let delay = Duration::from_micros(round * 900);
+        kill_after(&mount, delay);
+        if !frame::mounts_below(target).is_empty() {
+            mounted_after += 1;
+            kill_after(&umount, Duration::from_micros(round * 500));
+        }
+        let listed = list_json();
+        let u = &listed["unreported"];
+        let count = ["mounts", "records", "loops"]
+            .iter()
+            .map(|k| u[k].as_array().unwrap().len())
+            .sum::<usize>();
+        unreported += count;
+        if repair(target, round) {
+            bale().args(umount).assert().success();
+        }
+        assert_clean(image, target);
+    }
+    eprintln!("30 kills: {mounted_after} left a mount, {unreported} unreported items repaired");
+}
+
 #[test]
 fn kill_9_during_mount_and_umount_is_explained_and_repaired() {
     let _serial = serial();
@@ -123,27 +153,21 @@ fn kill_9_during_mount_and_umount_is_explained_and_repaired() {
     let _m = Mounts {
         prefixes: vec![mp.clone(), dir.clone()],
     };
-    let (mut unreported, mut mounted_after) = (0, 0);
-    for round in 0..30u64 {
-        let delay = Duration::from_micros(round * 900);
-        kill_after(&["mount", s(&img), s(&mp)], delay);
-        if !frame::mounts_below(&mp).is_empty() {
-            mounted_after += 1;
-            kill_after(&["umount", s(&mp)], Duration::from_micros(round * 500));
-        }
-        let listed = list_json();
-        let u = &listed["unreported"];
-        let count = ["mounts", "records", "loops"]
-            .iter()
-            .map(|k| u[k].as_array().unwrap().len())
-            .sum::<usize>();
-        unreported += count;
-        if repair(&mp, round) {
-            bale().args(["umount", s(&mp)]).assert().success();
-        }
-        assert_clean(&img, &mp);
-    }
-    eprintln!("30 kills: {mounted_after} left a mount, {unreported} unreported items repaired");
+    kill_mount_and_umount(&[s(&img), s(&mp)], s(&mp), &mp, &img);
+}
+
+#[test]
+fn kill_9_during_a_module_mount_and_umount_is_explained_and_repaired() {
+    let _serial = serial();
+    let _site = frame::site();
+    let name = "crash-module";
+    let target = frame::software_module(name);
+    let image = frame::images().join(name).join("1.0.sqfs");
+    let _m = Mounts {
+        prefixes: vec![target.clone(), frame::images().join(name)],
+    };
+    let module = format!("{name}/1.0");
+    kill_mount_and_umount(&[&module], &module, &target, &image);
 }
 
 #[test]
