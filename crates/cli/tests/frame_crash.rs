@@ -1,7 +1,8 @@
 //! Crash consistency and the repair commands: kill -9 at any point of a
 //! mount or an unmount leaves a state that `bale list --unreported`
-//! explains and `bale cleanup --cleanup` repairs; `umount-all` for the
-//! SLURM epilog, busy mounts and `--kill`.
+//! explains and `bale cleanup --cleanup` repairs, and a read-write image
+//! loses no data; `umount-all` for the SLURM epilog, busy mounts and
+//! `--kill`.
 
 mod support;
 
@@ -94,6 +95,54 @@ fn kill_after(args: &[&str], delay: Duration) {
     child.wait().unwrap();
 }
 
+/// `bale cleanup --cleanup`; then whatever is left on `mp` is consistent:
+/// mounted and recorded, or neither. Whether it is mounted.
+fn repair(mp: &Path, round: u64) -> bool {
+    let out = bale().args(["cleanup", "--cleanup"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "cleanup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mounted = !frame::mounts_below(mp).is_empty();
+    assert_eq!(
+        mounted,
+        records_of(mp) == 1,
+        "round {round}: mount and record disagree"
+    );
+    mounted
+}
+
+/// 30 rounds of `bale mount WHAT…` killed at growing delays, then, if it
+/// got mounted on `target`, `bale umount RELEASE` likewise: each round,
+/// `cleanup` leaves `image` either mounted and recorded or neither, and
+/// finally nothing at all.
+fn kill_mount_and_umount(what: &[&str], release: &str, target: &Path, image: &Path) {
+    let (mut unreported, mut mounted_after) = (0, 0);
+    let mount = [&["mount"][..], what].concat();
+    let umount = ["umount", release];
+    for round in 0..30u64 {
+        let delay = Duration::from_micros(round * 900);
+        kill_after(&mount, delay);
+        if !frame::mounts_below(target).is_empty() {
+            mounted_after += 1;
+            kill_after(&umount, Duration::from_micros(round * 500));
+        }
+        let listed = list_json();
+        let u = &listed["unreported"];
+        let count = ["mounts", "records", "loops"]
+            .iter()
+            .map(|k| u[k].as_array().unwrap().len())
+            .sum::<usize>();
+        unreported += count;
+        if repair(target, round) {
+            bale().args(umount).assert().success();
+        }
+        assert_clean(image, target);
+    }
+    eprintln!("30 kills: {mounted_after} left a mount, {unreported} unreported items repaired");
+}
+
 #[test]
 fn kill_9_during_mount_and_umount_is_explained_and_repaired() {
     let _serial = serial();
@@ -104,40 +153,69 @@ fn kill_9_during_mount_and_umount_is_explained_and_repaired() {
     let _m = Mounts {
         prefixes: vec![mp.clone(), dir.clone()],
     };
-    let (mut unreported, mut mounted_after) = (0, 0);
-    for round in 0..30u64 {
-        let delay = Duration::from_micros(round * 900);
-        kill_after(&["mount", s(&img), s(&mp)], delay);
-        if !frame::mounts_below(&mp).is_empty() {
-            mounted_after += 1;
-            kill_after(&["umount", s(&mp)], Duration::from_micros(round * 500));
+    kill_mount_and_umount(&[s(&img), s(&mp)], s(&mp), &mp, &img);
+}
+
+#[test]
+fn kill_9_during_a_module_mount_and_umount_is_explained_and_repaired() {
+    let _serial = serial();
+    let _site = frame::site();
+    let name = "crash-module";
+    let target = frame::software_module(name);
+    let image = frame::images().join(name).join("1.0.sqfs");
+    let _m = Mounts {
+        prefixes: vec![target.clone(), frame::images().join(name)],
+    };
+    let module = format!("{name}/1.0");
+    kill_mount_and_umount(&[&module], &module, &target, &image);
+}
+
+#[test]
+fn kill_9_during_a_read_write_umount_loses_no_data() {
+    let _serial = serial();
+    let _site = frame::site();
+    let dir = workdir("crash-rw");
+    let img = dir.join("rw.img");
+    bale()
+        .args(["create", s(&img), "--size", "16M"])
+        .assert()
+        .success();
+    let mp = root_mount("crash-rw");
+    let _m = Mounts {
+        prefixes: vec![mp.clone(), dir.clone()],
+    };
+    let data = |round: u64| format!("written in round {round}\n").repeat(4000);
+    let (rounds, mut still_mounted) = (12, 0);
+    for round in 0..rounds {
+        if frame::mounts_below(&mp).is_empty() {
+            bale()
+                .args(["mount", s(&img), s(&mp), "--rw"])
+                .assert()
+                .success();
         }
-        let listed = list_json();
-        let u = &listed["unreported"];
-        let count = ["mounts", "records", "loops"]
-            .iter()
-            .map(|k| u[k].as_array().unwrap().len())
-            .sum::<usize>();
-        unreported += count;
-        let out = bale().args(["cleanup", "--cleanup"]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "cleanup: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // Whatever is left is consistent: either mounted and recorded, or neither.
-        let mounted = !frame::mounts_below(&mp).is_empty();
-        assert_eq!(
-            mounted,
-            records_of(&mp) == 1,
-            "round {round}: mount and record disagree"
-        );
-        if mounted {
-            bale().args(["umount", s(&mp)]).assert().success();
-        }
-        assert_clean(&img, &mp);
+        // Not synced by the writer: the unmount must not lose it.
+        std::fs::write(mp.join(format!("round-{round}")), data(round)).unwrap();
+        kill_after(&["umount", s(&mp)], Duration::from_millis(round * 4));
+        still_mounted += usize::from(repair(&mp, round));
     }
-    eprintln!("30 kills: {mounted_after} left a mount, {unreported} unreported items repaired");
+    eprintln!("{rounds} kills during umount: {still_mounted} left it mounted");
+    if !frame::mounts_below(&mp).is_empty() {
+        bale().args(["umount", s(&mp)]).assert().success();
+    }
+    assert_clean(&img, &mp);
+    run_ok("e2fsck", &["-fn", s(&img)]);
+    bale().args(["mount", s(&img), s(&mp)]).assert().success();
+    for round in 0..rounds {
+        let file = mp.join(format!("round-{round}"));
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            data(round),
+            "{}",
+            file.display()
+        );
+    }
+    bale().args(["umount", s(&mp)]).assert().success();
+    assert_clean(&img, &mp);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The image framework end to end, as root and as unprivileged users
 //! calling the helper through a real sudo rule: software modules mounted
 //! once per node and reference counted, user images read-only and
-//! read-write, create and resize.
+//! read-write, create and resize, and `create-software`.
 
 mod support;
 
@@ -238,4 +238,125 @@ fn create_refuses_oversized_images_and_leaves_nothing_behind() {
         .collect();
     assert_eq!(names, ["exists.img"], "no partial image");
     let _ = run("true", &[]);
+}
+
+#[test]
+fn create_software_builds_in_the_workdir_and_replaces_the_image_atomically() {
+    let _site = frame::site();
+    let name = "create-sw";
+    let module = format!("{name}/1.0");
+    let dir = frame::software_module(name);
+    let image = frame::images().join(name).join("1.0.sqfs");
+    let work = frame::user_dir("root", "create-sw-work");
+    let _mounts = Mounts {
+        prefixes: vec![dir.clone(), frame::images().join(name), work.clone()],
+    };
+    let mode = std::os::unix::fs::PermissionsExt::mode(&image.metadata().unwrap().permissions());
+    assert_eq!(mode & 0o7777, 0o644, "every user of the node may read it");
+    let first = std::fs::read(&image).unwrap();
+    let out = support::bale()
+        .args(["create-software", &module])
+        .output()
+        .unwrap();
+    assert!(refusal(&out, 1).contains("already exists (use -f to replace it)"));
+    assert_eq!(std::fs::read(&image).unwrap(), first);
+
+    // --oversize is accepted for the original tool's scripts and changes
+    // nothing: the same tree packs to the same bytes.
+    let work_arg = work.to_str().unwrap();
+    let args = ["create-software", &module, "-f", "--workdir", work_arg];
+    ok(support::bale()
+        .args(args)
+        .args(["--oversize", "1.5"])
+        .output()
+        .unwrap());
+    assert_eq!(std::fs::read(&image).unwrap(), first);
+
+    // Replaced by a rename: a reader of the old image keeps reading it.
+    let mut old = std::fs::File::open(&image).unwrap();
+    std::fs::write(dir.join("bin/hello"), "hello again\n").unwrap();
+    ok(support::bale().args(args).output().unwrap());
+    let mut kept = Vec::new();
+    std::io::Read::read_to_end(&mut old, &mut kept).unwrap();
+    assert_eq!(kept, first, "the old image was not written over");
+    let out = support::bale()
+        .args(["cat", image.to_str().unwrap(), "bin/hello"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(out), "hello again");
+    let left: Vec<_> = std::fs::read_dir(&work).unwrap().collect();
+    assert!(left.is_empty(), "nothing left in the workdir: {left:?}");
+
+    // The module's directory is packed only while no image hides it.
+    ok(bale_as("bale-test", &["mount", &module]));
+    let out = support::bale().args(args).output().unwrap();
+    assert!(refusal(&out, 1).contains("is mounted"));
+    ok(bale_as("bale-test", &["umount", &module]));
+}
+
+#[test]
+fn a_busy_umount_names_the_holders_and_lazy_detaches_a_read_only_mount() {
+    let _site = frame::site();
+    let home = frame::user_dir("bale-test", "lazy");
+    let mp = frame::user_mounts().join("bale-test").join("lazy");
+    let rw_mp = frame::user_mounts().join("bale-test").join("lazy-rw");
+    let _mounts = Mounts {
+        prefixes: vec![mp.clone(), rw_mp.clone(), home.clone()],
+    };
+    let (image, mpath) = (
+        frame::squashfs_image(&home, "lazy.sqfs"),
+        mp.to_str().unwrap(),
+    );
+    run_ok("chmod", &["644", image.to_str().unwrap()]);
+    ok(bale_as(
+        "bale-test",
+        &["mount", image.to_str().unwrap(), mpath],
+    ));
+    let mut holder = std::process::Command::new("sleep")
+        .arg("300")
+        .current_dir(&mp)
+        .spawn()
+        .unwrap();
+    let out = bale_as("bale-test", &["umount", mpath]);
+    let busy = format!("{mpath}: busy, in use by {} (sleep)", holder.id());
+    assert!(refusal(&out, 4).contains(&busy), "names the holder");
+    // Only a mount the caller may unmount anyway.
+    let out = frame::helper_as("bale-other", &["umount", "--lazy", "--mountpoint", mpath]);
+    assert!(refusal(&out, 1).contains("not mounted for user bale-other"));
+    assert_eq!(mount_count(&mp), 1);
+
+    ok(bale_as("bale-test", &["umount", "--lazy", mpath]));
+    assert_eq!(mount_count(&mp), 0, "detached at once");
+    assert!(lock_lines(&image).is_empty(), "{:?}", lock_lines(&image));
+    let listed = ok(bale_as("bale-test", &["list"]));
+    assert!(!listed.contains(mpath), "record released: {listed}");
+    let cwd = format!("/proc/{}/cwd/d/f", holder.id());
+    assert_eq!(
+        std::fs::read_to_string(cwd).unwrap(),
+        "lazy.sqfs",
+        "the holder still reads it"
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let gone = || frame::loops_below(&image).is_empty();
+    assert!(
+        support::fuse::wait_for(std::time::Duration::from_secs(5), gone),
+        "the loop device goes with the last holder"
+    );
+
+    // A read-write image is never detached while in use.
+    let ext4 = home.join("lazy.img");
+    let ext4 = ext4.to_str().unwrap();
+    ok(bale_as("bale-test", &["create", ext4, "--size", "16M"]));
+    let rw_path = rw_mp.to_str().unwrap();
+    ok(bale_as("bale-test", &["mount", ext4, rw_path, "--rw"]));
+    let out = bale_as("bale-test", &["umount", "--lazy", rw_path]);
+    let line = refusal(&out, 3);
+    assert!(
+        line.contains(&format!("refused by rule lazy-read-only: {rw_path}: ")),
+        "{line}"
+    );
+    assert_eq!(mount_count(&rw_mp), 1);
+    ok(bale_as("bale-test", &["umount", rw_path]));
+    assert_eq!(mount_count(&rw_mp), 0);
 }

@@ -313,7 +313,7 @@ fn a_failing_bale_neither_fails_the_job_nor_drains_the_node() {
     std::fs::write(&module.image, vec![b'x'; 8192]).unwrap();
     let dir = workdir("bale-test", "broken");
     // A strict site: the hook itself fails, and the TaskProlog must not.
-    let site = frame::site_with(frame::Scontrol::Real);
+    let site = frame::site_with(slurm::SITE);
     let strict = frame::strict_config(&site);
     let out = dir.join("job.out");
     let task = script(&dir, "task.sh", &show(&[&module]));

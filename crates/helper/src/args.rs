@@ -5,7 +5,7 @@
 //! ```text
 //! bale-helper mount  [--rw] [--job-id ID] --module NAME/VERSION
 //! bale-helper mount  [--rw] [--job-id ID] --image PATH [--mountpoint PATH]
-//! bale-helper umount [--job-id ID] (--module NAME/VERSION | --mountpoint PATH)
+//! bale-helper umount [--lazy] [--job-id ID] (--module NAME/VERSION | --mountpoint PATH)
 //! bale-helper umount-all [--job-id ID] [--kill]
 //! bale-helper cleanup [--kill]
 //! bale-helper run [--env-from PID] (--module NAME/VERSION | --image PATH [--mountpoint PATH])... -- COMMAND [ARG...]
@@ -36,6 +36,8 @@ pub struct MountRequest {
 pub struct UmountRequest {
     pub target: Target,
     pub job: Option<String>,
+    /// Detach a busy mount now; it goes when its files are closed.
+    pub lazy: bool,
 }
 
 #[derive(Debug)]
@@ -67,7 +69,7 @@ pub struct RunRequest {
     pub command: Vec<String>,
 }
 
-const USAGE: &str = "usage: bale-helper mount [--rw] [--job-id ID] (--module NAME/VERSION | --image PATH [--mountpoint PATH]) | umount [--job-id ID] (--module NAME/VERSION | --mountpoint PATH) | umount-all [--job-id ID] [--kill] | cleanup [--kill] | run [--env-from PID] (--module NAME/VERSION | --image PATH [--mountpoint PATH])... -- COMMAND [ARG...]";
+const USAGE: &str = "usage: bale-helper mount [--rw] [--job-id ID] (--module NAME/VERSION | --image PATH [--mountpoint PATH]) | umount [--lazy] [--job-id ID] (--module NAME/VERSION | --mountpoint PATH) | umount-all [--job-id ID] [--kill] | cleanup [--kill] | run [--env-from PID] (--module NAME/VERSION | --image PATH [--mountpoint PATH])... -- COMMAND [ARG...]";
 
 pub fn parse(argv: &[String]) -> Result<Request, String> {
     let (command, rest) = argv.split_first().ok_or(USAGE)?;
@@ -76,6 +78,7 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
     }
     let mut rw = false;
     let mut kill = false;
+    let mut lazy = false;
     let mut job = None;
     let mut module = None;
     let mut image = None;
@@ -92,6 +95,7 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
         match arg.as_str() {
             "--rw" => rw = true,
             "--kill" => kill = true,
+            "--lazy" if command == "umount" => lazy = true,
             "--job-id" => value(&mut job)?,
             "--module" => value(&mut module)?,
             "--image" => value(&mut image)?,
@@ -119,7 +123,7 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
     };
     match command.as_str() {
         "mount" => Ok(Request::Mount(MountRequest { target, rw, job })),
-        "umount" if !rw => Ok(Request::Umount(UmountRequest { target, job })),
+        "umount" if !rw => Ok(Request::Umount(UmountRequest { target, job, lazy })),
         _ => Err(USAGE.into()),
     }
 }
@@ -199,6 +203,7 @@ impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (verb, target, rw, job) = match self {
             Request::Mount(m) => ("mount", &m.target, m.rw, &m.job),
+            Request::Umount(u) if u.lazy => ("umount lazily", &u.target, false, &u.job),
             Request::Umount(u) => ("umount", &u.target, false, &u.job),
             Request::UmountAll { job, kill } => {
                 f.write_str("umount-all")?;
@@ -255,7 +260,11 @@ mod tests {
         ));
         assert!(matches!(
             p(&["umount", "--job-id", "5", "--mountpoint", "/m"]),
-            Ok(Request::Umount(_))
+            Ok(Request::Umount(UmountRequest { lazy: false, .. }))
+        ));
+        assert!(matches!(
+            p(&["umount", "--lazy", "--module", "a/b"]),
+            Ok(Request::Umount(UmountRequest { lazy: true, .. }))
         ));
         let Ok(Request::Run(run)) = p(&[
             "run",
@@ -295,6 +304,8 @@ mod tests {
             &["mount", "--module", "a/b", "--image", "/x"],
             &["umount", "--image", "/x"],
             &["umount", "--rw", "--module", "a/b"],
+            &["mount", "--lazy", "--module", "a/b"],
+            &["umount-all", "--lazy"],
             &["mount", "--module", "a/b", "--module", "c/d"],
             &["mount", "--modul", "a/b"],
             &["shell", "--module", "a/b"],

@@ -9,9 +9,13 @@ use bale_site::Config;
 use rustix::fd::OwnedFd;
 use std::path::Path;
 
-/// Rule `loop-budget`: one more loop device fits in the node's budget.
+/// Rule `loop-budget`: one more loop device of bale fits in the node's
+/// budget. Loop devices of other programs are not bale's to ration.
 pub fn budget(config: &Config) -> Result<(), Failure> {
-    let in_use = bale_registry::loops::attached()?.len();
+    let in_use = bale_registry::loops::attached()?
+        .iter()
+        .filter(|l| bale_kmount::loopdev::attached_by_bale(&l.device))
+        .count();
     Ok(bale_policy::loop_budget(in_use, config.loop_budget.value)?)
 }
 

@@ -5,7 +5,7 @@
 
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
-use crate::umount::{kill_holders, release_lock_line, unmount};
+use crate::umount::{release_lock_line, unmount, Busy};
 use bale_registry::node::{NodeState, Record};
 use bale_registry::owner::Node;
 use bale_registry::survey::{is_framework_image, survey};
@@ -40,13 +40,11 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
             image: forgotten.image.clone(),
             mountpoint: target.clone(),
         };
-        match unmount(config, &as_record) {
-            Err(Failure::Busy(_)) if kill => {
-                kill_holders(target);
-                unmount(config, &as_record)?;
-            }
-            other => other?,
-        }
+        unmount(
+            config,
+            &as_record,
+            if kill { Busy::Kill } else { Busy::Report },
+        )?;
         release_lock_line(
             &state,
             &node,

@@ -1,7 +1,8 @@
-//! `bale-helper umount`: drops the caller's (or the job's) record; the
-//! image is unmounted when no record on this node uses it any more, and
-//! this node's line leaves the image's lock file. A busy mount is left as
-//! it is (record included) and the processes using it are named.
+//! `bale-helper umount [--lazy]`: drops the caller's (or the job's)
+//! record; the image is unmounted when no record on this node uses it any
+//! more, and this node's line leaves the image's lock file. A busy mount is
+//! left as it is (record included) and the processes using it are named;
+//! with `--lazy` a read-only one is detached now and goes when they close.
 
 use crate::args::{Target, UmountRequest};
 use crate::failure::{io, Failure};
@@ -39,19 +40,36 @@ pub fn run(caller: &Caller, config: &Config, req: &UmountRequest) -> Result<Stri
             req.target
         )));
     };
-    release(config, &node, &state, &key, index, false)
+    let busy = if req.lazy {
+        bale_policy::lazy_unmount(&mine[index].mountpoint, mine[index].rw)?;
+        Busy::Detach
+    } else {
+        Busy::Report
+    };
+    release(config, &node, &state, &key, index, busy)
+}
+
+/// What unmounting does when processes still use the mount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Busy {
+    /// Fail, naming the processes (like `fuser`).
+    Report,
+    /// End them (SIGKILL) and unmount.
+    Kill,
+    /// Detach the mount now (`MNT_DETACH`); it goes when they close.
+    Detach,
 }
 
 /// Drops record `index` of `key`; unmounts when no other record uses the
-/// mount (with `kill`, ending the processes that keep it busy) and then
-/// takes this node's line out of the image's lock file.
+/// mount (a busy one as `busy` says) and then takes this node's line out of
+/// the image's lock file.
 pub fn release(
     config: &Config,
     node: &Node,
     state: &NodeState,
     key: &Key,
     index: usize,
-    kill: bool,
+    busy: Busy,
 ) -> Result<String, Failure> {
     let mut mine = state.read(key)?;
     let record = mine.remove(index);
@@ -67,13 +85,7 @@ pub fn release(
             record.mountpoint.display()
         ));
     }
-    match unmount(config, &record) {
-        Err(Failure::Busy(_)) if kill => {
-            kill_holders(&record.mountpoint);
-            unmount(config, &record)?;
-        }
-        other => other?,
-    }
+    unmount(config, &record, busy)?;
     // The lock line goes before the record: killed in between, the record
     // without a mount is what `cleanup` finds and repairs.
     release_lock_line(
@@ -106,12 +118,10 @@ pub fn release_lock_line(
     LockPlace::of(image, software)?.release(node)
 }
 
-/// Ends (SIGKILL) every process using the mount at `mountpoint`.
-pub fn kill_holders(mountpoint: &Path) {
-    let Ok(st) = rustix::fs::stat(mountpoint) else {
-        return;
-    };
-    for holder in bale_kmount::holders::holders(st.st_dev) {
+/// Ends (SIGKILL) every process using the file system `dev` mounted at
+/// `mountpoint`.
+fn kill_holders(dev: libc::dev_t, mountpoint: &Path) {
+    for holder in bale_kmount::holders::holders(dev) {
         if let Some(pid) = rustix::process::Pid::from_raw(holder.pid as i32) {
             crate::log::notice(&format!(
                 "killing pid {} ({}) holding {}",
@@ -127,8 +137,9 @@ pub fn kill_holders(mountpoint: &Path) {
 
 /// Unmounts a recorded mount by descriptor: the mount point is opened below
 /// its root without following symlinks, so renaming a parent directory
-/// cannot redirect the unmount to another mount.
-pub fn unmount(config: &Config, record: &Record) -> Result<(), Failure> {
+/// cannot redirect the unmount to another mount. A busy mount is handled
+/// as `busy` says.
+pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failure> {
     if records::image_mounted_at(&record.mountpoint)?.is_none() {
         return Ok(()); // already gone (unmounted by hand, or a crash)
     }
@@ -184,7 +195,16 @@ pub fn unmount(config: &Config, record: &Record) -> Result<(), Failure> {
             let _ = rustix::fs::syncfs(&fd);
         }
     }
-    match rustix::mount::unmount(&by_fd, rustix::mount::UnmountFlags::NOFOLLOW) {
+    let mut flags = rustix::mount::UnmountFlags::NOFOLLOW;
+    if busy == Busy::Detach {
+        flags |= rustix::mount::UnmountFlags::DETACH;
+    }
+    let mut result = rustix::mount::unmount(&by_fd, flags);
+    if result == Err(rustix::io::Errno::BUSY) && busy == Busy::Kill {
+        kill_holders(dev, &record.mountpoint);
+        result = rustix::mount::unmount(&by_fd, flags);
+    }
+    match result {
         Ok(()) => Ok(()),
         Err(rustix::io::Errno::BUSY) => {
             let holders = bale_kmount::holders::holders(dev);

@@ -5,7 +5,7 @@
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::records;
-use crate::umount::release;
+use crate::umount::{release, Busy};
 use bale_registry::node::NodeState;
 use bale_registry::owner::Node;
 use bale_site::Config;
@@ -21,10 +21,11 @@ pub fn run(
     let state = NodeState::lock(&config.state_dir.value)?;
     let mut done = Vec::new();
     let mut first_failure = None;
+    let busy = if kill { Busy::Kill } else { Busy::Report };
     // Release from the end so the indexes of the others stay valid; a
     // record that fails stays, and so does every one before it.
     for index in (0..state.read(&key)?.len()).rev() {
-        match release(config, &node, &state, &key, index, kill) {
+        match release(config, &node, &state, &key, index, busy) {
             Ok(what) => done.push(what),
             Err(failure) => {
                 crate::log::notice(&format!("umount-all for {key}: {failure}"));

@@ -167,12 +167,31 @@ pub fn image_kind(
     Ok(kind)
 }
 
-/// Rule `loop-budget`: at most `budget` loop devices in use on a node.
+/// Rule `loop-budget`: at most `budget` loop devices of bale in use on a
+/// node.
 pub fn loop_budget(in_use: usize, budget: u32) -> Result<(), Refusal> {
     if in_use >= budget as usize {
         return Err(Refusal::new(
             "loop-budget",
-            format!("{in_use} loop devices in use, the node's budget is {budget}"),
+            format!(
+                "{in_use} loop devices of bale in use on this node, its budget (loop_budget) is {budget}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Rule `lazy-read-only`: only a read-only mount is detached lazily. A
+/// read-write image detached while files are open would still be written
+/// after its cluster lock line is gone, when another node may take it.
+pub fn lazy_unmount(mountpoint: &Path, rw: bool) -> Result<(), Refusal> {
+    if rw {
+        return Err(Refusal::new(
+            "lazy-read-only",
+            format!(
+                "{}: a read-write image is unmounted only when nothing uses it (its cluster lock must hold until then)",
+                mountpoint.display()
+            ),
         ));
     }
     Ok(())
@@ -373,6 +392,15 @@ mod tests {
         assert!(loop_budget(3, 4).is_ok());
         assert_eq!(loop_budget(4, 4).unwrap_err().rule, "loop-budget");
         assert_eq!(loop_budget(0, 0).unwrap_err().rule, "loop-budget");
+    }
+
+    #[test]
+    fn only_read_only_mounts_are_detached_lazily() {
+        assert!(lazy_unmount(Path::new("/m"), false).is_ok());
+        assert_eq!(
+            lazy_unmount(Path::new("/m"), true).unwrap_err().rule,
+            "lazy-read-only"
+        );
     }
 
     struct Table(HashMap<&'static str, u32>);

@@ -1,6 +1,7 @@
-//! `bale umount NAME/VERSION|MOUNTPOINT`: a FUSE mount is unmounted
-//! directly (its server then exits); anything else goes to the privileged
-//! helper, which drops the record and unmounts when nobody uses it.
+//! `bale umount [--lazy] NAME/VERSION|MOUNTPOINT`: a FUSE mount is
+//! unmounted directly (its server then exits); anything else goes to the
+//! privileged helper, which drops the record and unmounts when nobody uses
+//! it (`--lazy`: detaches a busy read-only mount at once).
 
 use super::helper::{self, Named};
 use bale_registry::mountinfo;
@@ -13,7 +14,8 @@ pub struct Args {
     /// The SLURM job the mount was recorded for.
     #[arg(long, value_name = "ID")]
     pub job_id: Option<String>,
-    /// FUSE: detach now even if files are open; the mount goes when they close.
+    /// Detach now even if files are open; the mount goes when they close
+    /// (FUSE mounts, and kernel mounts of read-only images).
     #[arg(short = 'z', long)]
     pub lazy: bool,
 }
@@ -33,6 +35,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let mut argv = vec!["umount".to_string()];
+    if args.lazy {
+        argv.push("--lazy".into());
+    }
     if let Some(job) = &args.job_id {
         argv.extend(["--job-id".into(), job.clone()]);
     }

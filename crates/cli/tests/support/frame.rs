@@ -2,9 +2,9 @@
 //! `/etc/bale/config.toml` pointing at them, the freshly built helper
 //! installed root-owned with a real sudo rule for every user, and a fake
 //! `scontrol` whose jobs the tests declare (or the real one, for tests
-//! that run a SLURM cluster: [`site_with`]). Installed while any test holds
-//! a [`Site`], removed when the last one ends (also on failure). Tests
-//! clean their mounts with [`Mounts`], which also works on panic.
+//! that run a SLURM cluster), as [`Options`] say. Installed while any test
+//! holds a [`Site`], removed when the last one ends (also on failure).
+//! Tests clean their mounts with [`Mounts`], which also works on panic.
 //! The site is machine-wide, so it is held under an exclusive `flock` of
 //! [`SITE_LOCK`]: test binaries (or checkouts) that need it take turns.
 
@@ -32,42 +32,61 @@ pub enum Scontrol {
     Real,
 }
 
+/// How the test site is installed. All tests of one process (test binary)
+/// share one site, so they must all ask for the same options: a test that
+/// needs other options goes into a test binary of its own.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Options {
+    pub scontrol: Scontrol,
+    /// Lines appended to `/etc/bale/config.toml`, the only configuration
+    /// the helper reads (`loop_budget = 2\n`, …).
+    pub extra_config: &'static str,
+}
+
+impl Options {
+    /// The fake `scontrol`, nothing extra.
+    pub const DEFAULT: Options = Options {
+        scontrol: Scontrol::Fake,
+        extra_config: "",
+    };
+}
+
 /// How many [`Site`]s this process holds, the lock while it is > 0, and
-/// the kind installed.
+/// the options installed.
 struct Users {
     count: usize,
     lock: Option<std::fs::File>,
-    scontrol: Scontrol,
+    options: Options,
 }
 
 static USERS: Mutex<Users> = Mutex::new(Users {
     count: 0,
     lock: None,
-    scontrol: Scontrol::Fake,
+    options: Options::DEFAULT,
 });
 
 /// The test site, installed while held.
 pub struct Site;
 
-/// The test site with the fake `scontrol`.
+/// The test site with [`Options::DEFAULT`].
 pub fn site() -> Site {
-    site_with(Scontrol::Fake)
+    site_with(Options::DEFAULT)
 }
 
-/// The test site with the given `scontrol`; a process uses one kind.
-pub fn site_with(scontrol: Scontrol) -> Site {
+/// The test site with `options`; a process uses one kind.
+pub fn site_with(options: Options) -> Site {
     require_root();
     let mut users = USERS.lock().unwrap_or_else(|e| e.into_inner());
     if users.count == 0 {
         let lock = std::fs::File::create(SITE_LOCK).unwrap();
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
         users.lock = Some(lock);
-        users.scontrol = scontrol;
-        install(scontrol);
+        users.options = options;
+        install(options);
     }
     assert_eq!(
-        users.scontrol, scontrol,
-        "the test site is installed with another scontrol"
+        users.options, options,
+        "the test site is installed with other options: put this test in its own test binary"
     );
     users.count += 1;
     Site
@@ -102,7 +121,7 @@ pub fn state() -> PathBuf {
     base().join("state")
 }
 
-fn install(scontrol: Scontrol) {
+fn install(options: Options) {
     for tool in ["sudo", "mke2fs", "mksquashfs", "runuser", "visudo"] {
         let found = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
             .iter()
@@ -126,18 +145,19 @@ fn install(scontrol: Scontrol) {
         std::fs::create_dir_all(&dir).unwrap();
     }
     run_ok("chmod", &["-R", "go+rX", BASE]);
-    let scontrol = match scontrol {
+    let scontrol = match options.scontrol {
         Scontrol::Fake => fake_scontrol(),
         Scontrol::Real => PathBuf::from("/usr/bin/scontrol"),
     };
     std::fs::create_dir_all("/etc/bale").unwrap();
     let config = format!(
-        "{MARK}\nimage_path = \"{}\"\nmount_path = \"{}\"\nusr_mount_path = \"{}\"\nstate_dir = \"{}\"\nhelper = \"{HELPER}\"\nscontrol = \"{}\"\n",
+        "{MARK}\nimage_path = \"{}\"\nmount_path = \"{}\"\nusr_mount_path = \"{}\"\nstate_dir = \"{}\"\nhelper = \"{HELPER}\"\nscontrol = \"{}\"\n{}",
         images().display(),
         versions().display(),
         user_mounts().display(),
         state().display(),
-        scontrol.display()
+        scontrol.display(),
+        options.extra_config
     );
     std::fs::write(CONFIG, config).unwrap();
     std::fs::create_dir_all(Path::new(HELPER).parent().unwrap()).unwrap();

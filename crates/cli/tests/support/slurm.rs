@@ -7,7 +7,7 @@
 //! Epilog are contrib/slurm's scripts installed with the `bale` under test,
 //! and a stand-in syslog collects what they and bale log.
 
-use super::frame::{self, Scontrol, Site, Syslog};
+use super::frame::{self, Options, Scontrol, Site, Syslog};
 use super::nodes::SimNode;
 use super::{run, run_ok};
 use std::path::{Path, PathBuf};
@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 
 /// The compute nodes.
 pub const NODES: [&str; 2] = ["node1", "node2"];
+/// The test site of the cluster: the real `scontrol` asks it.
+pub const SITE: Options = Options {
+    scontrol: Scontrol::Real,
+    ..Options::DEFAULT
+};
 const CONF: &str = "/etc/slurm/slurm.conf";
 const MARK: &str = "# written by bale's test suite (crates/cli/tests/support/slurm.rs)";
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -171,7 +176,7 @@ struct Running {
 
 impl Running {
     fn start() -> Running {
-        let site = frame::site_with(Scontrol::Real);
+        let site = frame::site_with(SITE);
         for tool in [
             "/usr/sbin/slurmctld",
             "/usr/sbin/slurmd",
