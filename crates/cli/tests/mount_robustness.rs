@@ -1,6 +1,6 @@
 //! `bale mount` under abuse: bad arguments, corrupt and truncated images
-//! (operations fail with EIO, each cause logged once, the server survives
-//! and the intact parts keep working), signals, external unmounts, readers
+//! (operations fail with EIO, each cause logged once — to syslog when
+//! detached —, the server survives and the intact parts keep working), signals, external unmounts, readers
 //! killed mid-read and unmounts under load. No mount or server is ever
 //! left behind.
 
@@ -11,6 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use support::frame::{self, Syslog};
 use support::fuse::{assert_gone, is_mounted, servers, wait_for, FuseMount};
 use support::gen::Rng;
 use support::{bale, require_root, run, run_ok};
@@ -124,6 +125,34 @@ fn libc_eio() -> i32 {
     5
 }
 
+/// `gzip_image` with the middle of the first data block damaged: `big`
+/// (whose blocks lie at the start of the data area) cannot be read.
+fn image_with_a_corrupt_block(work: &Path) -> PathBuf {
+    let mut bytes = std::fs::read(gzip_image(work)).unwrap();
+    for at in [96 + 3000, 96 + 3001, 96 + 3002] {
+        bytes[at] ^= 0x5a;
+    }
+    let bad = work.join("bad.sqfs");
+    std::fs::write(&bad, &bytes).unwrap();
+    bad
+}
+
+/// On a mount of [`image_with_a_corrupt_block`]: `big` fails with EIO every
+/// time, everything else reads.
+fn read_around_the_corrupt_block(dir: &Path) {
+    for _ in 0..3 {
+        let err = std::fs::read(dir.join("big")).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc_eio()), "{err}");
+    }
+    let w = walk(dir, Duration::from_secs(30));
+    assert_only_eio(&w);
+    assert_eq!(w.errors.len(), 1, "{:?}", w.errors);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("dir3/f29.txt")).unwrap(),
+        "directory 3 file 29 line\n".repeat(40 + 29 * 400)
+    );
+}
+
 #[test]
 fn bad_arguments_fail_with_one_line_and_mount_nothing() {
     require_root();
@@ -157,15 +186,7 @@ fn bad_arguments_fail_with_one_line_and_mount_nothing() {
 fn a_corrupt_data_block_is_eio_logged_once_and_the_rest_still_reads() {
     require_root();
     let work = tempfile::tempdir().unwrap();
-    let image = gzip_image(work.path());
-    let mut bytes = std::fs::read(&image).unwrap();
-    // The 4 MiB file's blocks lie at the start of the data area: damage
-    // the middle of its first block.
-    for at in [96 + 3000, 96 + 3001, 96 + 3002] {
-        bytes[at] ^= 0x5a;
-    }
-    let bad = work.path().join("bad.sqfs");
-    std::fs::write(&bad, &bytes).unwrap();
+    let bad = image_with_a_corrupt_block(work.path());
     let dir = work.path().join("mnt");
     std::fs::create_dir(&dir).unwrap();
     let mut server = Command::new(assert_cmd::cargo::cargo_bin("bale"))
@@ -179,17 +200,7 @@ fn a_corrupt_data_block_is_eio_logged_once_and_the_rest_still_reads() {
         assert!(wait_for(Duration::from_secs(10), || is_mounted(&dir)));
         FuseMount::adopt(&dir)
     };
-    for _ in 0..3 {
-        let err = std::fs::read(dir.join("big")).unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(libc_eio()), "{err}");
-    }
-    let w = walk(&dir, Duration::from_secs(30));
-    assert_only_eio(&w);
-    assert_eq!(w.errors.len(), 1, "{:?}", w.errors);
-    assert_eq!(
-        std::fs::read_to_string(dir.join("dir3/f29.txt")).unwrap(),
-        "directory 3 file 29 line\n".repeat(40 + 29 * 400)
-    );
+    read_around_the_corrupt_block(&dir);
     guard.unmount(&[]);
     assert!(server.wait().unwrap().success());
     let mut log = String::new();
@@ -205,6 +216,37 @@ fn a_corrupt_data_block_is_eio_logged_once_and_the_rest_still_reads() {
         .collect();
     assert_eq!(eio_lines.len(), 1, "{log}");
     assert!(eio_lines[0].contains("bad.sqfs"), "{log}");
+}
+
+#[test]
+fn the_detached_server_logs_to_syslog() {
+    let site = frame::site();
+    let syslog = Syslog::capture(&site);
+    let work = tempfile::tempdir().unwrap();
+    let bad = image_with_a_corrupt_block(work.path());
+    let dir = work.path().join("mnt");
+    let mount = FuseMount::new(&bad, &dir);
+    read_around_the_corrupt_block(&dir);
+    mount.unmount(&[]);
+    // Other tests' servers may log meanwhile: count this mount's lines.
+    let ours = |parts: &[&str]| {
+        let messages = syslog.messages();
+        messages
+            .iter()
+            .filter(|m| m.contains("bale-mount[") && parts.iter().all(|p| m.contains(p)))
+            .count()
+    };
+    let (dir_name, bad_name) = (dir.display().to_string(), bad.display().to_string());
+    // The server has exited; its last lines may still be on their way.
+    let exited = || ours(&[&dir_name, "server exits"]) == 1;
+    assert!(
+        wait_for(Duration::from_secs(5), exited),
+        "{:#?}",
+        syslog.messages()
+    );
+    assert_eq!(ours(&[&dir_name, "mounted on"]), 1);
+    assert_eq!(ours(&[&bad_name]), 1, "{:#?}", syslog.messages());
+    assert_eq!(ours(&[&bad_name, "returning EIO"]), 1);
 }
 
 /// Mounts mutants of `image` with bytes flipped in `range`, walks each,

@@ -1,15 +1,19 @@
 //! `bale mount` without root: an ordinary user mounts, reads and
 //! unmounts; the kernel enforces the image's permissions, so another user
-//! is denied a 0700 directory exactly as with a kernel mount; several
-//! processes read at once.
+//! is denied a 0700 directory exactly as with a kernel mount; `-o
+//! allow_other` only where /etc/fuse.conf permits it; several processes
+//! read at once.
 
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use support::frame;
 use support::fuse::{
-    as_user, assert_gone, bale_as, ensure_users, is_mounted, FuseMount, OTHER_USER, TEST_USER,
+    as_user, assert_gone, assert_ok, bale_as, ensure_users, is_mounted, FuseMount, OTHER_USER,
+    TEST_USER,
 };
+use support::fuse_conf::FuseConf;
 use support::{bale, run_ok, KernelMount};
 
 /// A work directory everyone may traverse, with a packed image in it.
@@ -105,26 +109,24 @@ fn another_user_is_denied_a_private_directory_as_with_a_kernel_mount() {
 }
 
 #[test]
-fn allow_other_needs_user_allow_other_in_fuse_conf() {
+fn allow_other_for_a_user_needs_user_allow_other_in_fuse_conf() {
     ensure_users();
-    let (work, image) = image_of(|src| std::fs::write(src.join("f"), "x").unwrap());
+    let site = frame::site();
+    let (work, image) = image_of(|src| std::fs::write(src.join("f"), "shared\n").unwrap());
     let dir = work.path().join("mnt");
     std::fs::create_dir(&dir).unwrap();
     run_ok("chown", &[TEST_USER, dir.to_str().unwrap()]);
-    let permitted = std::fs::read_to_string("/etc/fuse.conf")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.trim() == "user_allow_other");
-    let out = bale_as(TEST_USER)
-        .args(["mount", "-o", "allow_other"])
-        .arg(&image)
-        .arg(&dir)
-        .output()
-        .unwrap();
-    if permitted {
-        assert!(out.status.success());
-        FuseMount::adopt(&dir).unmount(&[]);
-    } else {
+    let mount_allow_other = || {
+        bale_as(TEST_USER)
+            .args(["mount", "-o", "allow_other"])
+            .arg(&image)
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    {
+        let _conf = FuseConf::set(&site, false);
+        let out = mount_allow_other();
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -132,6 +134,14 @@ fn allow_other_needs_user_allow_other_in_fuse_conf() {
         assert!(stderr.contains("user_allow_other"), "{stderr}");
         assert_gone(&dir);
     }
+    let _conf = FuseConf::set(&site, true);
+    assert_ok(&mount_allow_other(), "bale mount -o allow_other");
+    let mount = FuseMount::adopt_as(TEST_USER, &dir);
+    for user in [TEST_USER, OTHER_USER] {
+        assert_eq!(read_as(user, &dir.join("f")).stdout, b"shared\n", "{user}");
+    }
+    assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"shared\n");
+    mount.unmount(&[]);
 }
 
 #[test]

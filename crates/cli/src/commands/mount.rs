@@ -47,9 +47,6 @@ pub struct Args {
     /// FUSE: log every request.
     #[arg(long)]
     pub debug: bool,
-    /// Internal: run as the detached server started by `bale mount`.
-    #[arg(long, hide = true)]
-    pub detached_server: bool,
 }
 
 pub(super) fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -61,13 +58,6 @@ pub(super) fn parse_backend(s: &str) -> Result<Backend, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.detached_server {
-        return fuse(
-            &args,
-            Path::new(&args.image),
-            args.mountpoint.as_deref().unwrap_or(Path::new("")),
-        );
-    }
     let config = bale_site::load(bale_site::Trust::User)?;
     let named = helper::classify(&args.image);
     let mountpoint = args
@@ -160,23 +150,18 @@ fn fuse(args: &Args, image: &Path, mountpoint: &Path) -> anyhow::Result<ExitCode
             other => anyhow::bail!("unknown mount option {other:?} (supported: allow_other)"),
         }
     }
-    if !args.foreground && !args.detached_server {
-        let program = std::env::current_exe()?;
-        let mut child_args: Vec<_> = std::env::args_os().skip(1).collect();
-        child_args.push("--detached-server".into());
-        daemon::spawn(&program, &child_args, mountpoint)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let target = if args.detached_server {
-        Target::Syslog
+    if args.foreground {
+        logging::init(Target::Stderr, args.debug);
+        bale_fuse::mount(&config)?.run()?;
     } else {
-        Target::Stderr
-    };
-    logging::init(target, args.debug);
-    let server = bale_fuse::mount(&config)?;
-    if args.detached_server {
-        daemon::ready()?;
+        daemon::detach(mountpoint, |report| {
+            logging::init(Target::Syslog, args.debug);
+            let server = bale_fuse::mount(&config)?;
+            report
+                .ready()
+                .map_err(|e| bale_fuse::Error::new(mountpoint, e))?;
+            server.run()
+        })?;
     }
-    server.run()?;
     Ok(ExitCode::SUCCESS)
 }

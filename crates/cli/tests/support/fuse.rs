@@ -109,18 +109,24 @@ impl FuseMount {
             .output()
             .unwrap();
         assert_ok(&out, "bale mount");
-        FuseMount {
-            dir: dir.to_path_buf(),
-            user: Some(user.to_string()),
-        }
+        FuseMount::adopt_as(user, dir)
     }
 
     /// Takes charge of a mount root made on `dir` some other way.
     pub fn adopt(dir: &Path) -> FuseMount {
+        FuseMount::adopted(dir, None)
+    }
+
+    /// Takes charge of a mount `user` made on `dir` some other way.
+    pub fn adopt_as(user: &str, dir: &Path) -> FuseMount {
+        FuseMount::adopted(dir, Some(user.to_string()))
+    }
+
+    fn adopted(dir: &Path, user: Option<String>) -> FuseMount {
         assert!(is_mounted(dir), "{} is not mounted", dir.display());
         FuseMount {
             dir: dir.to_path_buf(),
-            user: None,
+            user,
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod compare;
 pub mod frame;
 pub mod fuse;
+pub mod fuse_conf;
 pub mod gen;
 pub mod gentle_tree;
 pub mod modules;
