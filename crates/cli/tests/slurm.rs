@@ -120,18 +120,13 @@ fn a_single_node_job_reads_its_module_from_the_image_and_leaves_nothing() {
     let dir = workdir("bale-test", "single");
     let out = dir.join("job.out");
     let task = script(&dir, "task.sh", &show(&[&module]));
-    let job = cluster.submit(
+    let job = one_node_job(
+        &cluster,
         "bale-test",
+        "node1",
         &dir,
-        &[
-            "-N1",
-            "-w",
-            "node1",
-            "-o",
-            out.to_str().unwrap(),
-            &loaded(&module),
-            task.to_str().unwrap(),
-        ],
+        &loaded(&module),
+        &task,
     );
     assert_eq!(cluster.wait_done(&job), "COMPLETED");
     let printed = read(&out);
@@ -208,18 +203,13 @@ fn a_cancelled_job_is_cleaned_up_even_with_a_process_left_in_the_mount() {
             pid_file.display()
         ),
     );
-    let job = cluster.submit(
+    let job = one_node_job(
+        &cluster,
         "bale-test",
+        "node1",
         &dir,
-        &[
-            "-N1",
-            "-w",
-            "node1",
-            "-o",
-            dir.join("job.out").to_str().unwrap(),
-            &loaded(&module),
-            hold.to_str().unwrap(),
-        ],
+        &loaded(&module),
+        &hold,
     );
     wait_for_file(&pid_file);
     let pid = read(&pid_file).trim().to_string();
@@ -233,6 +223,31 @@ fn a_cancelled_job_is_cleaned_up_even_with_a_process_left_in_the_mount() {
     );
     cluster.assert_logged(&format!("killing pid {pid} "));
     nothing_left(&cluster, &job, &module);
+}
+
+/// Submits `script` as a one-node job of `user` on `node`, with `export`
+/// (sbatch `--export`) and its output in `dir/job.out`; the job id.
+fn one_node_job(
+    cluster: &Cluster,
+    user: &str,
+    node: &str,
+    dir: &Path,
+    export: &str,
+    script: &Path,
+) -> String {
+    cluster.submit(
+        user,
+        dir,
+        &[
+            "-N1",
+            "-w",
+            node,
+            "-o",
+            dir.join("job.out").to_str().unwrap(),
+            export,
+            script.to_str().unwrap(),
+        ],
+    )
 }
 
 /// A job of `user` on `node` with `module` loaded that runs until the
@@ -249,19 +264,7 @@ fn waiting_job(cluster: &Cluster, user: &str, node: &str, module: &Module) -> (S
             dir.join("go").display()
         ),
     );
-    let job = cluster.submit(
-        user,
-        &dir,
-        &[
-            "-N1",
-            "-w",
-            node,
-            "-o",
-            dir.join("job.out").to_str().unwrap(),
-            &loaded(module),
-            wait.to_str().unwrap(),
-        ],
-    );
+    let job = one_node_job(cluster, user, node, &dir, &loaded(module), &wait);
     wait_for_file(&running);
     (job, dir.join("go"))
 }
@@ -317,22 +320,17 @@ fn a_failing_bale_neither_fails_the_job_nor_drains_the_node() {
     let strict = frame::strict_config(&site);
     let out = dir.join("job.out");
     let task = script(&dir, "task.sh", &show(&[&module]));
-    let job = cluster.submit(
+    let job = one_node_job(
+        &cluster,
         "bale-test",
+        "node1",
         &dir,
-        &[
-            "-N1",
-            "-w",
-            "node1",
-            "-o",
-            out.to_str().unwrap(),
-            &format!(
-                "{},BALE_CONFIG={}",
-                loaded(&module),
-                strict.path().display()
-            ),
-            task.to_str().unwrap(),
-        ],
+        &format!(
+            "{},BALE_CONFIG={}",
+            loaded(&module),
+            strict.path().display()
+        ),
+        &task,
     );
     assert_eq!(cluster.wait_done(&job), "COMPLETED");
     let printed = read(&out);
