@@ -60,20 +60,40 @@ fn run_sh(backend: &str, spec: &str, script: &str) -> Output {
     )
 }
 
-/// The same, started in the background; bale's pid is written to `pidfile`.
-fn spawn_sh(backend: &str, spec: &str, script: &str, pidfile: &Path) -> Child {
-    let line = format!(
-        "echo $$ > {}; exec {} run --backend {backend} {spec} -- sh -c '{script}'",
-        s(pidfile),
-        env!("CARGO_BIN_EXE_bale")
-    );
-    Command::new("runuser")
-        .args(["-u", USER, "--", "sh", "-c", &line])
-        .current_dir("/")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+impl Setup {
+    /// `bale run --backend B IMAGE:MNT -- sh -c SCRIPT` as `USER` in the
+    /// background, once SCRIPT has created `ready`; bale's pid goes to
+    /// [`Setup::bale_pid`].
+    fn start(&self, backend: &str, script: &str, ready: &Path) -> Child {
+        let line = format!(
+            "echo $$ > {}; exec {} run --backend {backend} {}:{} -- sh -c '{script}'",
+            s(&self.pidfile()),
+            env!("CARGO_BIN_EXE_bale"),
+            s(&self.image),
+            s(&self.mnt)
+        );
+        let child = Command::new("runuser")
+            .args(["-u", USER, "--", "sh", "-c", &line])
+            .current_dir("/")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(wait_for(Duration::from_secs(20), || ready.exists()));
+        child
+    }
+
+    fn pidfile(&self) -> PathBuf {
+        self.home.join("pid")
+    }
+
+    /// The pid of the `bale run` started by [`Setup::start`].
+    fn bale_pid(&self) -> String {
+        std::fs::read_to_string(self.pidfile())
+            .unwrap()
+            .trim()
+            .to_string()
+    }
 }
 
 fn text(out: &Output) -> String {
@@ -114,14 +134,7 @@ fn only_the_command_sees_the_image(backend: &str) {
         ready = s(&ready),
         go = s(&go)
     );
-    let pidfile = t.home.join("pid");
-    let child = spawn_sh(
-        backend,
-        &format!("{}:{}", s(&t.image), s(&t.mnt)),
-        &script,
-        &pidfile,
-    );
-    assert!(wait_for(Duration::from_secs(20), || ready.exists()));
+    let child = t.start(backend, &script, &ready);
     assert_eq!(std::fs::read_to_string(&ready).unwrap(), "img.sqfs");
     let line = std::fs::read_to_string(&options).unwrap();
     assert!(line.contains(" ro,nosuid,nodev"), "{line}");
@@ -189,16 +202,8 @@ fn sigterm_reaches_the_command(backend: &str) {
         got = s(&got),
         ready = s(&ready)
     );
-    let pidfile = t.home.join("pid");
-    let child = spawn_sh(
-        backend,
-        &format!("{}:{}", s(&t.image), s(&t.mnt)),
-        &script,
-        &pidfile,
-    );
-    assert!(wait_for(Duration::from_secs(20), || ready.exists()));
-    let bale = std::fs::read_to_string(&pidfile).unwrap();
-    run_ok("kill", &["-TERM", bale.trim()]);
+    let child = t.start(backend, &script, &ready);
+    run_ok("kill", &["-TERM", &t.bale_pid()]);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(143), "{out:?}");
     assert_eq!(std::fs::read_to_string(&got).unwrap(), "TERM\n");
