@@ -1,11 +1,13 @@
-//! Bad input and interrupted packs: one clear line naming the file, a
-//! non-zero exit, and never a partial or clobbered image.
+//! Bad input, failing sources and interrupted packs: one clear line naming
+//! the file, a non-zero exit, and never a partial or clobbered image.
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use support::compare::{diff_trees, Checks};
+use support::faulty_fs::FaultyMount;
 use support::*;
 
 /// Files in `dir` other than `keep`, e.g. leftover temporary files.
@@ -125,6 +127,129 @@ fn unreadable_file_fails_by_default_and_is_skipped_on_request() {
     assert!(
         list.contains("squashfs-root/ok") && !list.contains("secret"),
         "{list}"
+    );
+}
+
+/// The faulty FUSE tree mounted at `src`, and an empty `out` directory
+/// for the image. The mount is unmounted before the directories go.
+struct FaultySource {
+    mount: FaultyMount,
+    out: PathBuf,
+    _work: tempfile::TempDir,
+}
+
+impl FaultySource {
+    fn new() -> FaultySource {
+        let work = tempfile::tempdir().unwrap();
+        let out = work.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        FaultySource {
+            mount: FaultyMount::new(&work.path().join("src")),
+            out,
+            _work: work,
+        }
+    }
+
+    fn image(&self) -> PathBuf {
+        self.out.join("i.sqfs")
+    }
+
+    /// `bale pack OPTIONS… src out/i.sqfs`.
+    fn pack(&self, options: &[&str]) -> std::process::Output {
+        bale()
+            .arg("pack")
+            .args(options)
+            .arg(&self.mount.dir)
+            .arg(self.image())
+            .output()
+            .unwrap()
+    }
+
+    /// Packing with `excluded` left out fails on `faulty` for `reason`,
+    /// without an image and, with `--force`, without touching the old one.
+    fn fails_on(&self, faulty: &str, excluded: &str, reason: &str) {
+        let needle = format!("{}: {reason}", self.mount.dir.join(faulty).display());
+        one_line_error(&self.pack(&["--exclude", excluded]), &needle);
+        assert!(!self.image().exists());
+        assert_eq!(leftovers(&self.out, &[]), Vec::<String>::new());
+
+        std::fs::write(self.image(), "precious").unwrap();
+        one_line_error(&self.pack(&["--force", "--exclude", excluded]), &needle);
+        assert_eq!(std::fs::read(self.image()).unwrap(), b"precious");
+        assert_eq!(leftovers(&self.out, &["i.sqfs"]), Vec::<String>::new());
+        std::fs::remove_file(self.image()).unwrap();
+    }
+}
+
+/// The faults are where the tests below need them: `ghost` passes the
+/// scan (stat) and fails only when opened; `badsector` fails mid-file.
+#[test]
+fn faulty_source_fails_only_where_placed() {
+    use std::io::Read;
+    let s = FaultySource::new();
+    let ghost = s.mount.dir.join("ghost");
+    assert_eq!(std::fs::symlink_metadata(&ghost).unwrap().len(), 10_000);
+    let err = std::fs::File::open(&ghost).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+
+    let mut file = std::fs::File::open(s.mount.dir.join("badsector")).unwrap();
+    let mut first = vec![0; 128 << 10];
+    file.read_exact(&mut first).unwrap();
+    let err = file.read(&mut first).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO));
+}
+
+#[test]
+fn file_vanished_between_scan_and_read_fails_the_pack() {
+    FaultySource::new().fails_on("ghost", "badsector", "No such file or directory");
+}
+
+#[test]
+fn read_error_mid_file_fails_the_pack() {
+    FaultySource::new().fails_on("badsector", "ghost", "Input/output error");
+}
+
+#[test]
+fn vanished_and_failing_files_are_left_out_on_request() {
+    let s = FaultySource::new();
+    let out = s.pack(&["--skip-unreadable"]);
+    let stderr = stderr(&out);
+    assert!(out.status.success(), "{stderr}");
+    for (name, reason) in [
+        ("ghost", "No such file or directory"),
+        ("badsector", "Input/output error"),
+    ] {
+        let line = format!(
+            "bale: skipped {}: {reason}",
+            s.mount.dir.join(name).display()
+        );
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&line)),
+            "{line:?} not in: {stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("bale: 2 unreadable entries left out"),
+        "{stderr}"
+    );
+    assert_eq!(leftovers(&s.out, &["i.sqfs"]), Vec::<String>::new());
+
+    // Exactly the image of the healthy files alone: neither a name nor
+    // partial data of the failed files is stored.
+    let scratch = tempfile::tempdir().unwrap();
+    let healthy = scratch.path().join("healthy");
+    s.mount.healthy_copy(&healthy);
+    let extracted = scratch.path().join("extracted");
+    unsquashfs(&s.image(), &extracted);
+    assert_eq!(
+        diff_trees(&healthy, &extracted, Checks::default()),
+        Vec::<String>::new()
+    );
+    let reference = scratch.path().join("healthy.sqfs");
+    pack(&healthy, &reference, &[]);
+    assert!(
+        std::fs::read(s.image()).unwrap() == std::fs::read(&reference).unwrap(),
+        "image differs from that of the healthy files alone"
     );
 }
 

@@ -1,10 +1,11 @@
 //! Helpers shared by the integration tests: random source trees, a full
 //! directory-to-directory comparison, kernel loop mounts and FUSE mounts
-//! that clean up after themselves, and running commands as unprivileged
-//! users.
+//! that clean up after themselves, a FUSE source tree that fails on cue,
+//! and running commands as unprivileged users.
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod faulty_fs;
 pub mod frame;
 pub mod fuse;
 pub mod fuse_conf;
