@@ -110,10 +110,25 @@ fn main() -> ExitCode {
         // goes away (`bale ls IMAGE | head`).
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("bale: {err:#}");
+            eprintln!("bale: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each once: the library errors print their
+/// cause themselves (`PATH: reason`) and also chain it, so anyhow's
+/// `{:#}` would print `PATH: reason: reason`.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.ends_with(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

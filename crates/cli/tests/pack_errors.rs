@@ -24,6 +24,11 @@ fn one_line_error(out: &std::process::Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr}");
     assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    let parts: Vec<_> = stderr.trim_end().split(": ").collect();
+    assert!(
+        parts.windows(2).all(|w| w[0] != w[1]),
+        "reason repeated: {stderr}"
+    );
 }
 
 #[test]
