@@ -251,11 +251,17 @@ fn vanished_and_failing_files_are_left_out_on_request() {
         Vec::<String>::new()
     );
     let reference = scratch.path().join("healthy.sqfs");
-    pack(&healthy, &reference, &[]);
+    let reference_stdout = succeed(bale().arg("pack").arg(&healthy).arg(&reference));
     assert!(
         std::fs::read(s.image()).unwrap() == std::fs::read(&reference).unwrap(),
         "image differs from that of the healthy files alone"
     );
+    // And reported as such: "packed N entries (BYTES in N files) into …".
+    let counts = |stdout: &[u8]| {
+        let summary = String::from_utf8_lossy(stdout);
+        summary.split(" into ").next().unwrap().to_string()
+    };
+    assert_eq!(counts(&out.stdout), counts(&reference_stdout));
 }
 
 #[test]

@@ -33,6 +33,7 @@ const PAD_TO: u64 = 4096;
 pub struct Summary {
     pub entries: u64,
     pub files: u64,
+    /// File data packed: sizes as read, without the files left out.
     pub input_bytes: u64,
     pub image_bytes: u64,
     pub duplicate_files: u64,
@@ -88,7 +89,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     }
     let (mut tree, scan_report) = scan(opts, progress)?;
     let scanned = Instant::now();
-    let input_bytes: u64 = tree
+    let scanned_bytes: u64 = tree
         .files
         .iter()
         .map(|&i| match tree.entries[i as usize].kind {
@@ -99,7 +100,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     progress
         .total_files
         .store(tree.files.len() as u64, Ordering::Relaxed);
-    progress.total_bytes.store(input_bytes, Ordering::Relaxed);
+    progress.total_bytes.store(scanned_bytes, Ordering::Relaxed);
 
     let image = ImageFile::create(&opts.image, opts.force)?;
     let spec = opts.compression();
@@ -196,6 +197,12 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     let image_bytes = bytes_used.next_multiple_of(PAD_TO);
     image.commit(image_bytes, opts.force)?;
 
+    let input_bytes = data
+        .files
+        .iter()
+        .filter(|f| !f.skipped)
+        .map(|f| f.size)
+        .sum();
     let skipped_files = data.skipped.len() as u64;
     let mut skipped = scan_report.skipped;
     skipped.extend(data.skipped);
