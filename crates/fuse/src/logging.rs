@@ -2,6 +2,11 @@
 //! (the journal picks it up) when detached. `debug` adds a trace of every
 //! FUSE request (fuser logs them at debug level).
 
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
 /// Log destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -11,14 +16,15 @@ pub enum Target {
 
 /// Installs the global subscriber; call once, before mounting.
 pub fn init(target: Target, debug: bool) {
-    let filter = if debug {
-        "bale_fuse=debug,fuser=debug"
+    let (ours, fuser) = if debug {
+        (Level::DEBUG, Level::DEBUG)
     } else {
-        "bale_fuse=info,fuser=error"
+        (Level::INFO, Level::ERROR)
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_target(debug);
+    let filter = Targets::new()
+        .with_target("bale_fuse", ours)
+        .with_target("fuser", fuser);
+    let layer = tracing_subscriber::fmt::layer().with_target(debug);
     let syslog = (target == Target::Syslog)
         .then(|| {
             syslog_tracing::Syslog::new(
@@ -28,13 +34,12 @@ pub fn init(target: Target, debug: bool) {
             )
         })
         .flatten();
+    let registry = tracing_subscriber::registry().with(filter);
     // A second initialisation (only in tests) keeps the first subscriber.
     let _ = match syslog {
-        Some(syslog) => builder
-            .with_writer(syslog)
-            .with_ansi(false)
-            .without_time()
+        Some(syslog) => registry
+            .with(layer.with_writer(syslog).with_ansi(false).without_time())
             .try_init(),
-        None => builder.with_writer(std::io::stderr).try_init(),
+        None => registry.with(layer.with_writer(std::io::stderr)).try_init(),
     };
 }
