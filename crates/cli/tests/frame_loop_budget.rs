@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 use std::time::Duration;
-use support::frame::{self, bale_as, refusal, Mounts, Options};
+use support::frame::{self, as_user_command, bale_as, refusal, Mounts, Options};
 use support::fuse::wait_for;
 use support::{ok, run_ok};
 
@@ -100,5 +100,51 @@ fn mounts_and_runs_beyond_the_budget_are_refused_until_a_device_is_free() {
     for user in [USER, "bale-other"] {
         ok(bale_as(user, &["umount", &module_a]));
     }
+    assert_bales_loops(0);
+}
+
+/// A run attaches under the node's record lock, like every mount, so two
+/// requests cannot both take the last device of the budget: while the
+/// lock is held elsewhere, the run waits and its command does not start.
+#[test]
+fn a_run_waits_for_the_node_lock_before_attaching() {
+    let _site = frame::site_with(SITE);
+    let home = frame::user_dir(USER, "budget-lock");
+    let _m = Mounts {
+        prefixes: vec![home.clone()],
+    };
+    let image = frame::squashfs_image(&home, "locked.sqfs");
+    run_ok("chmod", &["644", s(&image)]);
+    std::fs::create_dir_all(frame::state()).unwrap();
+    let lock = std::fs::File::create(frame::state().join(".lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+
+    let marker = home.join("ran");
+    let args = [
+        "run",
+        "--backend",
+        "kernel",
+        s(&image),
+        "--",
+        "touch",
+        s(&marker),
+    ];
+    let mut run = as_user_command(USER, env!("CARGO_BIN_EXE_bale"), &args)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(run.try_wait().unwrap().is_none(), "the run did not wait");
+    assert!(
+        !marker.exists(),
+        "the command started before the lock was free"
+    );
+    assert_bales_loops(0);
+
+    drop(lock);
+    assert!(run.wait().unwrap().success());
+    assert!(
+        marker.exists(),
+        "the run's command ran once the lock was free"
+    );
     assert_bales_loops(0);
 }

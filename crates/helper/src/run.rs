@@ -2,9 +2,10 @@
 //! command, which then replaces the helper, running as the caller with
 //! every privilege given up. Nothing is recorded and nothing needs
 //! cleaning: the mounts exist only in the namespace, and their loop devices
-//! (autoclear) detach when its last process exits. Because the helper
-//! becomes the command, its exit status and the signals sent to it are the
-//! command's.
+//! (autoclear) detach when its last process exits. The node's record lock
+//! is held while attaching, as for every mount, so concurrent requests
+//! cannot together pass the loop budget. Because the helper becomes the
+//! command, its exit status and the signals sent to it are the command's.
 
 use crate::args::{RunRequest, Target};
 use crate::failure::{io, Failure};
@@ -13,6 +14,7 @@ use crate::software::Software;
 use crate::{attach, open, privileges, user_target};
 use bale_kmount::namespace::{self, Owner};
 use bale_policy::ImageKind;
+use bale_registry::node::NodeState;
 use bale_site::Config;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -30,6 +32,7 @@ pub fn prepare(
     let cwd = std::env::current_dir().ok();
     namespace::enter_private(Owner::Root)
         .map_err(|e| Failure::Error(format!("cannot make a private mount namespace: {e}")))?;
+    let budget_turn = NodeState::lock(&config.state_dir.value)?;
     let mut done = Vec::new();
     for target in &req.targets {
         done.push(match target {
@@ -42,6 +45,7 @@ pub fn prepare(
             }
         });
     }
+    drop(budget_turn);
     privileges::drop_to(caller)?;
     // From here on the kernel checks everything with the caller's rights.
     if cwd.is_none_or(|dir| std::env::set_current_dir(dir).is_err()) {

@@ -230,12 +230,19 @@ pub fn helper_as(user: &str, args: &[&str]) -> Output {
 }
 
 pub fn as_user(user: &str, program: &str, args: &[&str]) -> Output {
-    Command::new("runuser")
-        .args(["-u", user, "--", program])
-        .args(args)
-        .current_dir("/")
+    as_user_command(user, program, args)
         .output()
         .expect("runuser")
+}
+
+/// `program ARGS` as `user`, to start in the background.
+pub fn as_user_command(user: &str, program: &str, args: &[&str]) -> Command {
+    let mut command = Command::new("runuser");
+    command
+        .args(["-u", user, "--", program])
+        .args(args)
+        .current_dir("/");
+    command
 }
 
 /// A squashfs image `dir/name` of a small tree (`d/f` holding `name`),
