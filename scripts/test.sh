@@ -29,6 +29,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 scripts/install-envmod.sh /opt/bale-test/envmod
+# uv for the venv workflow (crates/cli/tests/venv.rs), from PyPI.
+scripts/install-uv.sh /opt/bale-test/uv
 
 if ! command -v cargo >/dev/null; then
     [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
