@@ -382,23 +382,38 @@ fn an_image_the_user_cannot_read_is_refused() {
 }
 
 #[test]
-fn a_command_that_cannot_be_found_exits_127_and_leaves_nothing() {
+fn commands_that_cannot_start_exit_as_in_a_shell_and_leave_nothing() {
     let _site = frame::site();
     let t = setup("run-notfound");
+    // A script whose interpreter is missing is named as such (126), not
+    // reported as a missing script.
+    let script = t.home.join("orphan.sh");
+    std::fs::write(&script, "#!/nonexistent/python -u\nprint(1)\n").unwrap();
+    run_ok("chmod", &["755", s(&script)]);
+    let spec = format!("{}:{}", s(&t.image), s(&t.mnt));
+    let cases = [
+        (
+            "/nonexistent/program",
+            127,
+            "/nonexistent/program: No such file or directory".to_string(),
+        ),
+        (
+            s(&script),
+            126,
+            format!(
+                "{}: /nonexistent/python: bad interpreter: No such file or directory",
+                s(&script)
+            ),
+        ),
+    ];
     for backend in ["kernel", "fuse"] {
-        let out = bale_as(
-            USER,
-            &[
-                "run",
-                "--backend",
-                backend,
-                &format!("{}:{}", s(&t.image), s(&t.mnt)),
-                "--",
-                "/nonexistent/program",
-            ],
-        );
-        assert_eq!(out.status.code(), Some(127), "{backend}: {out:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/program"));
+        for (program, code, reason) in &cases {
+            let out = bale_as(USER, &["run", "--backend", backend, &spec, "--", program]);
+            assert_eq!(out.status.code(), Some(*code), "{backend}: {out:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(stderr.lines().count(), 1, "{backend}: {stderr}");
+            assert!(stderr.contains(reason.as_str()), "{backend}: {stderr}");
+        }
     }
     assert_nothing_left(&t.home);
 }

@@ -19,6 +19,7 @@ mod creds;
 mod failure;
 mod identity;
 mod jobs;
+pub mod launch;
 pub mod log;
 mod mount;
 mod open;

@@ -60,17 +60,13 @@ pub fn prepare(
 }
 
 /// Replaces the helper with the command; returns only if that fails
-/// (126: cannot run it, 127: not found, as shells do).
+/// (see [`crate::launch`]).
 pub fn exec(mut command: Command) -> ExitCode {
-    let program = command.get_program().to_owned();
     crate::log::close();
     let err = command.exec();
-    eprintln!("bale-helper: {}: {err}", Path::new(&program).display());
-    ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound {
-        127
-    } else {
-        126
-    })
+    let (reason, status) = crate::launch::failure(&command, &err);
+    eprintln!("bale-helper: {reason}");
+    ExitCode::from(status)
 }
 
 fn module(caller: &Caller, config: &Config, name: &str) -> Result<String, Failure> {

@@ -1,8 +1,8 @@
 //! Running a child while `bale run` waits for it: SIGINT, SIGTERM, SIGHUP
 //! and SIGQUIT sent to `bale` are passed on to the child, and the child's
 //! end becomes `bale`'s exit status (128 + the signal's number when a
-//! signal ended it; 127 when the program is not found, 126 when it cannot
-//! be run, as shells report them). Signals a terminal sends are not
+//! signal ended it; 127 or 126 when it cannot start, as shells report
+//! them: see `bale_helper::launch`). Signals a terminal sends are not
 //! passed on: they reach the whole foreground process group, the child
 //! included, already.
 
@@ -11,20 +11,20 @@ use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::iterator::SignalsInfo;
 use signal_hook::low_level::siginfo::Cause;
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 /// Spawns `command`, forwards signals to it until it ends, and returns its
 /// exit status.
 pub fn supervise(command: &mut Command) -> anyhow::Result<ExitCode> {
-    let program = command.get_program().to_string_lossy().into_owned();
     // Caught from before the child exists, so none can end us first.
     let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])?;
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
-            eprintln!("bale: {program}: {e}");
-            let not_found = e.kind() == std::io::ErrorKind::NotFound;
-            return Ok(ExitCode::from(if not_found { 127 } else { 126 }));
+            let (reason, status) = bale_helper::launch::failure(command, &e);
+            eprintln!("bale: {reason}");
+            return Ok(ExitCode::from(status));
         }
     };
     // A pidfd never names another process, even once the child is reaped.
@@ -44,6 +44,7 @@ pub fn supervise(command: &mut Command) -> anyhow::Result<ExitCode> {
     let status = child.wait();
     handle.close();
     let _ = forwarder.join();
+    let program = Path::new(command.get_program()).display();
     let status = status.map_err(|e| anyhow::anyhow!("{program}: {e}"))?;
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(code as u8),

@@ -1,0 +1,54 @@
+//! Why a command could not start, said as a shell says it: exit status 127
+//! when the program is not found, 126 when it cannot be run, and a script
+//! whose `#!` interpreter is missing named as such ("bad interpreter")
+//! rather than as a missing script. Shared by both `bale run` backends.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The one-line reason `command` failed to start with `err`, and the exit
+/// status to report.
+pub fn failure(command: &Command, err: &std::io::Error) -> (String, u8) {
+    let program = Path::new(command.get_program());
+    if err.kind() != ErrorKind::NotFound {
+        return (format!("{}: {err}", program.display()), 126);
+    }
+    match resolve(command).as_deref().and_then(interpreter) {
+        Some(interp) => (
+            format!("{}: {interp}: bad interpreter: {err}", program.display()),
+            126,
+        ),
+        None => (format!("{}: {err}", program.display()), 127),
+    }
+}
+
+/// The file `command` names: its program if that has a `/`, else the
+/// first match in the `PATH` the command runs with.
+fn resolve(command: &Command) -> Option<PathBuf> {
+    let program = command.get_program();
+    if program.as_encoded_bytes().contains(&b'/') {
+        return Some(PathBuf::from(program));
+    }
+    let path: Option<OsString> = command
+        .get_envs()
+        .find(|(key, _)| *key == OsStr::new("PATH"))
+        .map(|(_, value)| value.map(OsStr::to_os_string))
+        .unwrap_or_else(|| std::env::var_os("PATH"));
+    std::env::split_paths(&path?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The interpreter a script's `#!` line names, if the script exists.
+fn interpreter(script: &Path) -> Option<String> {
+    let mut line = Vec::new();
+    BufReader::new(std::fs::File::open(script).ok()?)
+        .take(256)
+        .read_until(b'\n', &mut line)
+        .ok()?;
+    let rest = line.strip_prefix(b"#!")?;
+    let text = String::from_utf8_lossy(rest);
+    text.split_whitespace().next().map(str::to_string)
+}
