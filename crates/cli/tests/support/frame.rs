@@ -201,7 +201,17 @@ pub fn job(id: &str, user: &str) {
 }
 
 pub fn uid(user: &str) -> u32 {
-    let out = run_ok("id", &["-u", user]);
+    id(user, "-u")
+}
+
+/// The primary group of `user`.
+pub fn gid(user: &str) -> u32 {
+    id(user, "-g")
+}
+
+/// `id FLAG USER` as a number.
+fn id(user: &str, flag: &str) -> u32 {
+    let out = run_ok("id", &[flag, user]);
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
