@@ -7,7 +7,8 @@
 # Modules export it) it mounts the module's software image over the
 # module's directory, recorded for the job, so the Epilog releases it.
 # Calling it again for the same job and module (one call per task) is
-# harmless: a job has one record per mount point.
+# harmless, as a job has one record per mount point, and cheap: once the
+# job holds the module and it is mounted, bale sees so without sudo.
 #
 # It never fails the task: when bale cannot mount an image the failure goes
 # to syslog and the job runs on the module's original files. Its standard

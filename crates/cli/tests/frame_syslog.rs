@@ -13,13 +13,6 @@ const USER: &str = "bale-test";
 /// `<PRI>` of authpriv.notice: facility 10, severity 5.
 const AUTHPRIV_NOTICE: &str = "<85>";
 
-/// Only one stand-in `/dev/log` at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -46,7 +39,6 @@ fn caller() -> String {
 
 #[test]
 fn an_allowed_mount_is_logged_with_the_caller_and_the_request() {
-    let _serial = serial();
     let site = frame::site();
     let home = frame::user_dir(USER, "syslog-allowed");
     let mp = frame::user_mounts().join(USER).join("syslog-allowed");
@@ -77,7 +69,6 @@ fn an_allowed_mount_is_logged_with_the_caller_and_the_request() {
 
 #[test]
 fn a_refusal_is_logged_with_the_rule_and_the_reason() {
-    let _serial = serial();
     let site = frame::site();
     let syslog = Syslog::capture(&site);
     let out = helper_as(USER, &["mount", "--module", "../etc"]);
@@ -96,7 +87,6 @@ fn a_refusal_is_logged_with_the_rule_and_the_reason() {
 
 #[test]
 fn a_failure_is_logged_with_its_reason() {
-    let _serial = serial();
     let site = frame::site();
     let syslog = Syslog::capture(&site);
     let out = helper_as(USER, &["mount", "--module", "syslog-none/1.0"]);

@@ -2,17 +2,55 @@
 //! module's image (shared, counted by owner), unload releases it, a module
 //! without an image is left alone, a failure never fails the module load
 //! unless the site is strict (it goes to syslog), and inside a SLURM job
-//! step the mount belongs to the job.
+//! step the mount belongs to the job. A load its owner already holds, with
+//! the image mounted, runs no helper (the TaskProlog loads every module
+//! before every task); one whose mount is gone, or for another owner, does.
 
 mod support;
 
-use std::path::Path;
+use bale_registry::node::{Key, NodeState};
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use support::frame::{self, Mounts, Syslog};
-use support::ok;
+use support::{ok, run_ok};
+
+const USER: &str = "bale-test";
 
 fn hook(user: &str, action: &str, module: &str) -> Output {
     frame::bale_as(user, &["module-hook", action, module])
+}
+
+/// `bale module-hook load MODULE [--job-id JOB]` as [`USER`], as the
+/// TaskProlog runs it.
+fn load(module: &str, job: Option<&str>) -> Output {
+    let mut args = vec!["module-hook", "load", module];
+    args.extend(job.iter().flat_map(|job| ["--job-id", job]));
+    frame::bale_as(USER, &args)
+}
+
+/// How many times the helper was asked to mount `module` for `job` (or
+/// for the user, without one), by its messages in `syslog`.
+fn helper_runs(syslog: &Syslog, module: &str, job: Option<&str>) -> usize {
+    let request = match job {
+        Some(job) => format!(": mount module {module:?} for job {job}: "),
+        None => format!(": mount module {module:?}: "),
+    };
+    let messages = syslog.flushed();
+    messages
+        .iter()
+        .filter(|m| m.contains(" bale-helper[") && m.contains(&request))
+        .count()
+}
+
+/// The mount points in the records of `job` (or of [`USER`]) on this node.
+fn recorded(job: Option<&str>) -> Vec<PathBuf> {
+    let key = match job {
+        Some(job) => Key::job(job).unwrap(),
+        None => Key::user(USER).unwrap(),
+    };
+    let state = NodeState::snapshot(&frame::state()).unwrap().unwrap();
+    let records = state.read(&key).unwrap();
+    records.into_iter().map(|r| r.mountpoint).collect()
 }
 
 fn is_mounted(target: &Path) -> bool {
@@ -136,4 +174,74 @@ fn inside_a_job_step_the_mount_belongs_to_the_job() {
         .output()
         .unwrap());
     assert!(!is_mounted(&target));
+}
+
+#[test]
+fn a_repeated_load_by_the_same_owner_runs_no_helper() {
+    let site = frame::site();
+    let name = "hook-again";
+    let target = frame::software_module(name);
+    let _mounts = Mounts {
+        prefixes: vec![target.clone(), frame::images().join(name)],
+    };
+    frame::job("7302", USER);
+    let module = format!("{name}/1.0");
+    let syslog = Syslog::capture(&site);
+    for job in [Some("7302"), None] {
+        quiet(load(&module, job));
+        quiet(load(&module, job));
+        assert_eq!(helper_runs(&syslog, &module, job), 1, "{job:?}");
+        assert_eq!(recorded(job), [target.as_path()], "{job:?}");
+    }
+    assert!(is_mounted(&target));
+}
+
+#[test]
+fn a_load_after_the_mount_was_removed_behind_bales_back_mounts_again() {
+    let site = frame::site();
+    let name = "hook-removed";
+    let target = frame::software_module(name);
+    let _mounts = Mounts {
+        prefixes: vec![target.clone(), frame::images().join(name)],
+    };
+    frame::job("7303", USER);
+    let module = format!("{name}/1.0");
+    let syslog = Syslog::capture(&site);
+    quiet(load(&module, Some("7303")));
+    run_ok("umount", &[target.to_str().unwrap()]);
+    assert_eq!(
+        recorded(Some("7303")),
+        [target.as_path()],
+        "the record stays"
+    );
+    quiet(load(&module, Some("7303")));
+    assert_eq!(helper_runs(&syslog, &module, Some("7303")), 2);
+    assert!(is_mounted(&target));
+    assert_eq!(recorded(Some("7303")), [target.as_path()]);
+}
+
+#[test]
+fn another_job_on_the_node_gets_its_own_record() {
+    let site = frame::site();
+    let name = "hook-jobs";
+    let target = frame::software_module(name);
+    let _mounts = Mounts {
+        prefixes: vec![target.clone(), frame::images().join(name)],
+    };
+    frame::job("7304", USER);
+    frame::job("7305", USER);
+    let module = format!("{name}/1.0");
+    let syslog = Syslog::capture(&site);
+    quiet(load(&module, Some("7304")));
+    quiet(load(&module, Some("7305")));
+    assert_eq!(helper_runs(&syslog, &module, Some("7305")), 1);
+    assert_eq!(recorded(Some("7305")), [target.as_path()]);
+    // The first job's epilog leaves the mount to the second.
+    for (job, mounted) in [("7304", true), ("7305", false)] {
+        ok(support::bale()
+            .args(["umount-all", "--job-id", job])
+            .output()
+            .unwrap());
+        assert_eq!(is_mounted(&target), mounted, "after job {job}");
+    }
 }

@@ -55,7 +55,9 @@ fn sanitize_environment() {
     std::env::set_var("LC_ALL", "C");
 }
 
-fn user_name(uid: u32) -> Option<String> {
+/// The login name of `uid` (from the passwd database), which names the
+/// records of an interactive user.
+pub fn user_name(uid: u32) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 16384];
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
     let mut result = std::ptr::null_mut();

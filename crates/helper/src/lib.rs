@@ -33,6 +33,7 @@ mod user_target;
 
 use args::Request;
 use failure::Failure;
+pub use identity::user_name;
 use std::process::ExitCode;
 
 /// The whole helper: identity, environment, request, decision, log.

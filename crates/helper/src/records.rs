@@ -1,5 +1,5 @@
-//! The bookkeeping around a mount: whose record (job or user), the
-//! cluster lock line of this node, and whether an image is really mounted.
+//! The bookkeeping around a mount: whose record (job or user) and the
+//! cluster lock line of this node.
 
 use crate::creds::as_caller;
 use crate::failure::{io, Failure};
@@ -9,7 +9,6 @@ use crate::open;
 use bale_registry::cluster_lock::{ClusterLock, Entry};
 use bale_registry::node::Key;
 use bale_registry::owner::Node;
-use bale_registry::{loops, mountinfo};
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType};
 use std::path::{Path, PathBuf};
@@ -31,19 +30,6 @@ pub fn key(caller: &Caller, job: Option<&str>, config: &bale_site::Config) -> Re
         }
         None => Ok(Key::user(&caller.name).map_err(Failure::Error)?),
     }
-}
-
-/// The image (backing file of a loop device) mounted at `target` in our
-/// mount namespace, if any.
-pub fn image_mounted_at(target: &Path) -> Result<Option<PathBuf>, Failure> {
-    let mounts = mountinfo::read()?;
-    let Some(mount) = mountinfo::mounted_at(&mounts, target) else {
-        return Ok(None);
-    };
-    Ok(loops::attached()?
-        .into_iter()
-        .find(|l| (l.major, l.minor) == (mount.major, mount.minor))
-        .map(|l| l.backing_file))
 }
 
 /// Where an image's lock file lives and who may write it.

@@ -55,7 +55,7 @@ impl Software {
 
     /// Whether this module's image is already mounted at its place.
     pub fn mounted(&self) -> Result<bool, Failure> {
-        Ok(crate::records::image_mounted_at(&self.target_path)? == Some(self.image.path.clone()))
+        Ok(bale_registry::mounted::image_at(&self.target_path)? == Some(self.image.path.clone()))
     }
 
     /// Opens the module's place without symlinks or crossing mounts and

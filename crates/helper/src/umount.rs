@@ -140,7 +140,7 @@ fn kill_holders(dev: libc::dev_t, mountpoint: &Path) {
 /// cannot redirect the unmount to another mount. A busy mount is handled
 /// as `busy` says.
 pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failure> {
-    if records::image_mounted_at(&record.mountpoint)?.is_none() {
+    if bale_registry::mounted::image_at(&record.mountpoint)?.is_none() {
         return Ok(()); // already gone (unmounted by hand, or a crash)
     }
     let root = if record.module.is_some() {

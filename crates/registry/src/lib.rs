@@ -10,6 +10,7 @@
 //!   that holder is still alive;
 //! * [`mountinfo`] and [`loops`]: the kernel's view, read from
 //!   `/proc/self/mountinfo` and `/sys/block/loop*`;
+//! * [`mounted`]: the two together — which image is mounted at a place;
 //! * [`survey`]: records set against the kernel's view (what nobody reported);
 //! * [`atomic`]: files replaced by temp + rename, never half-written.
 
@@ -18,6 +19,7 @@ pub mod cluster_lock;
 mod error;
 pub mod escape;
 pub mod loops;
+pub mod mounted;
 pub mod mountinfo;
 pub mod node;
 pub mod owner;

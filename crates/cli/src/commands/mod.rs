@@ -16,6 +16,7 @@ pub mod list;
 pub mod lock_status;
 pub mod ls;
 pub mod module_hook;
+mod module_loaded;
 pub mod modulefile;
 pub mod mount;
 pub mod pack;

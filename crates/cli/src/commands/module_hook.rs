@@ -8,13 +8,18 @@
 //! set) the mount is recorded for `$SLURM_JOB_ID`, so the job's epilog
 //! releases it on every node.
 //!
+//! A `load` that would change nothing — the owner's record holds the
+//! module and its image is mounted (`module_loaded.rs`) — returns at once
+//! without running the helper: the TaskProlog loads the job's modules
+//! before every task of the job.
+//!
 //! A module must keep working when its image cannot be mounted (the
 //! original files are still there): unless the site sets
 //! `strict_modules = true`, a failure goes to syslog (tag `bale`) and the
 //! hook exits 0 without a word on stderr, which some module systems take
 //! as failure (`-v` prints it too).
 
-use super::helper;
+use super::{helper, module_loaded};
 use bale_site::Config;
 use std::process::ExitCode;
 
@@ -93,12 +98,16 @@ fn hook(config: &Config, args: &Args) -> Result<(), Failure> {
             config.helper.value.display()
         )));
     }
+    let job = args.job_id.clone().or_else(job_of_this_step);
     let verb = match args.action {
+        Action::Load if module_loaded::already(config, job.as_deref(), &module, &image) => {
+            return Ok(());
+        }
         Action::Load => "mount",
         Action::Unload => "umount",
     };
     let mut argv = vec![verb.to_string()];
-    if let Some(job) = args.job_id.clone().or_else(job_of_this_step) {
+    if let Some(job) = job {
         argv.extend(["--job-id".into(), job]);
     }
     argv.extend(["--module".into(), module.full()]);

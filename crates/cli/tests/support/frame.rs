@@ -201,7 +201,17 @@ pub fn job(id: &str, user: &str) {
 }
 
 pub fn uid(user: &str) -> u32 {
-    let out = run_ok("id", &["-u", user]);
+    id(user, "-u")
+}
+
+/// The primary group of `user`.
+pub fn gid(user: &str) -> u32 {
+    id(user, "-g")
+}
+
+/// `id FLAG USER` as a number.
+fn id(user: &str, flag: &str) -> u32 {
+    let out = run_ok("id", &[flag, user]);
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
@@ -365,7 +375,9 @@ pub fn refusal(out: &Output, code: i32) -> String {
 /// `/dev/log` points to while held, drained by a thread (senders block once
 /// a few datagrams wait). This machine runs no syslog daemon, and a test
 /// must not hide a real one, so `/dev/log` must be absent or a leftover of
-/// ours. Take it while holding the [`Site`], whose lock serializes its users.
+/// ours. Take it while holding the [`Site`], whose lock serializes the
+/// processes that use it; the tests of one process take turns (one
+/// `/dev/log` at a time).
 pub struct Syslog {
     messages: std::sync::Arc<Mutex<Vec<String>>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -375,8 +387,20 @@ pub struct Syslog {
 
 const DEV_LOG: &str = "/dev/log";
 
+/// Whether a [`Syslog`] of this process is held, and its release.
+static CAPTURING: (Mutex<bool>, std::sync::Condvar) =
+    (Mutex::new(false), std::sync::Condvar::new());
+
 impl Syslog {
+    /// Waits until no other test of this process holds a `Syslog`.
     pub fn capture(_site: &Site) -> Syslog {
+        let (held, released) = &CAPTURING;
+        let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
+        while *held {
+            held = released.wait(held).unwrap_or_else(|e| e.into_inner());
+        }
+        *held = true;
+        drop(held);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
         let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
@@ -423,6 +447,30 @@ impl Syslog {
     pub fn messages(&self) -> Vec<String> {
         self.messages.lock().unwrap().clone()
     }
+
+    /// Every message sent before this call, once all have arrived: a
+    /// marker sent now is received after them (one socket, in order).
+    pub fn flushed(&self) -> Vec<String> {
+        static MARKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MARKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let marker = format!("bale test suite: flush marker {n}");
+        std::os::unix::net::UnixDatagram::unbound()
+            .unwrap()
+            .send_to(marker.as_bytes(), DEV_LOG)
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let messages = self.messages();
+            if let Some(at) = messages.iter().position(|m| *m == marker) {
+                return messages[..at].to_vec();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{marker:?} never arrived"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Syslog {
@@ -432,5 +480,8 @@ impl Drop for Syslog {
         if let Some(drain) = self.drain.take() {
             let _ = drain.join();
         }
+        let (held, released) = &CAPTURING;
+        *held.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        released.notify_one();
     }
 }
