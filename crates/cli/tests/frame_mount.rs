@@ -6,7 +6,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use support::frame::{self, bale_as, refusal, Mounts};
+use support::fuse::wait_for;
 use support::{ok, run, run_ok};
 
 fn mount_count(target: &Path) -> usize {
@@ -291,6 +293,57 @@ fn create_software_builds_in_the_workdir_and_replaces_the_image_atomically() {
     ok(bale_as("bale-test", &["mount", &module]));
     let out = support::bale().args(args).output().unwrap();
     assert!(refusal(&out, 1).contains("is mounted"));
+    ok(bale_as("bale-test", &["umount", &module]));
+}
+
+/// Replaced by `create-software -f` on another node while mounted here,
+/// a module's image keeps serving its old contents to this node's users
+/// (no second mount on top of the first, so nothing changes under running
+/// jobs and nothing stays behind); the first mount after the last release
+/// gets the new image.
+#[test]
+fn a_module_image_replaced_while_mounted_serves_until_the_last_release() {
+    let _site = frame::site();
+    let name = "replaced-sw";
+    let module = format!("{name}/1.0");
+    let dir = frame::software_module(name);
+    let images = frame::images().join(name);
+    let _mounts = Mounts {
+        prefixes: vec![dir.clone(), images.clone()],
+    };
+    let hello = dir.join("bin/hello");
+    let old = format!("hello from {name}\n");
+    ok(bale_as("bale-test", &["mount", &module]));
+    assert_eq!(std::fs::read_to_string(&hello).unwrap(), old);
+
+    // The other node packs the new version and renames it into place.
+    let tree = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tree.path().join("bin")).unwrap();
+    std::fs::write(tree.path().join("bin/hello"), "hello again\n").unwrap();
+    let staged = images.join(".1.0.sqfs.new");
+    ok(support::bale()
+        .arg("pack")
+        .args([tree.path(), staged.as_path()])
+        .output()
+        .unwrap());
+    run_ok("chmod", &["644", staged.to_str().unwrap()]);
+    std::fs::rename(&staged, images.join("1.0.sqfs")).unwrap();
+
+    ok(bale_as("bale-other", &["mount", &module]));
+    assert_eq!(frame::mounts_below(&dir).len(), 1, "one mount, shared");
+    assert_eq!(std::fs::read_to_string(&hello).unwrap(), old);
+    for user in ["bale-test", "bale-other"] {
+        ok(bale_as(user, &["umount", &module]));
+    }
+    assert!(frame::mounts_below(&dir).is_empty(), "nothing left mounted");
+    assert!(
+        wait_for(Duration::from_secs(5), || frame::loops_below(&images)
+            .is_empty()),
+        "the old image's loop device is gone"
+    );
+
+    ok(bale_as("bale-test", &["mount", &module]));
+    assert_eq!(std::fs::read_to_string(&hello).unwrap(), "hello again\n");
     ok(bale_as("bale-test", &["umount", &module]));
 }
 

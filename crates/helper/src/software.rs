@@ -53,9 +53,13 @@ impl Software {
         })
     }
 
-    /// Whether this module's image is already mounted at its place.
+    /// Whether this module's image (or, replaced since, its old contents)
+    /// is already mounted at its place.
     pub fn mounted(&self) -> Result<bool, Failure> {
-        Ok(bale_registry::mounted::image_at(&self.target_path)? == Some(self.image.path.clone()))
+        Ok(bale_registry::mounted::serves(
+            &self.target_path,
+            &self.image.path,
+        )?)
     }
 
     /// Opens the module's place without symlinks or crossing mounts and

@@ -2,6 +2,13 @@
 //! namespace and the loop device under it. The helper asks before it mounts
 //! or releases; `bale module-hook load` asks too, without privileges (both
 //! sources are world-readable), to skip a load that would change nothing.
+//!
+//! An image replaced while mounted (`bale create-software -f` renames the
+//! new one into place) still counts as mounted: its loop device keeps the
+//! old contents, named `IMAGE (deleted)` by the kernel, and keeps serving
+//! them until the last user releases the mount; the next mount after that
+//! gets the new image. Mounting the new one on top instead would change
+//! files under running jobs and leave the old mount behind at the release.
 
 use crate::{loops, mountinfo, Error};
 use std::path::{Path, PathBuf};
@@ -19,6 +26,23 @@ pub fn image_at(target: &Path) -> Result<Option<PathBuf>, Error> {
         .map(|l| l.backing_file))
 }
 
+/// Whether `image` — or what it was before it was replaced — is mounted
+/// at `target`.
+pub fn serves(target: &Path, image: &Path) -> Result<bool, Error> {
+    Ok(image_at(target)?.is_some_and(|mounted| is_or_was(&mounted, image)))
+}
+
+/// The kernel's name for a loop device's backing file is the file's path,
+/// with ` (deleted)` added once that path no longer leads to it.
+fn is_or_was(backing_file: &Path, image: &Path) -> bool {
+    let (backing, image) = (backing_file.as_os_str(), image.as_os_str());
+    backing == image
+        || backing
+            .as_encoded_bytes()
+            .strip_suffix(b" (deleted)")
+            .is_some_and(|old| old == image.as_encoded_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,5 +51,25 @@ mod tests {
     fn no_image_where_nothing_is_mounted() {
         let tmp = tempfile::tempdir().unwrap();
         assert_eq!(image_at(tmp.path()).unwrap(), None);
+        assert!(!serves(tmp.path(), Path::new("/i.sqfs")).unwrap());
+    }
+
+    #[test]
+    fn a_replaced_image_is_the_one_it_replaced() {
+        let image = Path::new("/images/gcc/1.0.sqfs");
+        assert!(is_or_was(image, image));
+        assert!(is_or_was(
+            Path::new("/images/gcc/1.0.sqfs (deleted)"),
+            image
+        ));
+        assert!(!is_or_was(
+            Path::new("/images/gcc/2.0.sqfs (deleted)"),
+            image
+        ));
+        assert!(!is_or_was(Path::new("/images/gcc/1.0.sqfs.old"), image));
+        assert!(!is_or_was(
+            Path::new("/images/gcc/1.0.sqfs"),
+            Path::new("/images/gcc/1.0")
+        ));
     }
 }

@@ -49,5 +49,5 @@ fn held(config: &Config, job: Option<&str>, module: &ModuleName, image: &Path) -
             && r.image == image
             && r.mountpoint == place
     });
-    Some(recorded && bale_registry::mounted::image_at(&place).ok()? == Some(image))
+    Some(recorded && bale_registry::mounted::serves(&place, &image).ok()?)
 }
