@@ -32,9 +32,10 @@ pub fn serves(target: &Path, image: &Path) -> Result<bool, Error> {
     Ok(image_at(target)?.is_some_and(|mounted| is_or_was(&mounted, image)))
 }
 
-/// The kernel's name for a loop device's backing file is the file's path,
-/// with ` (deleted)` added once that path no longer leads to it.
-fn is_or_was(backing_file: &Path, image: &Path) -> bool {
+/// Whether a loop device's backing file (as the kernel names it: the
+/// file's path, with ` (deleted)` added once that path no longer leads to
+/// it) is `image` or what `image` replaced.
+pub fn is_or_was(backing_file: &Path, image: &Path) -> bool {
     let (backing, image) = (backing_file.as_os_str(), image.as_os_str());
     backing == image
         || backing

@@ -61,7 +61,7 @@ pub fn survey(
         for record in records {
             let device = crate::mountinfo::mounted_at(mounts, &record.mountpoint)
                 .and_then(loop_of)
-                .filter(|l| l.backing_file == record.image)
+                .filter(|l| crate::mounted::is_or_was(&l.backing_file, &record.image))
                 .map(|l| l.device.clone());
             survey.held.push(Held {
                 key: key.clone(),

@@ -74,12 +74,13 @@ pub fn status(image: &Path) -> anyhow::Result<Status> {
     })
 }
 
-/// Whether `image` backs a loop device mounted in our mount namespace.
+/// Whether `image` (or what it replaced) backs a loop device mounted in
+/// our mount namespace.
 fn mounted_here(image: &Path) -> anyhow::Result<bool> {
     let mounts = bale_registry::mountinfo::read()?;
     Ok(bale_registry::loops::attached()?
         .iter()
-        .filter(|l| l.backing_file == image)
+        .filter(|l| bale_registry::mounted::is_or_was(&l.backing_file, image))
         .any(|l| {
             mounts
                 .iter()
