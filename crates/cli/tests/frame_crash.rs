@@ -161,11 +161,8 @@ fn kill_9_during_a_module_mount_and_umount_is_explained_and_repaired() {
     let _serial = serial();
     let _site = frame::site();
     let name = "crash-module";
-    let target = frame::software_module(name);
+    let (target, _m) = frame::guarded_module(name);
     let image = frame::images().join(name).join("1.0.sqfs");
-    let _m = Mounts {
-        prefixes: vec![target.clone(), frame::images().join(name)],
-    };
     let module = format!("{name}/1.0");
     kill_mount_and_umount(&[&module], &module, &target, &image);
 }

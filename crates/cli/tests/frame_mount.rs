@@ -31,11 +31,8 @@ fn lock_lines(image: &Path) -> Vec<String> {
 fn a_software_module_is_mounted_once_for_all_its_users_and_goes_with_the_last() {
     let _site = frame::site();
     let name = "refcount-basic";
-    let target = frame::software_module(name);
+    let (target, _mounts) = frame::guarded_module(name);
     let image = frame::images().join(name).join("1.0.sqfs");
-    let _mounts = Mounts {
-        prefixes: vec![target.clone(), frame::images().join(name)],
-    };
     frame::job("7001", "bale-test");
     let module = format!("{name}/1.0");
 
@@ -92,10 +89,7 @@ fn a_software_module_is_mounted_once_for_all_its_users_and_goes_with_the_last() 
 fn many_concurrent_users_and_jobs_share_exactly_one_mount() {
     let _site = frame::site();
     let name = "refcount-race";
-    let target = frame::software_module(name);
-    let _mounts = Mounts {
-        prefixes: vec![target.clone(), frame::images().join(name)],
-    };
+    let (target, _mounts) = frame::guarded_module(name);
     let module = format!("{name}/1.0");
     let workers: Vec<_> = (0..6)
         .map(|i| {
@@ -306,11 +300,8 @@ fn a_module_image_replaced_while_mounted_serves_until_the_last_release() {
     let _site = frame::site();
     let name = "replaced-sw";
     let module = format!("{name}/1.0");
-    let dir = frame::software_module(name);
+    let (dir, _mounts) = frame::guarded_module(name);
     let images = frame::images().join(name);
-    let _mounts = Mounts {
-        prefixes: vec![dir.clone(), images.clone()],
-    };
     let hello = dir.join("bin/hello");
     let old = format!("hello from {name}\n");
     ok(bale_as("bale-test", &["mount", &module]));

@@ -11,7 +11,7 @@ mod support;
 use bale_registry::node::{Key, NodeState};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use support::frame::{self, Mounts, Syslog};
+use support::frame::{self, Syslog};
 use support::{ok, run_ok};
 
 const USER: &str = "bale-test";
@@ -71,10 +71,7 @@ fn quiet(out: Output) {
 fn load_and_unload_share_one_mount_between_users() {
     let _site = frame::site();
     let name = "hook-share";
-    let target = frame::software_module(name);
-    let _mounts = Mounts {
-        prefixes: vec![target.clone(), frame::images().join(name)],
-    };
+    let (target, _mounts) = frame::guarded_module(name);
     let module = format!("{name}/1.0");
     quiet(hook("bale-test", "load", &module));
     quiet(hook("bale-other", "load", &module));
@@ -106,10 +103,7 @@ fn a_module_without_an_image_is_left_alone() {
 fn a_failed_mount_goes_to_syslog_and_fails_only_a_strict_site() {
     let site = frame::site();
     let name = "hook-broken";
-    let target = frame::software_module(name);
-    let _mounts = Mounts {
-        prefixes: vec![target.clone(), frame::images().join(name)],
-    };
+    let (target, _mounts) = frame::guarded_module(name);
     // The module's directory is gone: the image cannot be mounted there.
     std::fs::remove_dir_all(&target).unwrap();
     let module = format!("{name}/1.0");
@@ -147,10 +141,7 @@ fn a_failed_mount_goes_to_syslog_and_fails_only_a_strict_site() {
 fn inside_a_job_step_the_mount_belongs_to_the_job() {
     let _site = frame::site();
     let name = "hook-job";
-    let target = frame::software_module(name);
-    let _mounts = Mounts {
-        prefixes: vec![target.clone(), frame::images().join(name)],
-    };
+    let (target, _mounts) = frame::guarded_module(name);
     frame::job("7301", "bale-test");
     let module = format!("{name}/1.0");
     quiet(frame::as_user(
@@ -180,10 +171,7 @@ fn inside_a_job_step_the_mount_belongs_to_the_job() {
 fn a_repeated_load_by_the_same_owner_runs_no_helper() {
     let site = frame::site();
     let name = "hook-again";
-    let target = frame::software_module(name);
-    let _mounts = Mounts {
-        prefixes: vec![target.clone(), frame::images().join(name)],
-    };
+    let (target, _mounts) = frame::guarded_module(name);
     frame::job("7302", USER);
     let module = format!("{name}/1.0");
     let syslog = Syslog::capture(&site);
@@ -200,10 +188,7 @@ fn a_repeated_load_by_the_same_owner_runs_no_helper() {
 fn a_load_after_the_mount_was_removed_behind_bales_back_mounts_again() {
     let site = frame::site();
     let name = "hook-removed";
-    let target = frame::software_module(name);
-    let _mounts = Mounts {
-        prefixes: vec![target.clone(), frame::images().join(name)],
-    };
+    let (target, _mounts) = frame::guarded_module(name);
     frame::job("7303", USER);
     let module = format!("{name}/1.0");
     let syslog = Syslog::capture(&site);
@@ -224,10 +209,7 @@ fn a_load_after_the_mount_was_removed_behind_bales_back_mounts_again() {
 fn another_job_on_the_node_gets_its_own_record() {
     let site = frame::site();
     let name = "hook-jobs";
-    let target = frame::software_module(name);
-    let _mounts = Mounts {
-        prefixes: vec![target.clone(), frame::images().join(name)],
-    };
+    let (target, _mounts) = frame::guarded_module(name);
     frame::job("7304", USER);
     frame::job("7305", USER);
     let module = format!("{name}/1.0");

@@ -7,19 +7,9 @@
 
 mod support;
 
-use std::path::PathBuf;
-use support::frame::{self, Mounts};
+use support::frame;
 use support::modules::{ModulePath, System};
 use support::{ok, stderr};
-
-/// Software module `name/1.0` (packed), with a guard that unmounts it.
-fn software(name: &str) -> (PathBuf, Mounts) {
-    let target = frame::software_module(name);
-    let mounts = Mounts {
-        prefixes: vec![target.clone(), frame::images().join(name)],
-    };
-    (target, mounts)
-}
 
 /// Test `test`'s module name for `system`, distinct across parallel tests.
 fn name(test: &str, system: System) -> String {
@@ -62,7 +52,7 @@ fn load_mounts_and_unload_and_purge_release() {
     let _site = frame::site();
     for system in System::ALL {
         let name = name("load", system);
-        let (target, _mounts) = software(&name);
+        let (target, _mounts) = frame::guarded_module(&name);
         let path = ModulePath::new(system, "load");
         path.add(&name, "");
         let t = target.display();
@@ -98,8 +88,8 @@ fn a_dependency_is_mounted_and_released_with_its_dependent() {
     let _site = frame::site();
     for system in System::ALL {
         let (a, b) = (name("dep-a", system), name("dep-b", system));
-        let (target_a, _mounts_a) = software(&a);
-        let (target_b, _mounts_b) = software(&b);
+        let (target_a, _mounts_a) = frame::guarded_module(&a);
+        let (target_b, _mounts_b) = frame::guarded_module(&b);
         let path = ModulePath::new(system, "dep");
         path.add(&a, "");
         path.add(&b, &system.depends_on(&format!("{a}/1.0")));
@@ -133,7 +123,7 @@ fn two_users_share_a_mount_until_the_last_unloads() {
     let _site = frame::site();
     for system in System::ALL {
         let name = name("share", system);
-        let (target, _mounts) = software(&name);
+        let (target, _mounts) = frame::guarded_module(&name);
         let path = ModulePath::new(system, "share");
         path.add(&name, "");
         let t = target.display();
@@ -169,7 +159,7 @@ fn show_avail_whatis_and_help_mount_nothing() {
     let _site = frame::site();
     for system in System::ALL {
         let name = name("show", system);
-        let (target, _mounts) = software(&name);
+        let (target, _mounts) = frame::guarded_module(&name);
         let path = ModulePath::new(system, "show");
         path.add(&name, "");
         let spider = match system {
@@ -198,7 +188,7 @@ fn only_a_strict_site_fails_a_load_whose_image_cannot_be_mounted() {
     let strict_env = format!("BALE_CONFIG={}", strict.path().display());
     for system in System::ALL {
         let name = name("strict", system);
-        let (target, _mounts) = software(&name);
+        let (target, _mounts) = frame::guarded_module(&name);
         // The module's directory is gone: the image cannot be mounted there.
         std::fs::remove_dir_all(&target).unwrap();
         let path = ModulePath::new(system, "strict");

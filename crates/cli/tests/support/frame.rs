@@ -320,6 +320,15 @@ pub fn loops_below(prefix: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// [`software_module`], with a guard that undoes its mounts on drop.
+pub fn guarded_module(name: &str) -> (PathBuf, Mounts) {
+    let target = software_module(name);
+    let mounts = Mounts {
+        prefixes: vec![target.clone(), images().join(name)],
+    };
+    (target, mounts)
+}
+
 /// Everything a test mounted below its prefixes (mount points and images):
 /// unmounted, records removed and loop devices detached on drop.
 pub struct Mounts {
