@@ -11,17 +11,15 @@ use std::process::Command;
 /// The one-line reason `command` failed to start with `err`, and the exit
 /// status to report.
 pub fn failure(command: &Command, err: &std::io::Error) -> (String, u8) {
-    let program = Path::new(command.get_program());
-    if err.kind() != ErrorKind::NotFound {
-        return (format!("{}: {err}", program.display()), 126);
-    }
-    match resolve(command).as_deref().and_then(interpreter) {
-        Some(interp) => (
-            format!("{}: {interp}: bad interpreter: {err}", program.display()),
-            126,
-        ),
-        None => (format!("{}: {err}", program.display()), 127),
-    }
+    let (reason, status) = if err.kind() != ErrorKind::NotFound {
+        (err.to_string(), 126)
+    } else if let Some(interp) = resolve(command).as_deref().and_then(interpreter) {
+        (format!("{interp}: bad interpreter: {err}"), 126)
+    } else {
+        (err.to_string(), 127)
+    };
+    let program = Path::new(command.get_program()).display();
+    (format!("{program}: {reason}"), status)
 }
 
 /// The file `command` names: its program if that has a `/`, else the

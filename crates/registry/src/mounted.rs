@@ -10,7 +10,9 @@
 //! gets the new image. Mounting the new one on top instead would change
 //! files under running jobs and leave the old mount behind at the release.
 
-use crate::{loops, mountinfo, Error};
+use crate::loops::{self, Loop};
+use crate::mountinfo::{self, Mount};
+use crate::Error;
 use std::path::{Path, PathBuf};
 
 /// The image (backing file of a loop device, as the kernel names it)
@@ -20,10 +22,24 @@ pub fn image_at(target: &Path) -> Result<Option<PathBuf>, Error> {
     let Some(mount) = mountinfo::mounted_at(&mounts, target) else {
         return Ok(None);
     };
-    Ok(loops::attached()?
-        .into_iter()
+    Ok(loop_of(&loops::attached()?, mount).map(|l| l.backing_file.clone()))
+}
+
+/// Whether `image` (or what it replaced) is mounted anywhere in our mount
+/// namespace.
+pub fn anywhere(image: &Path) -> Result<bool, Error> {
+    let loops = loops::attached()?;
+    Ok(mountinfo::read()?
+        .iter()
+        .filter_map(|m| loop_of(&loops, m))
+        .any(|l| is_or_was(&l.backing_file, image)))
+}
+
+/// The loop device under `mount`, if it is one of `loops`.
+pub fn loop_of<'a>(loops: &'a [Loop], mount: &Mount) -> Option<&'a Loop> {
+    loops
+        .iter()
         .find(|l| (l.major, l.minor) == (mount.major, mount.minor))
-        .map(|l| l.backing_file))
 }
 
 /// Whether `image` — or what it was before it was replaced — is mounted

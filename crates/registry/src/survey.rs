@@ -51,11 +51,7 @@ pub fn survey(
     roots: &[&Path],
     is_image: impl Fn(&Path) -> bool,
 ) -> Survey {
-    let loop_of = |m: &Mount| {
-        loops
-            .iter()
-            .find(|l| (l.major, l.minor) == (m.major, m.minor))
-    };
+    let loop_of = |m: &Mount| crate::mounted::loop_of(loops, m);
     let mut survey = Survey::default();
     for (key, records) in records {
         for record in records {

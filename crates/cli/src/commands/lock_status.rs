@@ -49,7 +49,7 @@ pub fn status(image: &Path) -> anyhow::Result<Status> {
     let locked = cluster_lock::is_locked(&dir_fd, &dir, &name)?;
     let node =
         Node::current().map_err(|e| anyhow::anyhow!("/proc/sys/kernel/random/boot_id: {e}"))?;
-    let mounted_here = mounted_here(&real)?;
+    let mounted_here = bale_registry::mounted::anywhere(&real)?;
     let entries = contents
         .entries
         .iter()
@@ -72,20 +72,6 @@ pub fn status(image: &Path) -> anyhow::Result<Status> {
         locked,
         holder,
     })
-}
-
-/// Whether `image` (or what it replaced) backs a loop device mounted in
-/// our mount namespace.
-fn mounted_here(image: &Path) -> anyhow::Result<bool> {
-    let mounts = bale_registry::mountinfo::read()?;
-    Ok(bale_registry::loops::attached()?
-        .iter()
-        .filter(|l| bale_registry::mounted::is_or_was(&l.backing_file, image))
-        .any(|l| {
-            mounts
-                .iter()
-                .any(|m| (m.major, m.minor) == (l.major, l.minor))
-        }))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
