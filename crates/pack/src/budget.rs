@@ -4,13 +4,14 @@
 //! own, so readers of later batches can never starve it: memory stays
 //! bounded without deadlock.
 //!
-//! Wake-ups are targeted: the head's reader sleeps on its own condition
-//! variable, and each release wakes one of the other readers, not all of
-//! them — with dozens of readers waiting on a full budget, waking all on
-//! every released block would cost more than the reading itself.
+//! Wake-ups are targeted and chunky: the head's reader sleeps on its own
+//! condition variable; the other readers are woken one at a time, and only
+//! once an eighth of the budget is free again. When the source is faster
+//! than compression the budget is always nearly full, and waking a reader
+//! for every small file released cost a context switch per file.
 
 use std::collections::HashMap;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 
 pub struct Budget {
     limit: u64,
@@ -30,6 +31,8 @@ struct State {
     closed: bool,
     head_waiting: usize,
     pool_waiting: usize,
+    /// The batches whose readers sleep in the pool.
+    pool_batches: HashMap<u32, usize>,
 }
 
 impl Budget {
@@ -59,7 +62,7 @@ impl Budget {
                 s.used += bytes;
                 *s.per_batch.entry(batch).or_insert(0) += bytes;
                 // Room left: pass the wake-up on to another waiting reader.
-                if in_pool && s.used < self.limit && s.pool_waiting > 0 {
+                if in_pool && self.worth_waking(&s) {
                     self.pool_freed.notify_one();
                 }
                 return true;
@@ -70,8 +73,15 @@ impl Budget {
                 s.head_waiting -= 1;
             } else {
                 s.pool_waiting += 1;
+                *s.pool_batches.entry(batch).or_insert(0) += 1;
                 s = self.pool_freed.wait(s).unwrap();
                 s.pool_waiting -= 1;
+                if let Some(n) = s.pool_batches.get_mut(&batch) {
+                    *n -= 1;
+                    if *n == 0 {
+                        s.pool_batches.remove(&batch);
+                    }
+                }
             }
         }
     }
@@ -89,37 +99,36 @@ impl Budget {
         if s.head == batch && s.head_waiting > 0 {
             self.head_freed.notify_all();
         }
-        if s.pool_waiting > 0 {
+        if self.worth_waking(&s) {
             self.pool_freed.notify_one();
         }
     }
 
-    /// Marks `batch` as the one the dispatcher now waits on. Its reader may
-    /// be asleep among the others, so they all look again (once per batch).
+    /// True when a reader sleeps in the pool and enough room is free for
+    /// it to read a good run before it has to wait again.
+    fn worth_waking(&self, s: &State) -> bool {
+        s.pool_waiting > 0 && self.limit.saturating_sub(s.used) >= self.limit.div_ceil(8)
+    }
+
+    /// Marks `batch` as the one the dispatcher now waits on. If its reader
+    /// is asleep among the others, they all look again; usually it has
+    /// finished the batch already and nobody is woken.
     pub fn set_head(&self, batch: u32) {
         let mut s = self.state.lock().unwrap();
         if s.head != batch {
             s.head = batch;
-            self.wake_all(s);
+            if s.pool_batches.contains_key(&batch) {
+                drop(s);
+                self.pool_freed.notify_all();
+            }
         }
     }
 
     /// Wakes every waiter and makes further acquisitions fail.
     pub fn close(&self) {
-        let mut s = self.state.lock().unwrap();
-        s.closed = true;
-        self.wake_all(s);
-    }
-
-    fn wake_all(&self, s: MutexGuard<State>) {
-        let (head, pool) = (s.head_waiting > 0, s.pool_waiting > 0);
-        drop(s);
-        if head {
-            self.head_freed.notify_all();
-        }
-        if pool {
-            self.pool_freed.notify_all();
-        }
+        self.state.lock().unwrap().closed = true;
+        self.head_freed.notify_all();
+        self.pool_freed.notify_all();
     }
 }
 
