@@ -10,6 +10,7 @@ use crate::errors::ErrorLog;
 use crate::inodes::InodeMap;
 use crate::layouts::Layouts;
 use crate::listing::{self, Resume};
+use crate::prefill::Prefill;
 use crate::xattr;
 use bale_squashfs::error::corrupt;
 use bale_squashfs::reader::Archive;
@@ -23,12 +24,14 @@ use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 
 /// The mounted image.
 pub(crate) struct BaleFs {
-    archive: Archive<File>,
+    archive: Arc<Archive<File>>,
     inodes: InodeMap,
     layouts: Layouts,
+    prefill: Arc<Prefill>,
     errors: ErrorLog,
 }
 
@@ -42,12 +45,19 @@ struct Listed<'a> {
 impl BaleFs {
     /// Serves `archive`, whose root directory was read as `root`.
     pub fn new(archive: Archive<File>, root: &Inode, errors: ErrorLog) -> BaleFs {
+        let archive = Arc::new(archive);
         BaleFs {
             inodes: InodeMap::new(&archive, root.number),
+            prefill: Arc::new(Prefill::new(archive.clone())),
             archive,
             layouts: Layouts::new(),
             errors,
         }
+    }
+
+    /// The page-cache prefill, to be started once the session exists.
+    pub fn prefill(&self) -> Arc<Prefill> {
+        self.prefill.clone()
     }
 
     /// The inode behind FUSE number `ino`.
@@ -90,6 +100,12 @@ impl BaleFs {
             )));
         }
         self.inodes.remember(inode.number, entry.inode_ref);
+        if let InodeData::File(file) = &inode.data {
+            if let Some(fragment) = file.fragment_only() {
+                let ino = self.inodes.fuse_ino(inode.number);
+                self.prefill.known(fragment, ino, entry.inode_ref);
+            }
+        }
         Ok(inode)
     }
 
@@ -216,7 +232,10 @@ impl BaleFs {
             buf.resize(len, 0);
             match self.archive.read_layout_at(&layout, offset, buf) {
                 Ok(n) => reply.data(&buf[..n]),
-                Err(e) => reply.error(self.errors.eio("read", &e)),
+                Err(e) => return reply.error(self.errors.eio("read", &e)),
+            }
+            if let Some(fragment) = layout.fragment_only() {
+                self.prefill.read(fragment, ino.0);
             }
         })
     }

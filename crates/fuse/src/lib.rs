@@ -21,6 +21,7 @@ mod listing;
 pub mod logging;
 mod mount;
 mod options;
+mod prefill;
 mod server;
 mod unmount;
 mod xattr;

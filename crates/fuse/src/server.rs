@@ -36,8 +36,10 @@ impl Server {
     ) -> Result<Server, Error> {
         let signals =
             Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|e| Error::new(&mountpoint, e))?;
+        let prefill = fs.prefill();
         let session = fuser::Session::new(fs, &mountpoint, options)
             .map_err(|e| Error::new(&mountpoint, e))?;
+        prefill.start(session.notifier());
         tracing::info!("mounted on {}", mountpoint.display());
         Ok(Server {
             session,

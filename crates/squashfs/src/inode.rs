@@ -123,6 +123,13 @@ impl FileInode {
     pub fn has_fragment(&self) -> bool {
         self.fragment != NO_FRAGMENT
     }
+
+    /// The fragment block holding the whole file, for a non-empty file
+    /// smaller than a block.
+    pub fn fragment_only(&self) -> Option<u32> {
+        (self.block_sizes.is_empty() && self.has_fragment() && self.size > 0)
+            .then_some(self.fragment)
+    }
 }
 
 /// A decoded inode.

@@ -22,6 +22,7 @@ pub struct FileLayout {
 /// The last partial block of a file stored inside a fragment block.
 #[derive(Clone, Copy, Debug)]
 struct Tail {
+    index: u32,
     fragment: FragmentEntry,
     offset: u32,
 }
@@ -35,6 +36,14 @@ impl FileLayout {
     /// Number of data blocks, not counting a tail in a fragment.
     pub fn block_count(&self) -> usize {
         self.blocks.len()
+    }
+
+    /// The fragment block holding the whole file, for a file smaller than
+    /// a block (see [`crate::inode::FileInode::fragment_only`]).
+    pub fn fragment_only(&self) -> Option<u32> {
+        self.tail
+            .filter(|_| self.blocks.is_empty())
+            .map(|tail| tail.index)
     }
 
     /// Whether data block `i` is a hole (all zeros, not stored).
@@ -72,6 +81,7 @@ impl<R: ReadAt> Archive<R> {
                 return Err(corrupt("fragment offset past the fragment block"));
             }
             Some(Tail {
+                index: file.fragment,
                 fragment: self.fragment(file.fragment)?,
                 offset: file.fragment_offset,
             })
