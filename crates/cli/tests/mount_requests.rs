@@ -59,6 +59,18 @@ fn logged_mount(image: &Path, dir: &Path, log: &Path) -> (Child, FuseMount) {
     (server, FuseMount::adopt(dir))
 }
 
+/// Writes `count` files of `len` letters, each different, named
+/// `{prefix}{i}` into `dir`.
+fn write_files(dir: &Path, prefix: &str, count: usize, len: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..count {
+        let text: String = (0..len)
+            .map(|n| char::from(b'a' + ((n * 7 + i) % 26) as u8))
+            .collect();
+        std::fs::write(dir.join(format!("{prefix}{i}")), text).unwrap();
+    }
+}
+
 /// Bytes of `path` in the page cache.
 fn cached_bytes(path: &Path) -> u64 {
     let out = Command::new("fincore")
@@ -114,13 +126,7 @@ fn a_small_file_read_fills_the_page_cache_with_its_known_fragment_neighbours() {
     let src = work.path().join("src");
     // 15 files of 4000 bytes: all in one fragment block.
     for (dir, prefix) in [("pkg", "f"), ("later", "g")] {
-        std::fs::create_dir_all(src.join(dir)).unwrap();
-        for i in 0..10 {
-            let text: String = (0..4000)
-                .map(|n| char::from(b'a' + ((n * 7 + i) % 26) as u8))
-                .collect();
-            std::fs::write(src.join(dir).join(format!("{prefix}{i}")), text).unwrap();
-        }
+        write_files(&src.join(dir), prefix, 10, 4000);
     }
     let image = work.path().join("img.sqfs");
     support::pack(&src, &image, &[]);
@@ -176,6 +182,37 @@ fn a_small_file_read_fills_the_page_cache_with_its_known_fragment_neighbours() {
         std::fs::read_to_string(src.join("later/g1")).unwrap()
     );
 
+    mount.unmount(&[]);
+    assert!(server.wait().unwrap().success());
+}
+
+#[test]
+fn a_read_also_pushes_the_known_files_of_the_next_fragment_blocks() {
+    require_root();
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    // Two 50,000-byte files per 128 KiB fragment block: five blocks.
+    write_files(&src.join("big"), "b", 10, 50_000);
+    let image = work.path().join("img.sqfs");
+    support::pack(&src, &image, &[]);
+    let dir = work.path().join("mnt");
+    std::fs::create_dir(&dir).unwrap();
+    let (mut server, mount) = logged_mount(&image, &dir, &work.path().join("requests.log"));
+    let big = |i: usize| dir.join(format!("big/b{i}"));
+
+    for entry in std::fs::read_dir(dir.join("big")).unwrap() {
+        entry.unwrap().metadata().unwrap();
+    }
+    std::fs::read(big(0)).unwrap();
+    let filled = || (1..10).all(|i| cached_bytes(&big(i)) >= 50_000);
+    assert!(
+        wait_for(Duration::from_secs(10), filled),
+        "later blocks not pushed"
+    );
+    for i in 1..10 {
+        let want = std::fs::read(src.join(format!("big/b{i}"))).unwrap();
+        assert_eq!(std::fs::read(big(i)).unwrap(), want, "big/b{i}");
+    }
     mount.unmount(&[]);
     assert!(server.wait().unwrap().success());
 }

@@ -1,11 +1,11 @@
 //! Page-cache prefill for small files. A file smaller than a block lives
 //! whole inside a shared fragment block, and reading it costs one FUSE
 //! request: a round trip between the reading process and this server. When
-//! a read uses a fragment block, the other files in it that the kernel has
-//! learnt of since (looked up, or listed with their attributes) are pushed
-//! into its page cache with FUSE_NOTIFY_STORE, so reading them next
-//! (`find | xargs md5sum`, `cp -r`, a build walking a source tree) costs no
-//! request: one per directory and fragment block instead of one per file.
+//! a read uses a fragment block, the other files in it and in the next few
+//! blocks that the kernel has learnt of since (looked up, or listed with
+//! their attributes) are pushed into its page cache with
+//! FUSE_NOTIFY_STORE, so reading them next (`find | xargs md5sum`,
+//! `cp -r`, a build walking a source tree) costs no request.
 //!
 //! Pushing runs on a thread of its own: a store waits for the page locks a
 //! pending read of the same file holds, and that read needs a free request
@@ -22,7 +22,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// (16 bytes each): 4 MiB at most. When full, all are forgotten: the
 /// newest are the likeliest to be read next.
 const MAX_WAITING: usize = 1 << 18;
-/// Fragment blocks queued for pushing; beyond, pushes are dropped.
+/// Fragment blocks after the one read whose known files are pushed too:
+/// blocks are written in directory order, so a walk reads them in turn.
+/// Pushing eight blocks per read (1 MiB with 128 KiB blocks) took a cold
+/// md5sum of the Linux tree from 7.9 to 5.7 s; more gained nothing.
+const AHEAD: u32 = 7;
+/// Pushes queued for the pusher; beyond, they are dropped.
 const QUEUE: usize = 64;
 
 /// A small file the kernel knows: its FUSE number and inode reference.
@@ -85,17 +90,20 @@ impl Prefill {
     }
 
     /// File `ino`, whole in fragment block `fragment`, was read: the other
-    /// files of that block the kernel learnt of since its last read are
-    /// pushed.
+    /// files of that block and of the next [`AHEAD`] ones that the kernel
+    /// learnt of since those blocks were last read are pushed.
     pub fn read(&self, fragment: u32, ino: u64) {
         let Some(pusher) = self.pusher.get() else {
             return;
         };
         let mut s = self.state.lock().unwrap();
-        let Some(mut files) = s.waiting.remove(&fragment) else {
-            return;
-        };
-        s.waiting_count -= files.len();
+        let mut files = Vec::new();
+        for f in fragment..=fragment.saturating_add(AHEAD) {
+            if let Some(more) = s.waiting.remove(&f) {
+                s.waiting_count -= more.len();
+                files.extend(more);
+            }
+        }
         drop(s);
         files.retain(|k| k.ino != ino);
         if !files.is_empty() {
