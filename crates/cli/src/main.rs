@@ -69,7 +69,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
     // Installed as one of the original framework's tool names: its flags,
     // rewritten into the equivalent `bale` command line.
     let argv = match dropin::rewrite(std::env::args_os().collect()) {
@@ -80,6 +79,10 @@ fn main() -> ExitCode {
         }
     };
     let cli = Cli::parse_from(argv);
+    limit_malloc_arenas(match cli.command {
+        Command::Mount(_) | Command::Run(_) => 1,
+        _ => 4,
+    });
     let result = match cli.command {
         Command::Pack(args) => commands::pack::run(args),
         Command::Info(args) => commands::info::run(args),
@@ -139,13 +142,16 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// glibc gives each busy thread its own heap arena; with dozens of reader
-/// threads each arena keeps freed blocks, and the pack's memory grows with
-/// the thread count. A few shared arenas keep it bounded.
-fn limit_malloc_arenas() {
+/// glibc gives each busy thread its own heap arena, and each arena keeps
+/// the blocks freed into it. A pack's dozens of reader threads share a
+/// few. A FUSE server's threads (`mount`, `run`) share one: its cached
+/// blocks are loaded by one thread and evicted by another, and with an
+/// arena per thread the freed blocks piled up in each (cold md5sum of the
+/// Linux tree: peak RSS 121 → 71 MiB, same speed).
+fn limit_malloc_arenas(arenas: i32) {
     #[cfg(target_env = "gnu")]
     // SAFETY: mallopt only tunes the allocator; called before any thread starts.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 4);
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
     }
 }
