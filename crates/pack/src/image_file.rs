@@ -1,15 +1,24 @@
 //! The image being written: a temporary file beside the destination,
 //! written with positioned I/O, synced and renamed into place only when
-//! complete. Dropping it unfinished removes the temporary file.
+//! complete. Dropping it unfinished removes the temporary file. Written
+//! data is handed to the disk as the image grows, so the final sync has
+//! little left to wait for.
 
 use crate::error::{PackError, Result};
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bytes written between two starts of writeback.
+const WRITEBACK_STEP: u64 = 8 << 20;
 
 pub struct ImageFile {
     temp: tempfile::NamedTempFile,
     dest: PathBuf,
+    /// Where the last writeback started from.
+    written_back: AtomicU64,
 }
 
 impl ImageFile {
@@ -37,6 +46,7 @@ impl ImageFile {
         Ok(ImageFile {
             temp,
             dest: dest.to_path_buf(),
+            written_back: AtomicU64::new(0),
         })
     }
 
@@ -52,7 +62,29 @@ impl ImageFile {
     }
 
     pub fn write_at(&self, pos: u64, bytes: &[u8]) -> Result<()> {
-        self.file().write_all_at(bytes, pos).map_err(self.err())
+        self.file().write_all_at(bytes, pos).map_err(self.err())?;
+        self.start_writeback(pos + bytes.len() as u64);
+        Ok(())
+    }
+
+    /// Starts (without waiting) writing to disk what lies before `end`
+    /// once another step has accumulated. The final sync is what counts:
+    /// an error here shows up there.
+    fn start_writeback(&self, end: u64) {
+        let from = self.written_back.load(Ordering::Relaxed);
+        if end < from + WRITEBACK_STEP {
+            return;
+        }
+        self.written_back.store(end, Ordering::Relaxed);
+        // SAFETY: a plain system call on a descriptor this file owns.
+        unsafe {
+            libc::sync_file_range(
+                self.file().as_raw_fd(),
+                from as libc::off64_t,
+                (end - from) as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
     }
 
     pub fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
@@ -62,7 +94,7 @@ impl ImageFile {
     /// Truncates to `len`, syncs, and moves the file to its destination
     /// (replacing an existing one only when `force`).
     pub fn commit(self, len: u64, force: bool) -> Result<()> {
-        let ImageFile { temp, dest } = self;
+        let ImageFile { temp, dest, .. } = self;
         let err = |source| PackError::Output {
             path: dest.clone(),
             source,
