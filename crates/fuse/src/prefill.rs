@@ -19,8 +19,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Known small files remembered until a read of their fragment block
-/// (16 bytes each): 4 MiB at most. When full, all are forgotten: the
-/// newest are the likeliest to be read next.
+/// (about 30 bytes each with the map around them: 8 MiB at most). When
+/// full, all are forgotten: the newest are the likeliest to be read next.
 const MAX_WAITING: usize = 1 << 18;
 /// Fragment blocks after the one read whose known files are pushed too:
 /// blocks are written in directory order, so a walk reads them in turn.
