@@ -11,7 +11,7 @@
 mod support;
 
 use std::io::{IsTerminal, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::fuse::{is_mounted, wait_for, FuseMount};
@@ -45,18 +45,72 @@ fn opcodes(log: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Mounts `image` on `dir` with a server in the foreground logging every
-/// request to `log`.
-fn logged_mount(image: &Path, dir: &Path, log: &Path) -> (Child, FuseMount) {
-    let server = Command::new(support::bale_path())
-        .args(["mount", "--foreground", "--debug"])
-        .arg(image)
-        .arg(dir)
-        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
-        .spawn()
-        .unwrap();
-    assert!(wait_for(Duration::from_secs(10), || is_mounted(dir)));
-    (server, FuseMount::adopt(dir))
+/// A tree written by a test, packed, and mounted by a server in the
+/// foreground that logs every request.
+struct Logged {
+    _work: tempfile::TempDir,
+    src: PathBuf,
+    dir: PathBuf,
+    log: PathBuf,
+    server: Child,
+    mount: FuseMount,
+}
+
+impl Logged {
+    fn mount(fill: impl FnOnce(&Path)) -> Logged {
+        require_root();
+        let work = tempfile::tempdir().unwrap();
+        let src = work.path().join("src");
+        fill(&src);
+        let image = work.path().join("img.sqfs");
+        support::pack(&src, &image, &[]);
+        let dir = work.path().join("mnt");
+        std::fs::create_dir(&dir).unwrap();
+        let log = work.path().join("requests.log");
+        let server = Command::new(support::bale_path())
+            .args(["mount", "--foreground", "--debug"])
+            .arg(&image)
+            .arg(&dir)
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .spawn()
+            .unwrap();
+        assert!(wait_for(Duration::from_secs(10), || is_mounted(&dir)));
+        let mount = FuseMount::adopt(&dir);
+        Logged {
+            _work: work,
+            src,
+            dir,
+            log,
+            server,
+            mount,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+
+    /// Reads `rel` through the mount and checks it against the source.
+    fn read_matches(&self, rel: &str) {
+        let want = std::fs::read(self.src.join(rel)).unwrap();
+        assert_eq!(std::fs::read(self.dir.join(rel)).unwrap(), want, "{rel}");
+    }
+
+    /// Waits until the files `rel` are whole in the page cache.
+    fn wait_cached(&self, rel: &[String], why: &str) {
+        let cached = || {
+            rel.iter().all(|r| {
+                let len = std::fs::metadata(self.src.join(r)).unwrap().len();
+                cached_bytes(&self.dir.join(r)) >= len
+            })
+        };
+        assert!(wait_for(Duration::from_secs(10), cached), "{why}");
+    }
+
+    fn unmount(mut self) {
+        self.mount.unmount(&[]);
+        assert!(self.server.wait().unwrap().success());
+    }
 }
 
 /// Writes `count` files of `len` letters, each different, named
@@ -68,6 +122,14 @@ fn write_files(dir: &Path, prefix: &str, count: usize, len: usize) {
             .map(|n| char::from(b'a' + ((n * 7 + i) % 26) as u8))
             .collect();
         std::fs::write(dir.join(format!("{prefix}{i}")), text).unwrap();
+    }
+}
+
+/// Lists `dir` with attributes (READDIRPLUS): the kernel then knows
+/// every file in it.
+fn list(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        entry.unwrap().metadata().unwrap();
     }
 }
 
@@ -88,72 +150,45 @@ fn cached_bytes(path: &Path) -> u64 {
 
 #[test]
 fn warm_caches_leave_only_isatty_to_the_server() {
-    require_root();
-    let work = tempfile::tempdir().unwrap();
-    let src = work.path().join("src");
-    for d in 0..3 {
-        let sub = src.join(format!("pkg{d}"));
-        std::fs::create_dir_all(&sub).unwrap();
-        for f in 0..10 {
-            std::fs::write(sub.join(format!("mod{f}.py")), format!("x = {d}{f}\n")).unwrap();
+    let m = Logged::mount(|src| {
+        for d in 0..3 {
+            let sub = src.join(format!("pkg{d}"));
+            std::fs::create_dir_all(&sub).unwrap();
+            for f in 0..10 {
+                std::fs::write(sub.join(format!("mod{f}.py")), format!("x = {d}{f}\n")).unwrap();
+            }
         }
-    }
-    let image = work.path().join("img.sqfs");
-    support::pack(&src, &image, &[]);
-    let dir = work.path().join("mnt");
-    std::fs::create_dir(&dir).unwrap();
-    let log_path = work.path().join("requests.log");
-    let (mut server, mount) = logged_mount(&image, &dir, &log_path);
-
-    let files = import_like_pass(&dir);
-    let cold = std::fs::read_to_string(&log_path).unwrap();
-    assert_eq!(import_like_pass(&dir), files);
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    });
+    let files = import_like_pass(&m.dir);
+    let cold = m.log();
+    assert_eq!(import_like_pass(&m.dir), files);
+    let log = m.log();
     let warm = opcodes(&log[cold.len()..]);
     assert_eq!(warm, vec!["IOCTL"; files], "{}", &log[cold.len()..]);
     for once in ["OPEN", "OPENDIR", "FLUSH"] {
         let count = opcodes(&log).iter().filter(|op| **op == once).count();
         assert!(count <= 1, "{once} sent {count} times:\n{log}");
     }
-    mount.unmount(&[]);
-    assert!(server.wait().unwrap().success());
+    m.unmount();
 }
 
 #[test]
 fn a_small_file_read_fills_the_page_cache_with_its_known_fragment_neighbours() {
-    require_root();
-    let work = tempfile::tempdir().unwrap();
-    let src = work.path().join("src");
-    // 15 files of 4000 bytes: all in one fragment block.
-    for (dir, prefix) in [("pkg", "f"), ("later", "g")] {
-        write_files(&src.join(dir), prefix, 10, 4000);
+    // 20 files of 4000 bytes: all in one fragment block.
+    let m = Logged::mount(|src| {
+        write_files(&src.join("pkg"), "f", 10, 4000);
+        write_files(&src.join("later"), "g", 10, 4000);
+    });
+    let pkg: Vec<String> = (1..10).map(|i| format!("pkg/f{i}")).collect();
+    list(&m.dir.join("pkg"));
+    assert_eq!(cached_bytes(&m.dir.join(&pkg[0])), 0, "nothing read yet");
+    m.read_matches("pkg/f0");
+    m.wait_cached(&pkg, "neighbours not pushed");
+    let before = m.log().len();
+    for rel in &pkg {
+        m.read_matches(rel);
     }
-    let image = work.path().join("img.sqfs");
-    support::pack(&src, &image, &[]);
-    let dir = work.path().join("mnt");
-    std::fs::create_dir(&dir).unwrap();
-    let log_path = work.path().join("requests.log");
-    let (mut server, mount) = logged_mount(&image, &dir, &log_path);
-    let pkg = |i: usize| dir.join(format!("pkg/f{i}"));
-
-    // Listed with attributes (READDIRPLUS): the kernel knows every file.
-    for entry in std::fs::read_dir(dir.join("pkg")).unwrap() {
-        entry.unwrap().metadata().unwrap();
-    }
-    assert_eq!(cached_bytes(&pkg(1)), 0, "nothing read yet");
-    std::fs::read(pkg(0)).unwrap();
-    let filled = || (1..10).all(|i| cached_bytes(&pkg(i)) >= 4000);
-    assert!(
-        wait_for(Duration::from_secs(10), filled),
-        "neighbours not pushed"
-    );
-
-    let before = std::fs::read_to_string(&log_path).unwrap().len();
-    for i in 1..10 {
-        let want = std::fs::read(src.join(format!("pkg/f{i}"))).unwrap();
-        assert_eq!(std::fs::read(pkg(i)).unwrap(), want, "pkg/f{i}");
-    }
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    let log = m.log();
     let reads = opcodes(&log[before..])
         .iter()
         .filter(|op| **op == "READ")
@@ -166,53 +201,32 @@ fn a_small_file_read_fills_the_page_cache_with_its_known_fragment_neighbours() {
     );
 
     // Files the kernel learns of later wait for the block's next read.
-    let later = |i: usize| dir.join(format!("later/g{i}"));
+    let g1 = "later/g1".to_string();
     assert_eq!(
-        cached_bytes(&later(1)),
+        cached_bytes(&m.dir.join(&g1)),
         0,
         "pushed before the kernel knew it"
     );
-    std::fs::read(later(0)).unwrap();
-    assert!(wait_for(Duration::from_secs(10), || cached_bytes(&later(
-        1
-    )) >= 4000));
-    assert_eq!(cached_bytes(&later(2)), 0, "never looked up, never pushed");
+    m.read_matches("later/g0");
+    m.wait_cached(&[g1], "a file looked up later not pushed");
     assert_eq!(
-        std::fs::read_to_string(later(1)).unwrap(),
-        std::fs::read_to_string(src.join("later/g1")).unwrap()
+        cached_bytes(&m.dir.join("later/g2")),
+        0,
+        "never looked up, never pushed"
     );
-
-    mount.unmount(&[]);
-    assert!(server.wait().unwrap().success());
+    m.unmount();
 }
 
 #[test]
 fn a_read_also_pushes_the_known_files_of_the_next_fragment_blocks() {
-    require_root();
-    let work = tempfile::tempdir().unwrap();
-    let src = work.path().join("src");
     // Two 50,000-byte files per 128 KiB fragment block: five blocks.
-    write_files(&src.join("big"), "b", 10, 50_000);
-    let image = work.path().join("img.sqfs");
-    support::pack(&src, &image, &[]);
-    let dir = work.path().join("mnt");
-    std::fs::create_dir(&dir).unwrap();
-    let (mut server, mount) = logged_mount(&image, &dir, &work.path().join("requests.log"));
-    let big = |i: usize| dir.join(format!("big/b{i}"));
-
-    for entry in std::fs::read_dir(dir.join("big")).unwrap() {
-        entry.unwrap().metadata().unwrap();
+    let m = Logged::mount(|src| write_files(&src.join("big"), "b", 10, 50_000));
+    list(&m.dir.join("big"));
+    m.read_matches("big/b0");
+    let rest: Vec<String> = (1..10).map(|i| format!("big/b{i}")).collect();
+    m.wait_cached(&rest, "later blocks not pushed");
+    for rel in &rest {
+        m.read_matches(rel);
     }
-    std::fs::read(big(0)).unwrap();
-    let filled = || (1..10).all(|i| cached_bytes(&big(i)) >= 50_000);
-    assert!(
-        wait_for(Duration::from_secs(10), filled),
-        "later blocks not pushed"
-    );
-    for i in 1..10 {
-        let want = std::fs::read(src.join(format!("big/b{i}"))).unwrap();
-        assert_eq!(std::fs::read(big(i)).unwrap(), want, "big/b{i}");
-    }
-    mount.unmount(&[]);
-    assert!(server.wait().unwrap().success());
+    m.unmount();
 }
