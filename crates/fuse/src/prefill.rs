@@ -107,7 +107,7 @@ impl Prefill {
         drop(s);
         files.retain(|k| k.ino != ino);
         if !files.is_empty() {
-            // A full queue means the pusher is behind: skip this block.
+            // A full queue means the pusher is behind: these are skipped.
             let _ = pusher.try_send(files);
         }
     }
