@@ -17,7 +17,7 @@ const WRITEBACK_STEP: u64 = 8 << 20;
 pub struct ImageFile {
     temp: tempfile::NamedTempFile,
     dest: PathBuf,
-    /// Where the last writeback started from.
+    /// Where the range last handed to writeback ended.
     written_back: AtomicU64,
 }
 
