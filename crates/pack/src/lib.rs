@@ -22,6 +22,7 @@ pub mod progress;
 mod queue;
 mod scan;
 mod source_reader;
+mod source_root;
 mod source_xattrs;
 mod tree;
 mod write_image;

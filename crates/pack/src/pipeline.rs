@@ -6,13 +6,14 @@
 use crate::budget::Budget;
 use crate::dispatch::{dispatch, FileData};
 use crate::emit::{emit, BlockRun, EmitReport};
-use crate::error::{PackError, Result};
+use crate::error::{source_err, PackError, Result};
 use crate::fragment_table::FragmentTable;
 use crate::image_file::ImageFile;
 use crate::options::PackOptions;
 use crate::progress::Progress;
 use crate::queue::Queue;
 use crate::source_reader::{read_files, ReadJob};
+use crate::source_root::SourceRoot;
 use crate::tree::Tree;
 use bale_squashfs::tables::FragmentEntry;
 use bale_squashfs::CompressionSpec;
@@ -55,6 +56,7 @@ pub struct Done {
 /// closes everything, so no thread stays blocked.
 pub struct Pipeline<'a> {
     pub progress: &'a Progress,
+    pub source: SourceRoot,
     pub budget: Budget,
     pub fragments: FragmentTable,
     pub read_jobs: Queue<ReadJob>,
@@ -114,8 +116,10 @@ pub fn write_data(
     let spec = opts.compression();
     let threads = opts.compression_threads();
     let readers = opts.readers.max(1);
+    let source = SourceRoot::open(&tree.root_path).map_err(source_err(&tree.root_path))?;
     let p = Pipeline {
         progress,
+        source,
         budget: Budget::new(opts.read_ahead, read_reserve(opts.block_size)),
         fragments: FragmentTable::default(),
         read_jobs: Queue::new(usize::MAX, 1),

@@ -1,5 +1,6 @@
 //! Source readers: each takes the next batch of files (one large file, or
-//! a run of small ones), opens each without following symlinks, reads it
+//! a run of small ones), opens each beneath the source root without
+//! following symlinks ([`crate::source_root`]), reads it
 //! in block-sized chunks within the read-ahead budget, hashes it, and hands
 //! the chunks to the dispatcher through the batch's own queue. Batching
 //! small files keeps thread hand-offs far below one per file.
@@ -8,7 +9,7 @@ use crate::error::{source_err, PackError};
 use crate::pipeline::Pipeline;
 use crate::queue::Queue;
 use crate::source_xattrs::{file_xattrs, SourceXattrs};
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::FileType;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -89,12 +90,7 @@ fn read_one(
     block_size: usize,
     xattrs: bool,
 ) -> Result<Chunk, PackError> {
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
-        Mode::empty(),
-    )
-    .map_err(|e| source_err(path)(e.into()))?;
+    let fd = p.source.open_file(path).map_err(source_err(path))?;
     let st = rustix::fs::fstat(&fd).map_err(|e| source_err(path)(e.into()))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(PackError::Changed {

@@ -1,0 +1,97 @@
+//! Opening source files beneath the source directory. The readers open
+//! each file by its path relative to a descriptor of the source root, and
+//! the kernel resolves every component without following a symlink or
+//! leaving the tree (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`).
+//! A directory swapped for a symlink after the scan (a pack run as root of
+//! a tree that others can write) then fails that file instead of reading
+//! one from elsewhere into the image. Kernels before 5.6 lack `openat2`:
+//! there only the last component is protected (`O_NOFOLLOW`).
+
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{self, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub struct SourceRoot {
+    path: PathBuf,
+    fd: OwnedFd,
+    /// `openat2` answered ENOSYS: paths are opened whole.
+    no_openat2: AtomicBool,
+}
+
+/// How the readers open a source file.
+const FILE_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOCTTY)
+    .union(OFlags::NONBLOCK);
+
+/// `openat2` retries when a rename elsewhere on the file system raced with
+/// the lookup (it then answers EAGAIN rather than risk an escape).
+const RACE_RETRIES: usize = 8;
+
+impl SourceRoot {
+    /// Opens the source directory `path` (not through a symlink).
+    pub fn open(path: &Path) -> io::Result<SourceRoot> {
+        let fd = fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(SourceRoot {
+            path: path.to_path_buf(),
+            fd,
+            no_openat2: AtomicBool::new(false),
+        })
+    }
+
+    /// Opens the regular file at `path`, which lies below the root, for
+    /// reading.
+    pub fn open_file(&self, path: &Path) -> io::Result<OwnedFd> {
+        let rel = path
+            .strip_prefix(&self.path)
+            .map_err(|_| io::Error::other("outside the source directory"))?;
+        if !self.no_openat2.load(Ordering::Relaxed) {
+            let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
+            for _ in 0..RACE_RETRIES {
+                match fs::openat2(self.fd.as_fd(), rel, FILE_FLAGS, Mode::empty(), resolve) {
+                    Err(Errno::AGAIN) => continue,
+                    Err(Errno::NOSYS) => {
+                        self.no_openat2.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    result => return Ok(result?),
+                }
+            }
+        }
+        Ok(fs::open(path, FILE_FLAGS, Mode::empty())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_directory_swapped_for_a_symlink_is_not_followed() {
+        let work = tempfile::tempdir().unwrap();
+        let (root, outside) = (work.path().join("src"), work.path().join("outside"));
+        for dir in [root.join("d"), outside.clone()] {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("f"), "secret").unwrap();
+        }
+        let source = SourceRoot::open(&root).unwrap();
+        let file = root.join("d/f");
+        source.open_file(&file).unwrap();
+
+        std::fs::remove_dir_all(root.join("d")).unwrap();
+        symlink(&outside, root.join("d")).unwrap();
+        let err = source.open_file(&file).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{err}");
+        symlink("../outside/f", root.join("g")).unwrap();
+        assert!(source.open_file(&root.join("g")).is_err(), "last component");
+    }
+}
