@@ -6,12 +6,13 @@ use crate::error::{source_err, PackError, Result};
 use crate::exclude::Excludes;
 use crate::options::PackOptions;
 use crate::progress::Progress;
+use crate::source_root::SourceRoot;
 use crate::source_xattrs::path_xattrs;
 use crate::tree::{Entry, Kind, Meta, Tree};
 use bale_squashfs::inode::encode_rdev;
 use bale_squashfs::xattr::Xattr;
 use rayon::prelude::*;
-use rustix::fs::{self, AtFlags, FileType, Mode, OFlags};
+use rustix::fs::{self, AtFlags, FileType};
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -52,6 +53,7 @@ enum NodeKind {
 
 struct Scanner<'a> {
     opts: &'a PackOptions,
+    source: SourceRoot,
     excludes: Excludes,
     root_dev: u64,
     progress: &'a Progress,
@@ -70,6 +72,7 @@ pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport
     }
     let scanner = Scanner {
         opts,
+        source: SourceRoot::open(root).map_err(source_err(root))?,
         excludes: Excludes::new(&opts.excludes)?,
         root_dev: st.st_dev,
         progress,
@@ -138,12 +141,7 @@ impl Scanner<'_> {
     /// its entries in parallel; subdirectories recurse.
     fn scan_dir(&self, path: &Path, rel: &Path) -> Result<Vec<Node>> {
         self.cancelled()?;
-        let dir = fs::open(
-            path,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| source_err(path)(e.into()))?;
+        let dir = self.source.open_dir(path).map_err(source_err(path))?;
         let mut names = Vec::new();
         for item in fs::Dir::read_from(&dir).map_err(|e| source_err(path)(e.into()))? {
             let item = item.map_err(|e| source_err(path)(e.into()))?;

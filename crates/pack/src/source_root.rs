@@ -1,11 +1,11 @@
-//! Opening source files beneath the source directory. The readers open
-//! each file by its path relative to a descriptor of the source root, and
-//! the kernel resolves every component without following a symlink or
-//! leaving the tree (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`).
-//! A directory swapped for a symlink after the scan (a pack run as root of
-//! a tree that others can write) then fails that file instead of reading
-//! one from elsewhere into the image. Kernels before 5.6 lack `openat2`:
-//! there only the last component is protected (`O_NOFOLLOW`).
+//! Opening source files and directories beneath the source directory: by
+//! their path relative to a descriptor of the source root, the kernel
+//! resolving every component without following a symlink or leaving the
+//! tree (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`). A
+//! directory swapped for a symlink during a pack (run as root, of a tree
+//! that others can write) then fails that entry instead of listing or
+//! reading one from elsewhere into the image. Kernels before 5.6 lack
+//! `openat2`: there only the last component is protected (`O_NOFOLLOW`).
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{self, Mode, OFlags, ResolveFlags};
@@ -27,6 +27,11 @@ const FILE_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::CLOEXEC)
     .union(OFlags::NOCTTY)
     .union(OFlags::NONBLOCK);
+/// How the scan opens a directory to list it.
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
 
 /// `openat2` retries when a rename elsewhere on the file system raced with
 /// the lookup (it then answers EAGAIN rather than risk an escape).
@@ -47,16 +52,26 @@ impl SourceRoot {
         })
     }
 
-    /// Opens the regular file at `path`, which lies below the root, for
-    /// reading.
+    /// Opens the regular file at `path` (the root or below it) for reading.
     pub fn open_file(&self, path: &Path) -> io::Result<OwnedFd> {
-        let rel = path
-            .strip_prefix(&self.path)
-            .map_err(|_| io::Error::other("outside the source directory"))?;
+        self.open_beneath(path, FILE_FLAGS)
+    }
+
+    /// Opens the directory at `path` (the root or below it) for listing.
+    pub fn open_dir(&self, path: &Path) -> io::Result<OwnedFd> {
+        self.open_beneath(path, DIR_FLAGS)
+    }
+
+    fn open_beneath(&self, path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+        let rel = match path.strip_prefix(&self.path) {
+            Ok(rel) if rel.as_os_str().is_empty() => Path::new("."),
+            Ok(rel) => rel,
+            Err(_) => return Err(io::Error::other("outside the source directory")),
+        };
         if !self.no_openat2.load(Ordering::Relaxed) {
             let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
             for _ in 0..RACE_RETRIES {
-                match fs::openat2(self.fd.as_fd(), rel, FILE_FLAGS, Mode::empty(), resolve) {
+                match fs::openat2(self.fd.as_fd(), rel, flags, Mode::empty(), resolve) {
                     Err(Errno::AGAIN) => continue,
                     Err(Errno::NOSYS) => {
                         self.no_openat2.store(true, Ordering::Relaxed);
@@ -66,7 +81,7 @@ impl SourceRoot {
                 }
             }
         }
-        Ok(fs::open(path, FILE_FLAGS, Mode::empty())?)
+        Ok(fs::open(path, flags, Mode::empty())?)
     }
 }
 
@@ -91,7 +106,11 @@ mod tests {
         symlink(&outside, root.join("d")).unwrap();
         let err = source.open_file(&file).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{err}");
+        // The symlink as last component: refused by O_NOFOLLOW.
+        let err = source.open_dir(&root.join("d")).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOTDIR), "{err}");
         symlink("../outside/f", root.join("g")).unwrap();
         assert!(source.open_file(&root.join("g")).is_err(), "last component");
+        source.open_dir(&root).unwrap();
     }
 }
