@@ -6,11 +6,12 @@
 //! file fills the page cache with the other files of its fragment block
 //! the kernel knows, so reading those sends nothing. Counted from the
 //! request log of `bale mount --debug`, and seen in the page cache with
-//! util-linux `fincore`.
+//! cachestat(2).
 
 mod support;
 
 use std::io::{IsTerminal, Read};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -133,19 +134,49 @@ fn list(dir: &Path) {
     }
 }
 
-/// Bytes of `path` in the page cache.
+/// Bytes of `path` in the page cache, by cachestat(2) on an fd of our own.
+/// (util-linux `fincore` maps the file: a /proc read of the exiting
+/// fincore by another test could keep that mapping, and so the mount,
+/// busy past its exit.)
 fn cached_bytes(path: &Path) -> u64 {
-    let out = Command::new("fincore")
-        .args(["--bytes", "--noheadings", "--output", "RES"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "fincore {}", path.display());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    /// cachestat's number on every architecture (Linux 6.5).
+    const SYS_CACHESTAT: libc::c_long = 451;
+    #[repr(C)]
+    struct Range {
+        offset: u64,
+        /// 0: to the end of the file.
+        len: u64,
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct CacheStat {
+        cached_pages: u64,
+        dirty: u64,
+        writeback: u64,
+        evicted: u64,
+        recently_evicted: u64,
+    }
+    let file = std::fs::File::open(path).unwrap();
+    let range = Range { offset: 0, len: 0 };
+    let mut stat = CacheStat::default();
+    // SAFETY: the kernel reads `range` and writes `stat`, both live here.
+    let rc = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            file.as_raw_fd(),
+            &range as *const Range,
+            &mut stat as *mut CacheStat,
+            0,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "cachestat {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    stat.cached_pages * rustix::param::page_size() as u64
 }
 
 #[test]
