@@ -6,7 +6,7 @@
 use crate::budget::Budget;
 use crate::dispatch::{dispatch, FileData};
 use crate::emit::{emit, BlockRun, EmitReport};
-use crate::error::{source_err, PackError, Result};
+use crate::error::{PackError, Result};
 use crate::fragment_table::FragmentTable;
 use crate::image_file::ImageFile;
 use crate::options::PackOptions;
@@ -56,7 +56,7 @@ pub struct Done {
 /// closes everything, so no thread stays blocked.
 pub struct Pipeline<'a> {
     pub progress: &'a Progress,
-    pub source: SourceRoot,
+    pub source: &'a SourceRoot,
     pub budget: Budget,
     pub fragments: FragmentTable,
     pub read_jobs: Queue<ReadJob>,
@@ -105,9 +105,11 @@ pub struct DataLayout {
     pub skipped: Vec<PackError>,
 }
 
-/// Writes the data of every file in `tree.files` starting at `start`.
+/// Writes the data of every file in `tree.files` starting at `start`,
+/// reading them beneath `source`.
 pub fn write_data(
     tree: &Tree,
+    source: &SourceRoot,
     opts: &PackOptions,
     image: &ImageFile,
     start: u64,
@@ -116,7 +118,6 @@ pub fn write_data(
     let spec = opts.compression();
     let threads = opts.compression_threads();
     let readers = opts.readers.max(1);
-    let source = SourceRoot::open(&tree.root_path).map_err(source_err(&tree.root_path))?;
     let p = Pipeline {
         progress,
         source,

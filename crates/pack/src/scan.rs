@@ -60,8 +60,10 @@ struct Scanner<'a> {
     report: Mutex<ScanReport>,
 }
 
-/// Scans `opts.source` with `opts.readers` threads.
-pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport)> {
+/// Scans `opts.source` with `opts.readers` threads. Returns the source
+/// directory opened too: the readers open files beneath that descriptor,
+/// so the data comes from the very tree that was scanned.
+pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport, SourceRoot)> {
     let root = &opts.source;
     let st = fs::lstat(root).map_err(|e| source_err(root)(e.into()))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
@@ -96,7 +98,8 @@ pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport
         })
     })?;
     let tree = flatten(root.clone(), root_node);
-    Ok((tree, scanner.report.into_inner().unwrap()))
+    let Scanner { source, report, .. } = scanner;
+    Ok((tree, report.into_inner().unwrap(), source))
 }
 
 impl Scanner<'_> {

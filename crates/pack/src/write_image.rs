@@ -87,7 +87,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     if !opts.force && opts.image.symlink_metadata().is_ok() {
         return Err(PackError::Exists(opts.image.clone()));
     }
-    let (mut tree, scan_report) = scan(opts, progress)?;
+    let (mut tree, scan_report, source) = scan(opts, progress)?;
     let scanned = Instant::now();
     let scanned_bytes: u64 = tree
         .files
@@ -107,7 +107,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     let options_block = spec.options_block();
     let data_start =
         SUPERBLOCK_SIZE as u64 + options_block.as_ref().map_or(0, |b| 2 + b.len() as u64);
-    let mut data = write_data(&tree, opts, &image, data_start, progress)?;
+    let mut data = write_data(&tree, &source, opts, &image, data_start, progress)?;
     let written = Instant::now();
 
     // Regular files' attributes were read through the open files.
