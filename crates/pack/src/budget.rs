@@ -30,9 +30,8 @@ struct State {
     per_batch: HashMap<u32, u64>,
     closed: bool,
     head_waiting: usize,
-    pool_waiting: usize,
-    /// The batches whose readers sleep in the pool.
-    pool_batches: HashMap<u32, usize>,
+    /// How many readers sleep in the pool, by batch.
+    pool_waiting: HashMap<u32, usize>,
 }
 
 impl Budget {
@@ -72,16 +71,9 @@ impl Budget {
                 s = self.head_freed.wait(s).unwrap();
                 s.head_waiting -= 1;
             } else {
-                s.pool_waiting += 1;
-                *s.pool_batches.entry(batch).or_insert(0) += 1;
+                *s.pool_waiting.entry(batch).or_insert(0) += 1;
                 s = self.pool_freed.wait(s).unwrap();
-                s.pool_waiting -= 1;
-                if let Some(n) = s.pool_batches.get_mut(&batch) {
-                    *n -= 1;
-                    if *n == 0 {
-                        s.pool_batches.remove(&batch);
-                    }
-                }
+                decrease(&mut s.pool_waiting, batch, 1);
             }
         }
     }
@@ -90,12 +82,7 @@ impl Budget {
     pub fn release(&self, batch: u32, bytes: u64) {
         let mut s = self.state.lock().unwrap();
         s.used -= bytes;
-        if let Some(n) = s.per_batch.get_mut(&batch) {
-            *n -= bytes;
-            if *n == 0 {
-                s.per_batch.remove(&batch);
-            }
-        }
+        decrease(&mut s.per_batch, batch, bytes);
         if s.head == batch && s.head_waiting > 0 {
             self.head_freed.notify_all();
         }
@@ -107,7 +94,7 @@ impl Budget {
     /// True when a reader sleeps in the pool and enough room is free for
     /// it to read a good run before it has to wait again.
     fn worth_waking(&self, s: &State) -> bool {
-        s.pool_waiting > 0 && self.limit.saturating_sub(s.used) >= self.limit.div_ceil(8)
+        !s.pool_waiting.is_empty() && self.limit.saturating_sub(s.used) >= self.limit.div_ceil(8)
     }
 
     /// Marks `batch` as the one the dispatcher now waits on. If its reader
@@ -117,7 +104,7 @@ impl Budget {
         let mut s = self.state.lock().unwrap();
         if s.head != batch {
             s.head = batch;
-            if s.pool_batches.contains_key(&batch) {
+            if s.pool_waiting.contains_key(&batch) {
                 drop(s);
                 self.pool_freed.notify_all();
             }
@@ -129,6 +116,19 @@ impl Budget {
         self.state.lock().unwrap().closed = true;
         self.head_freed.notify_all();
         self.pool_freed.notify_all();
+    }
+}
+
+/// Takes `by` from `batch`'s count, dropping the entry at zero.
+fn decrease<N>(counts: &mut HashMap<u32, N>, batch: u32, by: N)
+where
+    N: Copy + PartialEq + Default + std::ops::SubAssign,
+{
+    if let Some(n) = counts.get_mut(&batch) {
+        *n -= by;
+        if *n == N::default() {
+            counts.remove(&batch);
+        }
     }
 }
 
