@@ -17,12 +17,13 @@ pub struct FileLayout {
     size: u64,
     blocks: Vec<(u64, BlockSize)>,
     tail: Option<Tail>,
+    /// See [`crate::inode::FileInode::fragment_only`].
+    fragment_only: Option<u32>,
 }
 
 /// The last partial block of a file stored inside a fragment block.
 #[derive(Clone, Copy, Debug)]
 struct Tail {
-    index: u32,
     fragment: FragmentEntry,
     offset: u32,
 }
@@ -38,12 +39,10 @@ impl FileLayout {
         self.blocks.len()
     }
 
-    /// The fragment block holding the whole file, for a file smaller than
-    /// a block (see [`crate::inode::FileInode::fragment_only`]).
+    /// The fragment block holding the whole file, for a non-empty file
+    /// smaller than a block.
     pub fn fragment_only(&self) -> Option<u32> {
-        self.tail
-            .filter(|_| self.blocks.is_empty())
-            .map(|tail| tail.index)
+        self.fragment_only
     }
 
     /// Whether data block `i` is a hole (all zeros, not stored).
@@ -81,7 +80,6 @@ impl<R: ReadAt> Archive<R> {
                 return Err(corrupt("fragment offset past the fragment block"));
             }
             Some(Tail {
-                index: file.fragment,
                 fragment: self.fragment(file.fragment)?,
                 offset: file.fragment_offset,
             })
@@ -92,6 +90,7 @@ impl<R: ReadAt> Archive<R> {
             size: file.size,
             blocks,
             tail,
+            fragment_only: file.fragment_only(),
         })
     }
 
