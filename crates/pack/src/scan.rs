@@ -7,14 +7,17 @@ use crate::exclude::Excludes;
 use crate::options::PackOptions;
 use crate::progress::Progress;
 use crate::source_root::SourceRoot;
-use crate::source_xattrs::path_xattrs;
+use crate::source_xattrs::{entry_xattrs, file_xattrs, SourceXattrs};
 use crate::tree::{Entry, Kind, Meta, Tree};
 use bale_squashfs::inode::encode_rdev;
 use bale_squashfs::xattr::Xattr;
 use rayon::prelude::*;
+use rustix::fd::AsFd;
 use rustix::fs::{self, AtFlags, FileType};
 use std::collections::HashMap;
 use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -86,12 +89,10 @@ pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport
         .build()
         .map_err(|e| PackError::Limit(format!("cannot start scan threads: {e}")))?;
     let root_node = pool.install(|| -> Result<Node> {
-        let meta = scanner.meta(&st);
-        let xattrs = scanner.xattrs(root)?;
-        let children = scanner.scan_dir(root, Path::new(""))?;
+        let (children, xattrs) = scanner.scan_dir(root, Path::new(""))?;
         Ok(Node {
             name: Box::default(),
-            meta,
+            meta: scanner.meta(&st),
             kind: NodeKind::Dir(children),
             xattrs,
             link_key: None,
@@ -127,13 +128,17 @@ impl Scanner<'_> {
         }
     }
 
-    /// Attributes of a non-file entry (regular files' are read through
-    /// the open file by the source readers).
-    fn xattrs(&self, path: &Path) -> Result<Box<[Xattr]>> {
+    /// Attributes of the non-file entry at `path`, by `read` (regular
+    /// files' are read through the open file by the source readers).
+    fn xattrs(
+        &self,
+        path: &Path,
+        read: impl FnOnce() -> io::Result<SourceXattrs>,
+    ) -> Result<Box<[Xattr]>> {
         if !self.opts.xattrs {
             return Ok(Box::default());
         }
-        let x = path_xattrs(path).map_err(source_err(path))?;
+        let x = read().map_err(source_err(path))?;
         if x.dropped > 0 {
             self.report.lock().unwrap().dropped_xattrs += x.dropped;
         }
@@ -141,10 +146,12 @@ impl Scanner<'_> {
     }
 
     /// Lists `path` (relative name `rel` for exclude matching) and scans
-    /// its entries in parallel; subdirectories recurse.
-    fn scan_dir(&self, path: &Path, rel: &Path) -> Result<Vec<Node>> {
+    /// its entries in parallel; subdirectories recurse. Returns them and
+    /// the directory's own attributes.
+    fn scan_dir(&self, path: &Path, rel: &Path) -> Result<(Vec<Node>, Box<[Xattr]>)> {
         self.cancelled()?;
-        let dir = self.source.open_dir(path).map_err(source_err(path))?;
+        let dir = File::from(self.source.open_dir(path).map_err(source_err(path))?);
+        let xattrs = self.xattrs(path, || file_xattrs(&dir))?;
         let mut names = Vec::new();
         for item in fs::Dir::read_from(&dir).map_err(|e| source_err(path)(e.into()))? {
             let item = item.map_err(|e| source_err(path)(e.into()))?;
@@ -174,12 +181,12 @@ impl Scanner<'_> {
                 }
             })
             .collect::<Result<_>>()?;
-        Ok(nodes.into_iter().flatten().collect())
+        Ok((nodes.into_iter().flatten().collect(), xattrs))
     }
 
     fn scan_entry(
         &self,
-        dir: &rustix::fd::OwnedFd,
+        dir: &File,
         name: Box<[u8]>,
         path: &Path,
         rel: &Path,
@@ -188,6 +195,7 @@ impl Scanner<'_> {
             .map_err(|e| source_err(path)(e.into()))?;
         self.progress.entries.fetch_add(1, Ordering::Relaxed);
         let file_type = FileType::from_raw_mode(st.st_mode);
+        let mut xattrs = None;
         let kind = match file_type {
             FileType::Directory if self.opts.one_file_system && st.st_dev != self.root_dev => {
                 self.report
@@ -197,7 +205,11 @@ impl Scanner<'_> {
                     .push(path.to_path_buf());
                 NodeKind::Dir(Vec::new())
             }
-            FileType::Directory => NodeKind::Dir(self.scan_dir(path, rel)?),
+            FileType::Directory => {
+                let (children, own) = self.scan_dir(path, rel)?;
+                xattrs = Some(own);
+                NodeKind::Dir(children)
+            }
             FileType::RegularFile => NodeKind::File(st.st_size as u64),
             FileType::Symlink => {
                 let target = fs::readlinkat(dir, OsStr::from_bytes(&name), Vec::new())
@@ -223,9 +235,12 @@ impl Scanner<'_> {
         };
         let link_key =
             (file_type != FileType::Directory && st.st_nlink > 1).then_some((st.st_dev, st.st_ino));
-        let xattrs = match kind {
-            NodeKind::File(_) => Box::default(),
-            _ => self.xattrs(path)?,
+        let xattrs = match (xattrs, &kind) {
+            (Some(own), _) => own,
+            (None, NodeKind::File(_)) => Box::default(),
+            (None, _) => {
+                self.xattrs(path, || entry_xattrs(dir.as_fd(), OsStr::from_bytes(&name)))?
+            }
         };
         Ok(Some(Node {
             name,
