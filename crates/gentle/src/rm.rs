@@ -392,6 +392,14 @@ mod tests {
         Session::new("test", options, &[Op::Stat, Op::Unlink]).unwrap()
     }
 
+    fn recursive(interactive: Interactive) -> RmOptions {
+        RmOptions {
+            recursive: true,
+            interactive,
+            ..RmOptions::default()
+        }
+    }
+
     fn tree() -> tempfile::TempDir {
         let t = tempfile::tempdir().unwrap();
         fs::create_dir_all(t.path().join("d/sub")).unwrap();
@@ -434,10 +442,7 @@ mod tests {
     fn recursive_removal_counts_what_it_removed() {
         let t = tree();
         let mut s = session();
-        let opts = RmOptions {
-            recursive: true,
-            ..RmOptions::default()
-        };
+        let opts = recursive(Interactive::WriteProtected);
         let summary = run(
             &mut s,
             &[t.path().join("d")],
@@ -455,11 +460,7 @@ mod tests {
     fn declining_keeps_the_file_and_its_parents() {
         let t = tree();
         let mut s = session();
-        let opts = RmOptions {
-            recursive: true,
-            interactive: Interactive::Always,
-            ..RmOptions::default()
-        };
+        let opts = recursive(Interactive::Always);
         // descend d: yes; then each question in walk order: answer yes except
         // for "remove regular file '.../d/a'".
         struct Decline;
@@ -481,11 +482,7 @@ mod tests {
         let t = tree();
         fs::remove_file(t.path().join("d/sub/b")).unwrap();
         let mut s = session();
-        let opts = RmOptions {
-            recursive: true,
-            interactive: Interactive::Always,
-            ..RmOptions::default()
-        };
+        let opts = recursive(Interactive::Always);
         let p = ScriptedPrompter::new([true; 10]);
         run(&mut s, &[t.path().join("d")], &opts, &p).unwrap();
         let d = t.path().join("d");
@@ -613,11 +610,7 @@ mod tests {
     fn once_declined_removes_nothing() {
         let t = tree();
         let mut s = session();
-        let opts = RmOptions {
-            recursive: true,
-            interactive: Interactive::Once,
-            ..RmOptions::default()
-        };
+        let opts = recursive(Interactive::Once);
         let p = ScriptedPrompter::new([false]);
         run(&mut s, &[t.path().join("d")], &opts, &p).unwrap();
         assert_eq!(p.questions(), vec!["remove 1 argument recursively"]);
@@ -631,10 +624,7 @@ mod tests {
         fs::write(d.join("big"), vec![1u8; 64 * 1024]).unwrap();
         fs::hard_link(d.join("big"), t.path().join("outside")).unwrap();
         let mut s = session();
-        let opts = RmOptions {
-            recursive: true,
-            ..RmOptions::default()
-        };
+        let opts = recursive(Interactive::WriteProtected);
         let summary = run(
             &mut s,
             std::slice::from_ref(&d),
