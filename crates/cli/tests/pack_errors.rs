@@ -329,3 +329,42 @@ fn sigterm_and_sigint_leave_nothing_behind() {
         );
     }
 }
+
+/// A symlink's attributes are read through /proc/self/fd (never by path):
+/// without /proc the pack fails naming the symlink and the way out, and
+/// `--no-xattrs` packs the same tree. Runs in a mount namespace of its own
+/// whose /proc is unmounted: needs root.
+#[test]
+fn without_proc_a_symlinks_attributes_fail_with_the_cure() {
+    require_root();
+    let w = tempfile::tempdir().unwrap();
+    std::fs::create_dir(w.path().join("src")).unwrap();
+    std::os::unix::fs::symlink("target", w.path().join("src/link")).unwrap();
+    let without_proc = |extra: &[&str]| {
+        std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(r#"umount -l /proc && exec "$@""#)
+            .arg("sh")
+            .arg(bale_path())
+            .args(["pack", "-q"])
+            .args(extra)
+            .arg(w.path().join("src"))
+            .arg(w.path().join("i.sqfs"))
+            .output()
+            .unwrap()
+    };
+    let out = without_proc(&[]);
+    one_line_error(
+        &out,
+        "src/link: its extended attributes are read through /proc",
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-xattrs"));
+    assert_eq!(leftovers(w.path(), &["src"]), Vec::<String>::new());
+    let out = without_proc(&["--no-xattrs"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(w.path().join("i.sqfs").exists());
+}

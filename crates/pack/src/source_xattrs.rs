@@ -30,7 +30,14 @@ pub fn entry_xattrs(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<SourceXattr
     let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let entry = rustix::fs::openat(dir, name, flags, Mode::empty())?;
     let link = format!("/proc/self/fd/{}", entry.as_raw_fd());
-    collect(xattr::list_deref(&link).map(|l| l.collect()), |name| {
+    let names = xattr::list_deref(&link).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => io::Error::other(
+            "its extended attributes are read through /proc/self/fd, and /proc is not mounted \
+             (mount it, or pack with --no-xattrs)",
+        ),
+        _ => e,
+    });
+    collect(names.map(|l| l.collect()), |name| {
         xattr::get_deref(&link, name)
     })
 }
