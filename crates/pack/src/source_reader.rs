@@ -8,11 +8,13 @@
 use crate::error::{source_err, PackError};
 use crate::pipeline::Pipeline;
 use crate::queue::Queue;
+use crate::source_root::SourceRoot;
 use crate::source_xattrs::{file_xattrs, SourceXattrs};
 use rustix::buffer::spare_capacity;
 use rustix::fd::AsFd;
 use rustix::fs::FileType;
 use rustix::io::Errno;
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -93,18 +95,7 @@ fn read_one(
     block_size: usize,
     xattrs: bool,
 ) -> Result<Chunk, PackError> {
-    let fd = p.source.open_file(path).map_err(source_err(path))?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| source_err(path)(e.into()))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(PackError::Changed {
-            path: path.to_path_buf(),
-            reason: "is no longer a regular file",
-        });
-    }
-    // Read what the size at open promised, never more: a file growing
-    // while we pack is stored as it was, a shrinking one as it now is.
-    let expected = st.st_size as u64;
-    let file = std::fs::File::from(fd);
+    let (file, expected) = open_regular(p.source, path)?;
     let xattrs = match xattrs {
         true => file_xattrs(&file).map_err(source_err(path))?,
         false => SourceXattrs::default(),
@@ -138,6 +129,23 @@ fn read_one(
     })
 }
 
+/// Opens the file at `path` beneath the source root and returns it with
+/// its size now: what a reader will read, never more (a file growing while
+/// we pack is stored as it was, a shrinking one as it now is). An entry
+/// that is no longer a regular file fails (opening a FIFO does not block:
+/// the open is non-blocking).
+fn open_regular(source: &SourceRoot, path: &Path) -> Result<(File, u64), PackError> {
+    let fd = source.open_file(path).map_err(source_err(path))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| source_err(path)(e.into()))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(PackError::Changed {
+            path: path.to_path_buf(),
+            reason: "is no longer a regular file",
+        });
+    }
+    Ok((File::from(fd), st.st_size as u64))
+}
+
 /// Reads `len` bytes at `offset`, fewer only at the end of the file: one
 /// system call for what the kernel hands over at once (a small file's
 /// whole content), where `Read::read_to_end` starts with 8 KiB and doubles.
@@ -159,6 +167,30 @@ fn read_block(file: impl AsFd, offset: u64, len: usize) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_swapped_for_a_fifo_or_directory_fails_without_blocking() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("f");
+        std::fs::write(&path, "12345").unwrap();
+        let source = SourceRoot::open(root.path()).unwrap();
+        assert_eq!(open_regular(&source, &path).unwrap().1, 5);
+        std::fs::remove_file(&path).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let err = open_regular(&source, &path).unwrap_err();
+        assert!(matches!(err, PackError::Changed { .. }), "{err}");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let err = open_regular(&source, &path).unwrap_err();
+        assert!(matches!(err, PackError::Changed { .. }), "{err}");
+    }
 
     #[test]
     fn a_block_is_what_was_asked_or_the_rest_of_the_file() {
