@@ -1,5 +1,5 @@
 //! `bale pack` options users rely on: --all-root, --mtime and
-//! SOURCE_DATE_EPOCH, --exclude, --one-file-system, --no-xattrs, and the
+//! SOURCE_DATE_EPOCH, --exclude and --exclude-from, --one-file-system, --no-xattrs, and the
 //! summary warning for attribute namespaces squashfs cannot store.
 
 mod support;
@@ -80,6 +80,44 @@ fn excludes_match_names_anywhere_and_paths_from_the_top() {
     assert!(list.contains("squashfs-root/sub/keep.txt"), "{list}");
     assert!(!list.contains(".o"), "{list}");
     assert!(!list.contains(".git"), "{list}");
+}
+
+#[test]
+fn exclude_from_reads_one_pattern_a_line() {
+    let w = tempfile::tempdir().unwrap();
+    sample(w.path());
+    let list_file = w.path().join("excludes");
+    std::fs::write(&list_file, "# build products\n*.o\n\n  \nsub/.git\n").unwrap();
+    let image = w.path().join("i.sqfs");
+    bale()
+        .args(["pack", "-q", "-e", "keep.txt", "--exclude-from"])
+        .arg(&list_file)
+        .arg(w.path().join("src"))
+        .arg(&image)
+        .assert()
+        .success();
+    let list = listing(&image);
+    assert!(list.contains("squashfs-root/a.c"), "{list}");
+    for gone in [".o", ".git", "keep.txt"] {
+        assert!(!list.contains(gone), "{gone} in {list}");
+    }
+
+    let missing = w.path().join("no-such-list");
+    let out = bale()
+        .args(["pack", "--exclude-from"])
+        .arg(&missing)
+        .arg(w.path().join("src"))
+        .arg(w.path().join("j.sqfs"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no-such-list: No such file or directory"),
+        "{stderr}"
+    );
+    assert!(!w.path().join("j.sqfs").exists());
 }
 
 #[test]

@@ -37,6 +37,10 @@ pub struct Args {
     /// Leave out entries matching this glob (repeatable); without '/', matches a name at any depth.
     #[arg(short = 'e', long = "exclude", value_name = "PATTERN")]
     pub excludes: Vec<String>,
+    /// Read --exclude patterns from FILE, one per line (repeatable); blank
+    /// lines and lines starting with '#' are ignored.
+    #[arg(long = "exclude-from", value_name = "FILE")]
+    pub exclude_from: Vec<PathBuf>,
     /// Do not descend into directories on other file systems.
     #[arg(short = 'x', long)]
     pub one_file_system: bool,
@@ -82,6 +86,22 @@ fn parse_size(s: &str) -> Result<u32, String> {
     u32::try_from(super::parse_bytes(s)?).map_err(|_| format!("size {s:?} too large"))
 }
 
+/// The patterns of `--exclude` followed by those of each `--exclude-from`
+/// file.
+fn excludes(patterns: Vec<String>, files: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+    let mut all = patterns;
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("--exclude-from {}", file.display()))?;
+        all.extend(
+            text.lines()
+                .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    Ok(all)
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = PackOptions {
         codec: args.codec,
@@ -90,7 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         block_size: args.block_size,
         all_root: args.all_root,
         mtime: args.mtime,
-        excludes: args.excludes,
+        excludes: excludes(args.excludes, &args.exclude_from)?,
         one_file_system: args.one_file_system,
         xattrs: !args.no_xattrs,
         force: args.force,
