@@ -53,6 +53,21 @@ fn missing_or_non_directory_source_is_named() {
 }
 
 #[test]
+fn an_unreadable_exclude_list_is_named() {
+    let w = tempfile::tempdir().unwrap();
+    std::fs::create_dir(w.path().join("src")).unwrap();
+    let out = bale()
+        .args(["pack", "--exclude-from"])
+        .arg(w.path().join("no-such-list"))
+        .arg(w.path().join("src"))
+        .arg(w.path().join("i.sqfs"))
+        .output()
+        .unwrap();
+    one_line_error(&out, "no-such-list: No such file or directory");
+    assert_eq!(leftovers(w.path(), &["src"]), Vec::<String>::new());
+}
+
+#[test]
 fn existing_image_is_kept_unless_forced() {
     let w = tempfile::tempdir().unwrap();
     std::fs::create_dir(w.path().join("src")).unwrap();
