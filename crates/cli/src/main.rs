@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Pack a directory tree into a squashfs image.
+    /// Pack a directory tree, or a tar archive without extracting it, into a squashfs image.
     Pack(commands::pack::Args),
     /// Show an image's superblock, tables and counts.
     Info(commands::info::Args),

@@ -41,15 +41,106 @@ fn missing_or_non_directory_source_is_named() {
         .output()
         .unwrap();
     one_line_error(&out, "nope: No such file or directory");
-    std::fs::write(w.path().join("file"), "x").unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &w.path().join("fifo"),
+        rustix::fs::FileType::Fifo,
+        0o644.into(),
+        0,
+    )
+    .unwrap();
     let out = bale()
         .arg("pack")
-        .arg(w.path().join("file"))
+        .arg(w.path().join("fifo"))
         .arg(w.path().join("i"))
         .output()
         .unwrap();
-    one_line_error(&out, "file: not a directory");
-    assert_eq!(leftovers(w.path(), &["file"]), Vec::<String>::new());
+    one_line_error(&out, "fifo: not a directory");
+    std::fs::write(w.path().join("notes.txt"), "x".repeat(2000)).unwrap();
+    let out = bale()
+        .arg("pack")
+        .arg(w.path().join("notes.txt"))
+        .arg(w.path().join("i"))
+        .output()
+        .unwrap();
+    one_line_error(&out, "notes.txt: is not a tar archive (a header's checksum");
+    assert_eq!(
+        leftovers(w.path(), &["fifo", "notes.txt"]),
+        Vec::<String>::new()
+    );
+}
+
+/// Archives that cannot be packed as they are: each fails in one line
+/// naming the archive (and the member), and leaves no image.
+#[test]
+fn a_bad_archive_fails_in_one_line_and_leaves_nothing() {
+    let w = tempfile::tempdir().unwrap();
+    let w = w.path();
+    std::fs::create_dir_all(w.join("src/d")).unwrap();
+    std::fs::write(w.join("src/d/big"), vec![7u8; 300_000]).unwrap();
+    ok(run_in("tar", &["-cf", "good.tar", "-C", "src", "."], w));
+    let good = std::fs::read(w.join("good.tar")).unwrap();
+    std::fs::write(w.join("cut.tar"), &good[..200_000]).unwrap();
+    ok(run_in("tar", &["-czf", "good.tgz", "-C", "src", "."], w));
+    let gz = std::fs::read(w.join("good.tgz")).unwrap();
+    std::fs::write(w.join("cut.tgz"), &gz[..gz.len() / 2]).unwrap();
+    // Python's tarfile writes what GNU tar would refuse to.
+    let script = r#"
+import io, sys, tarfile
+def add(t, name, kind=tarfile.REGTYPE, link=""):
+    i = tarfile.TarInfo(name); i.type = kind; i.linkname = link
+    t.addfile(i, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+with tarfile.open(sys.argv[1] + "/climb.tar", "w") as t:
+    add(t, "ok"); add(t, "a/../../etc/passwd")
+with tarfile.open(sys.argv[1] + "/dangling.tar", "w") as t:
+    add(t, "l", tarfile.LNKTYPE, "missing")
+"#;
+    ok(run("python3", &["-c", script, w.to_str().unwrap()]));
+    let cases: [(&str, &[&str], &str); 5] = [
+        (
+            "climb.tar",
+            &[],
+            "climb.tar: member a/../../etc/passwd: path climbs out",
+        ),
+        (
+            "dangling.tar",
+            &[],
+            "dangling.tar: member l: is a hard link to missing",
+        ),
+        ("cut.tar", &[], "cut.tar: the archive is cut short"),
+        ("cut.tgz", &[], "cut.tgz: "),
+        (
+            "good.tar",
+            &["--one-file-system"],
+            "good.tar: is an archive; --one-file-system",
+        ),
+    ];
+    for (archive, extra, needle) in cases {
+        let out = bale()
+            .arg("pack")
+            .arg(w.join(archive))
+            .arg(w.join("i.sqfs"))
+            .args(extra)
+            .output()
+            .unwrap();
+        one_line_error(&out, needle);
+        assert!(!w.join("i.sqfs").exists(), "{archive}: image left");
+    }
+    let mut expected = [
+        "src",
+        "good.tar",
+        "cut.tar",
+        "good.tgz",
+        "cut.tgz",
+        "climb.tar",
+    ]
+    .map(String::from)
+    .to_vec();
+    expected.push("dangling.tar".into());
+    let mut left = leftovers(w, &[]);
+    left.sort();
+    expected.sort();
+    assert_eq!(left, expected, "temporary files left");
 }
 
 #[test]

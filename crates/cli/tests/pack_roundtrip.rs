@@ -15,44 +15,7 @@ use support::*;
 fn check_round_trip(src: &Path, work: &Path, extra: &[&str]) {
     let image = work.join("image.sqfs");
     pack(src, &image, extra);
-
-    let verified = bale()
-        .arg("verify")
-        .arg(&image)
-        .arg("--against")
-        .arg(src)
-        .output()
-        .unwrap();
-    assert!(
-        verified.status.success(),
-        "bale verify --against differs:\n{}{}",
-        String::from_utf8_lossy(&verified.stdout),
-        String::from_utf8_lossy(&verified.stderr)
-    );
-
-    let out = work.join("unsquashed");
-    unsquashfs(&image, &out);
-    let diffs = diff_trees(
-        src,
-        &out,
-        Checks {
-            sockets: false,
-            ..Checks::default()
-        },
-    );
-    assert!(
-        diffs.is_empty(),
-        "unsquashfs differs from source:\n{}",
-        diffs.join("\n")
-    );
-
-    let mount = KernelMount::new(&image, &work.join("mnt"));
-    let diffs = diff_trees(src, &mount.dir, Checks::default());
-    assert!(
-        diffs.is_empty(),
-        "kernel mount differs from source:\n{}",
-        diffs.join("\n")
-    );
+    check_image(&image, src, work);
 }
 
 proptest! {

@@ -7,11 +7,15 @@
 //! fragment, export, id and xattr tables and the superblock, then the image
 //! is synced and renamed into place. See docs/ARCHITECTURE.md.
 
+mod archive;
+mod archive_reader;
+mod archive_scan;
 mod budget;
 mod dispatch;
 mod emit;
 pub mod error;
 mod exclude;
+mod flatten;
 mod fragment_table;
 mod ids;
 mod image_file;
@@ -21,9 +25,12 @@ mod pipeline;
 pub mod progress;
 mod queue;
 mod scan;
+mod source;
 mod source_reader;
 mod source_root;
 mod source_xattrs;
+mod tar_format;
+mod tar_members;
 mod tree;
 mod write_image;
 mod xattr_writer;

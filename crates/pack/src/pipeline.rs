@@ -3,6 +3,7 @@
 //! (reorders, writes sequentially, block dedup). Output order depends only
 //! on the tree, never on thread timing, so images are reproducible.
 
+use crate::archive_reader::read_archive;
 use crate::budget::Budget;
 use crate::dispatch::{dispatch, FileData};
 use crate::emit::{emit, BlockRun, EmitReport};
@@ -12,8 +13,8 @@ use crate::image_file::ImageFile;
 use crate::options::PackOptions;
 use crate::progress::Progress;
 use crate::queue::Queue;
+use crate::source::Source;
 use crate::source_reader::{read_files, ReadJob};
-use crate::source_root::SourceRoot;
 use crate::tree::Tree;
 use bale_squashfs::tables::FragmentEntry;
 use bale_squashfs::CompressionSpec;
@@ -56,7 +57,6 @@ pub struct Done {
 /// closes everything, so no thread stays blocked.
 pub struct Pipeline<'a> {
     pub progress: &'a Progress,
-    pub source: &'a SourceRoot,
     pub budget: Budget,
     pub fragments: FragmentTable,
     pub read_jobs: Queue<ReadJob>,
@@ -106,10 +106,11 @@ pub struct DataLayout {
 }
 
 /// Writes the data of every file in `tree.files` starting at `start`,
-/// reading them beneath `source`.
+/// reading them from `source`: a tree with `opts.readers` threads, an
+/// archive with one.
 pub fn write_data(
     tree: &Tree,
-    source: &SourceRoot,
+    source: &Source,
     opts: &PackOptions,
     image: &ImageFile,
     start: u64,
@@ -120,7 +121,6 @@ pub fn write_data(
     let readers = opts.readers.max(1);
     let p = Pipeline {
         progress,
-        source,
         budget: Budget::new(opts.read_ahead, read_reserve(opts.block_size)),
         fragments: FragmentTable::default(),
         read_jobs: Queue::new(usize::MAX, 1),
@@ -130,12 +130,24 @@ pub fn write_data(
         error: Mutex::new(None),
     };
     let (dispatched, emitted) = std::thread::scope(|s| {
-        for i in 0..readers {
-            let p = &p;
-            std::thread::Builder::new()
-                .name(format!("bale-read-{i}"))
-                .spawn_scoped(s, move || read_files(p, opts.block_size, opts.xattrs))
-                .expect("spawn reader");
+        let (block_size, xattrs) = (opts.block_size, opts.xattrs);
+        match source {
+            Source::Tree(root) => {
+                for i in 0..readers {
+                    let p = &p;
+                    std::thread::Builder::new()
+                        .name(format!("bale-read-{i}"))
+                        .spawn_scoped(s, move || read_files(p, root, block_size, xattrs))
+                        .expect("spawn reader");
+                }
+            }
+            Source::Archive(archive) => {
+                let p = &p;
+                std::thread::Builder::new()
+                    .name("bale-read-archive".into())
+                    .spawn_scoped(s, move || read_archive(p, archive, block_size, xattrs))
+                    .expect("spawn reader");
+            }
         }
         for i in 0..threads {
             let p = &p;

@@ -4,17 +4,17 @@
 
 use crate::error::{source_err, PackError, Result};
 use crate::exclude::Excludes;
+use crate::flatten::{flatten, Node, NodeKind};
 use crate::options::PackOptions;
 use crate::progress::Progress;
 use crate::source_root::SourceRoot;
 use crate::source_xattrs::{entry_xattrs, file_xattrs, SourceXattrs};
-use crate::tree::{Entry, Kind, Meta, Tree};
+use crate::tree::{Meta, Tree};
 use bale_squashfs::inode::encode_rdev;
 use bale_squashfs::xattr::Xattr;
 use rayon::prelude::*;
 use rustix::fd::AsFd;
 use rustix::fs::{self, AtFlags, FileType};
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
@@ -32,26 +32,6 @@ pub struct ScanReport {
     pub other_fs: Vec<PathBuf>,
     /// Attributes in namespaces squashfs cannot store (counted, not listed).
     pub dropped_xattrs: u64,
-}
-
-/// One scanned entry before flattening.
-struct Node {
-    name: Box<[u8]>,
-    meta: Meta,
-    kind: NodeKind,
-    xattrs: Box<[Xattr]>,
-    /// (device, inode) of a non-directory with more than one link.
-    link_key: Option<(u64, u64)>,
-}
-
-enum NodeKind {
-    Dir(Vec<Node>),
-    File(u64),
-    Symlink(Box<[u8]>),
-    BlockDevice(u32),
-    CharDevice(u32),
-    Fifo,
-    Socket,
 }
 
 struct Scanner<'a> {
@@ -98,7 +78,7 @@ pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport
             link_key: None,
         })
     })?;
-    let tree = flatten(root.clone(), root_node);
+    let (tree, _) = flatten(root.clone(), root_node);
     let Scanner { source, report, .. } = scanner;
     Ok((tree, report.into_inner().unwrap(), source))
 }
@@ -210,7 +190,10 @@ impl Scanner<'_> {
                 xattrs = Some(own);
                 NodeKind::Dir(children)
             }
-            FileType::RegularFile => NodeKind::File(st.st_size as u64),
+            FileType::RegularFile => NodeKind::File {
+                size: st.st_size as u64,
+                data_order: 0,
+            },
             FileType::Symlink => {
                 let target = fs::readlinkat(dir, OsStr::from_bytes(&name), Vec::new())
                     .map_err(|e| source_err(path)(e.into()))?;
@@ -237,7 +220,7 @@ impl Scanner<'_> {
             (file_type != FileType::Directory && st.st_nlink > 1).then_some((st.st_dev, st.st_ino));
         let xattrs = match (xattrs, &kind) {
             (Some(own), _) => own,
-            (None, NodeKind::File(_)) => Box::default(),
+            (None, NodeKind::File { .. }) => Box::default(),
             (None, _) => {
                 self.xattrs(path, || entry_xattrs(dir.as_fd(), OsStr::from_bytes(&name)))?
             }
@@ -250,88 +233,4 @@ impl Scanner<'_> {
             link_key,
         }))
     }
-}
-
-/// Lays the nested scan result out breadth-first per directory so each
-/// directory's children are contiguous, and links hard links together.
-fn flatten(root_path: PathBuf, root: Node) -> Tree {
-    let mut tree = Tree {
-        root_path,
-        // Sized once: growing by doubling would need the old and the new
-        // arena at once, next to the whole scanned tree.
-        entries: Vec::with_capacity(node_count(&root)),
-        ..Tree::default()
-    };
-    let mut pending: Vec<(u32, Vec<Node>)> = Vec::new();
-    let mut first_link: HashMap<(u64, u64), u32> = HashMap::new();
-    let mut push =
-        |tree: &mut Tree, node: Node, parent: u32, pending: &mut Vec<(u32, Vec<Node>)>| {
-            let idx = tree.entries.len() as u32;
-            let link_of = node.link_key.and_then(|key| match first_link.get(&key) {
-                Some(&first) => Some(first),
-                None => {
-                    first_link.insert(key, idx);
-                    None
-                }
-            });
-            if let Some(owner) = link_of {
-                *tree.link_counts.entry(owner).or_insert(1) += 1;
-            }
-            let kind = match node.kind {
-                NodeKind::Dir(children) => {
-                    pending.push((idx, children));
-                    Kind::Dir { children: 0..0 }
-                }
-                NodeKind::File(size) if link_of.is_none() => {
-                    tree.files.push(idx);
-                    Kind::File {
-                        size,
-                        ordinal: tree.files.len() as u32 - 1,
-                    }
-                }
-                NodeKind::File(size) => Kind::File {
-                    size,
-                    ordinal: u32::MAX,
-                },
-                NodeKind::Symlink(target) => Kind::Symlink { target },
-                NodeKind::BlockDevice(rdev) => Kind::BlockDevice { rdev },
-                NodeKind::CharDevice(rdev) => Kind::CharDevice { rdev },
-                NodeKind::Fifo => Kind::Fifo,
-                NodeKind::Socket => Kind::Socket,
-            };
-            tree.entries.push(Entry {
-                name: node.name,
-                parent,
-                meta: node.meta,
-                kind,
-                xattrs: node.xattrs,
-                link_of,
-            });
-        };
-    push(&mut tree, root, 0, &mut pending);
-    let mut next = 0;
-    while next < pending.len() {
-        let (dir, children) = std::mem::take(&mut pending[next]);
-        next += 1;
-        let start = tree.entries.len() as u32;
-        for child in children {
-            push(&mut tree, child, dir, &mut pending);
-        }
-        tree.entries[dir as usize].kind = Kind::Dir {
-            children: start..tree.entries.len() as u32,
-        };
-    }
-    tree
-}
-
-fn node_count(root: &Node) -> usize {
-    let mut count = 0;
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        count += 1;
-        if let NodeKind::Dir(children) = &node.kind {
-            stack.extend(children);
-        }
-    }
-    count
 }

@@ -1,9 +1,11 @@
 //! Source readers: each takes the next batch of files (one large file, or
-//! a run of small ones), opens each beneath the source root without
-//! following symlinks ([`crate::source_root`]), reads it
-//! in block-sized chunks within the read-ahead budget, hashes it, and hands
-//! the chunks to the dispatcher through the batch's own queue. Batching
-//! small files keeps thread hand-offs far below one per file.
+//! a run of small ones), reads each in block-sized chunks within the
+//! read-ahead budget, hashes it, and hands the chunks to the dispatcher
+//! through the batch's own queue. Batching small files keeps thread
+//! hand-offs far below one per file. A directory tree's readers open each
+//! file beneath the source root without following symlinks
+//! ([`crate::source_root`]); an archive's one reader is
+//! [`crate::archive_reader`].
 
 use crate::error::{source_err, PackError};
 use crate::pipeline::Pipeline;
@@ -39,9 +41,13 @@ pub enum Chunk {
     Failed(PackError),
 }
 
-/// Reads batches until the job queue closes. Every file gets a final
+/// Reads batches until the job queue closes, each file with `read_one`
+/// (its blocks through the sink, then its end). Every file gets a final
 /// chunk (its end, or why it failed), so the dispatcher never waits in vain.
-pub fn read_files(p: &Pipeline, block_size: u32, xattrs: bool) {
+pub fn serve_jobs(
+    p: &Pipeline,
+    mut read_one: impl FnMut(u32, &Path, &mut Sink) -> Result<Chunk, PackError>,
+) {
     while let Some(job) = p.read_jobs.pop() {
         let batch = job.files.first().map_or(0, |(o, _)| *o);
         // One file streams block by block; a run of small files is handed
@@ -49,13 +55,13 @@ pub fn read_files(p: &Pipeline, block_size: u32, xattrs: bool) {
         let mut sink = Sink {
             queue: &job.chunks,
             held: (job.files.len() > 1).then(Vec::new),
+            batch,
         };
-        for (_, path) in &job.files {
+        for (ordinal, path) in &job.files {
             let end = if p.stopped() {
                 Chunk::Failed(PackError::Cancelled)
             } else {
-                read_one(path, batch, &mut sink, p, block_size as usize, xattrs)
-                    .unwrap_or_else(Chunk::Failed)
+                read_one(*ordinal, path, &mut sink).unwrap_or_else(Chunk::Failed)
             };
             sink.send(end);
         }
@@ -63,11 +69,28 @@ pub fn read_files(p: &Pipeline, block_size: u32, xattrs: bool) {
     }
 }
 
+/// A directory tree's reader: opens each file beneath `source`.
+pub fn read_files(p: &Pipeline, source: &SourceRoot, block_size: u32, xattrs: bool) {
+    serve_jobs(p, |_, path, sink| {
+        let (file, expected) = open_regular(source, path)?;
+        let xattrs = match xattrs {
+            true => file_xattrs(&file).map_err(source_err(path))?,
+            false => SourceXattrs::default(),
+        };
+        let (size, hash) = send_blocks(p, sink, path, expected, block_size, |offset, len| {
+            read_block(&file, offset, len)
+        })?;
+        Ok(Chunk::End { size, hash, xattrs })
+    });
+}
+
 /// Where a reader's chunks go: straight to the queue, or held until the
 /// batch is complete.
-struct Sink<'a> {
+pub struct Sink<'a> {
     queue: &'a Queue<Chunk>,
     held: Option<Vec<Chunk>>,
+    /// The batch's first ordinal, which its read-ahead is accounted to.
+    batch: u32,
 }
 
 impl Sink<'_> {
@@ -87,30 +110,28 @@ impl Sink<'_> {
     }
 }
 
-fn read_one(
-    path: &Path,
-    batch: u32,
-    sink: &mut Sink,
+/// Reads up to `expected` bytes block by block with `read(offset, len)`
+/// (fewer than `len` only at the end) within the read-ahead budget, and
+/// sends them; returns the size read and the content hash.
+pub fn send_blocks(
     p: &Pipeline,
-    block_size: usize,
-    xattrs: bool,
-) -> Result<Chunk, PackError> {
-    let (file, expected) = open_regular(p.source, path)?;
-    let xattrs = match xattrs {
-        true => file_xattrs(&file).map_err(source_err(path))?,
-        false => SourceXattrs::default(),
-    };
+    sink: &mut Sink,
+    path: &Path,
+    expected: u64,
+    block_size: u32,
+    mut read: impl FnMut(u64, usize) -> io::Result<Vec<u8>>,
+) -> Result<(u64, u128), PackError> {
     let mut hasher = Xxh3::new();
     let mut size = 0u64;
     while size < expected {
-        let want = (expected - size).min(block_size as u64);
-        if p.stopped() || !p.budget.acquire(batch, want) {
+        let want = (expected - size).min(u64::from(block_size));
+        if p.stopped() || !p.budget.acquire(sink.batch, want) {
             return Err(PackError::Cancelled);
         }
-        let read = read_block(&file, size, want as usize);
-        let got = read.as_ref().map_or(0, Vec::len) as u64;
-        p.budget.release(batch, want - got);
-        let block = read.map_err(source_err(path))?;
+        let block = read(size, want as usize);
+        let got = block.as_ref().map_or(0, Vec::len) as u64;
+        p.budget.release(sink.batch, want - got);
+        let block = block.map_err(source_err(path))?;
         if block.is_empty() {
             break;
         }
@@ -122,11 +143,7 @@ fn read_one(
             break;
         }
     }
-    Ok(Chunk::End {
-        size,
-        hash: hasher.digest128(),
-        xattrs,
-    })
+    Ok((size, hasher.digest128()))
 }
 
 /// Opens the file at `path` beneath the source root and returns it with

@@ -10,7 +10,7 @@ use crate::inodes::write_inodes;
 use crate::options::PackOptions;
 use crate::pipeline::write_data;
 use crate::progress::Progress;
-use crate::scan::scan;
+use crate::source::scan_source;
 use crate::tree::Kind;
 use crate::xattr_writer::XattrWriter;
 use bale_squashfs::bytes::PutLe;
@@ -87,7 +87,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     if !opts.force && opts.image.symlink_metadata().is_ok() {
         return Err(PackError::Exists(opts.image.clone()));
     }
-    let (mut tree, scan_report, source) = scan(opts, progress)?;
+    let (mut tree, scan_report, source) = scan_source(opts, progress)?;
     let scanned = Instant::now();
     let scanned_bytes: u64 = tree
         .files

@@ -1,4 +1,4 @@
-//! `bale pack SRC IMAGE`: argument parsing, progress display and the final
+//! `bale pack SRC IMAGE` (SRC a directory or a tar archive): argument parsing, progress display and the final
 //! summary around the pack engine.
 
 use crate::progress_bar::with_progress;
@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Directory to pack.
+    /// Directory to pack, or a tar archive (plain, or compressed with gzip,
+    /// xz, zstd or bzip2): packed without extracting it.
     pub source: PathBuf,
     /// Image file to write (refused if it exists, unless --force).
     pub image: PathBuf,

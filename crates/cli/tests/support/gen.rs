@@ -44,6 +44,8 @@ pub struct Shape {
     /// One directory gets this many extra files (0 for none).
     pub big_dir: usize,
     pub as_root: bool,
+    /// Sockets among the special files (tar cannot archive them).
+    pub sockets: bool,
 }
 
 impl Default for Shape {
@@ -53,6 +55,7 @@ impl Default for Shape {
             max_entries: 8,
             big_dir: 0,
             as_root: super::is_root(),
+            sockets: true,
         }
     }
 }
@@ -158,7 +161,7 @@ impl Gen {
                     continue;
                 }
                 70..=84 => {
-                    let kind = if roll < 80 {
+                    let kind = if roll < 80 || !self.shape.sockets {
                         FileType::Fifo
                     } else {
                         FileType::Socket

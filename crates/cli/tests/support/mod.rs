@@ -35,8 +35,6 @@ pub fn pack(src: &Path, image: &Path, extra: &[&str]) {
         .success();
 }
 
-/// Runs a prepared command, asserts it succeeded (showing its stderr if
-/// not) and returns its stdout.
 /// Asserts that a finished command succeeded; its stdout, trimmed.
 pub fn ok(out: Output) -> String {
     assert!(
@@ -47,6 +45,52 @@ pub fn ok(out: Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Checks an image against the tree it should hold three ways: our own
+/// reader (`bale verify --against`), `unsquashfs -d` and a kernel loop
+/// mount (sockets aside for unsquashfs, which does not restore them).
+/// `work` holds the extracted copy and the mount point.
+pub fn check_image(image: &Path, src: &Path, work: &Path) {
+    let verified = bale()
+        .arg("verify")
+        .arg(image)
+        .arg("--against")
+        .arg(src)
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "bale verify --against differs:\n{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+
+    let out = work.join("unsquashed");
+    unsquashfs(image, &out);
+    let diffs = compare::diff_trees(
+        src,
+        &out,
+        compare::Checks {
+            sockets: false,
+            ..compare::Checks::default()
+        },
+    );
+    assert!(
+        diffs.is_empty(),
+        "unsquashfs differs from source:\n{}",
+        diffs.join("\n")
+    );
+
+    let mount = KernelMount::new(image, &work.join("mnt"));
+    let diffs = compare::diff_trees(src, &mount.dir, compare::Checks::default());
+    assert!(
+        diffs.is_empty(),
+        "kernel mount differs from source:\n{}",
+        diffs.join("\n")
+    );
+}
+
+/// Runs a prepared command, asserts it succeeded (showing its stderr if
+/// not) and returns its stdout.
 pub fn succeed(cmd: &mut assert_cmd::Command) -> Vec<u8> {
     let out = cmd.output().unwrap();
     assert!(

@@ -1,0 +1,373 @@
+//! The archive scan: reads a tar archive's member headers front to back
+//! and builds the tree that extracting it would give. A later member
+//! replaces an earlier one of the same path (a directory only updates its
+//! metadata); a hard link shares the inode of the member it names;
+//! parent directories no member describes get mode 0755 and the owner and
+//! mtime of the archive file. Names are taken as numbers (uid, gid), as
+//! `tar --numeric-owner` extracts them.
+
+use crate::archive::{member_xattrs, Archive};
+use crate::error::{source_err, PackError, Result};
+use crate::exclude::Excludes;
+use crate::flatten::{flatten, Node, NodeKind};
+use crate::options::PackOptions;
+use crate::progress::Progress;
+use crate::scan::ScanReport;
+use crate::tar_members::Member;
+use crate::tree::{Meta, Tree};
+use bale_squashfs::inode::encode_rdev;
+use bale_squashfs::xattr::Xattr;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+/// Longest member path taken: what Linux can open.
+const MAX_PATH: usize = 4096;
+/// Longest name of one entry: what Linux file systems can hold.
+const MAX_NAME: usize = 255;
+
+/// A scanned archive, ready to be read for data.
+pub struct ArchiveSource {
+    pub archive: Archive,
+    /// For each file with data, by ordinal: the position of the member
+    /// holding it (ascending, so one pass reads them all).
+    pub members: Vec<u64>,
+}
+
+/// An entry being built; directories keep their children by name.
+struct Building {
+    meta: Meta,
+    xattrs: Box<[Xattr]>,
+    kind: BuildKind,
+    link_key: Option<(u64, u64)>,
+}
+
+enum BuildKind {
+    Dir(BTreeMap<Box<[u8]>, Building>),
+    Leaf(NodeKind),
+}
+
+struct Scanner<'a> {
+    opts: &'a PackOptions,
+    excludes: Excludes,
+    /// What a directory no member describes gets.
+    implicit: Meta,
+    dropped_xattrs: u64,
+}
+
+/// Scans the archive at `opts.source`.
+pub fn scan_archive(
+    opts: &PackOptions,
+    progress: &Progress,
+) -> Result<(Tree, ScanReport, ArchiveSource)> {
+    let path = &opts.source;
+    let archive = Archive::open(path).map_err(source_err(path))?;
+    let st = archive.file().metadata().map_err(source_err(path))?;
+    let mut scanner = Scanner {
+        opts,
+        excludes: Excludes::new(&opts.excludes)?,
+        implicit: Meta {
+            permissions: 0o755,
+            uid: if opts.all_root { 0 } else { st.uid() },
+            gid: if opts.all_root { 0 } else { st.gid() },
+            mtime: opts
+                .mtime
+                .unwrap_or(st.mtime().clamp(0, u32::MAX as i64) as u32),
+        },
+        dropped_xattrs: 0,
+    };
+    let mut root = scanner.directory();
+    let mut stream = archive.stream().map_err(source_err(path))?;
+    loop {
+        if progress.cancelled.load(Ordering::Relaxed) {
+            return Err(PackError::Cancelled);
+        }
+        let member = match stream.next_member() {
+            Ok(Some(member)) => member,
+            Ok(None) => break,
+            Err(e) if progress.entries.load(Ordering::Relaxed) == 0 => {
+                return Err(PackError::BadSource {
+                    path: path.clone(),
+                    reason: format!("is not a tar archive ({e})"),
+                })
+            }
+            Err(e) => return Err(source_err(path)(e)),
+        };
+        progress.entries.fetch_add(1, Ordering::Relaxed);
+        scanner
+            .add(&mut root, &member)
+            .map_err(|reason| PackError::BadSource {
+                path: path.clone(),
+                reason: format!("member {}: {reason}", String::from_utf8_lossy(&member.path)),
+            })?;
+    }
+    drop(stream);
+    let (tree, members) = flatten(path.clone(), into_node(Box::default(), root));
+    let report = ScanReport {
+        dropped_xattrs: scanner.dropped_xattrs,
+        ..ScanReport::default()
+    };
+    Ok((tree, report, ArchiveSource { archive, members }))
+}
+
+impl Scanner<'_> {
+    fn directory(&self) -> Building {
+        Building {
+            meta: self.implicit,
+            xattrs: Box::default(),
+            kind: BuildKind::Dir(BTreeMap::new()),
+            link_key: None,
+        }
+    }
+
+    /// Adds one member to the tree under `root`; the error is the reason.
+    fn add(&mut self, root: &mut Building, member: &Member) -> std::result::Result<(), String> {
+        if matches!(member.typeflag, b'g' | b'V') {
+            return Ok(());
+        }
+        let names = components(&member.path)?;
+        if self.excluded(&names) {
+            return Ok(());
+        }
+        let mut leaf = self.leaf(root, member)?;
+        // A regular file's are read with its data; a hard link has its
+        // target's.
+        let file = matches!(leaf.kind, BuildKind::Leaf(NodeKind::File { .. }));
+        if self.opts.xattrs && leaf.link_key.is_none() && !file {
+            let x = member_xattrs(member);
+            self.dropped_xattrs += x.dropped;
+            leaf.xattrs = x.kept;
+        }
+        let Some((name, parents)) = names.split_last() else {
+            return match leaf.kind {
+                BuildKind::Dir(_) => {
+                    (root.meta, root.xattrs) = (leaf.meta, leaf.xattrs);
+                    Ok(())
+                }
+                BuildKind::Leaf(_) => Err("is the archive's root, and not a directory".into()),
+            };
+        };
+        let dir = self.parent(root, parents)?;
+        match dir.get_mut(*name) {
+            Some(old) if is_dir(old) && is_dir(&leaf) => {
+                (old.meta, old.xattrs) = (leaf.meta, leaf.xattrs);
+            }
+            _ => {
+                dir.insert(Box::from(*name), leaf);
+            }
+        }
+        Ok(())
+    }
+
+    /// What a member describes, before it is placed. An old archive marks
+    /// a directory as a file whose name ends in '/'.
+    fn leaf(&self, root: &mut Building, m: &Member) -> std::result::Result<Building, String> {
+        let link_target = || match m.link.is_empty() {
+            true => Err("has no link target".to_string()),
+            false => Ok(m.link.clone().into_boxed_slice()),
+        };
+        let device = encode_rdev(m.dev_major, m.dev_minor);
+        let node = match m.typeflag {
+            b'0' | b'\0' | b'7' if m.path.ends_with(b"/") => {
+                return Ok(Building {
+                    meta: self.meta(m)?,
+                    ..self.directory()
+                })
+            }
+            b'0' | b'\0' | b'7' | b'S' => NodeKind::File {
+                size: m.size,
+                data_order: m.position,
+            },
+            // 'D': a GNU incremental dump's directory, its listing as data.
+            b'5' | b'D' => {
+                return Ok(Building {
+                    meta: self.meta(m)?,
+                    ..self.directory()
+                })
+            }
+            b'2' => NodeKind::Symlink(link_target()?),
+            b'3' => NodeKind::CharDevice(device),
+            b'4' => NodeKind::BlockDevice(device),
+            b'6' => NodeKind::Fifo,
+            b'1' => return self.hard_link(root, &m.link, m.position),
+            other => {
+                return Err(format!(
+                    "has a type bale cannot store ({:?})",
+                    char::from(other)
+                ))
+            }
+        };
+        Ok(Building {
+            meta: self.meta(m)?,
+            xattrs: Box::default(),
+            kind: BuildKind::Leaf(node),
+            link_key: None,
+        })
+    }
+
+    /// A new name for the entry an earlier member put at `target`: both
+    /// now share one inode.
+    fn hard_link(
+        &self,
+        root: &mut Building,
+        target: &[u8],
+        position: u64,
+    ) -> std::result::Result<Building, String> {
+        let missing = || {
+            format!(
+                "is a hard link to {}, which no earlier member is",
+                String::from_utf8_lossy(target)
+            )
+        };
+        let names = components(target)?;
+        let (name, parents) = names.split_last().ok_or_else(missing)?;
+        let found = walk(root, parents)
+            .and_then(|dir| dir.get_mut(*name))
+            .ok_or_else(missing)?;
+        let BuildKind::Leaf(kind) = &found.kind else {
+            return Err("is a hard link to a directory".into());
+        };
+        let key = *found.link_key.get_or_insert((0, position));
+        Ok(Building {
+            meta: found.meta,
+            xattrs: found.xattrs.clone(),
+            kind: BuildKind::Leaf(kind.clone()),
+            link_key: Some(key),
+        })
+    }
+
+    fn meta(&self, m: &Member) -> std::result::Result<Meta, String> {
+        let id = |n: u64, what: &str| {
+            u32::try_from(n).map_err(|_| format!("has a {what} too large for squashfs ({n})"))
+        };
+        let (uid, gid) = match self.opts.all_root {
+            true => (0, 0),
+            false => (id(m.uid, "uid")?, id(m.gid, "gid")?),
+        };
+        Ok(Meta {
+            permissions: (m.mode & 0o7777) as u16,
+            uid,
+            gid,
+            mtime: self
+                .opts
+                .mtime
+                .unwrap_or(m.mtime.clamp(0, u32::MAX as i64) as u32),
+        })
+    }
+
+    /// Whether the member or a directory above it is excluded.
+    fn excluded(&self, names: &[&[u8]]) -> bool {
+        let mut rel = PathBuf::new();
+        names.iter().any(|name| {
+            rel.push(OsStr::from_bytes(name));
+            self.excludes.matches(&rel)
+        })
+    }
+
+    /// The children of the directory at `names`, made where missing.
+    fn parent<'t>(
+        &self,
+        root: &'t mut Building,
+        names: &[&[u8]],
+    ) -> std::result::Result<&'t mut BTreeMap<Box<[u8]>, Building>, String> {
+        let mut dir = root;
+        for name in names {
+            let BuildKind::Dir(children) = &mut dir.kind else {
+                unreachable!("only directories are descended into")
+            };
+            dir = children
+                .entry(Box::from(*name))
+                .or_insert_with(|| self.directory());
+            if !matches!(dir.kind, BuildKind::Dir(_)) {
+                return Err(format!(
+                    "lies below {}, which is not a directory",
+                    String::from_utf8_lossy(name)
+                ));
+            }
+        }
+        match &mut dir.kind {
+            BuildKind::Dir(children) => Ok(children),
+            BuildKind::Leaf(_) => unreachable!("checked while descending"),
+        }
+    }
+}
+
+/// The children of the existing directory at `names`.
+fn walk<'t>(
+    root: &'t mut Building,
+    names: &[&[u8]],
+) -> Option<&'t mut BTreeMap<Box<[u8]>, Building>> {
+    let mut children = match &mut root.kind {
+        BuildKind::Dir(children) => children,
+        BuildKind::Leaf(_) => return None,
+    };
+    for name in names {
+        children = match &mut children.get_mut(*name)?.kind {
+            BuildKind::Dir(c) => c,
+            BuildKind::Leaf(_) => return None,
+        };
+    }
+    Some(children)
+}
+
+/// A member path's names: leading '/', '.' and empty names dropped; '..'
+/// and overlong paths or names refused.
+fn components(path: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
+    if path.len() > MAX_PATH {
+        return Err(format!("path is longer than {MAX_PATH} bytes"));
+    }
+    let mut names = Vec::new();
+    for name in path.split(|&b| b == b'/') {
+        match name {
+            b"" | b"." => {}
+            b".." => return Err("path climbs out of the archive with '..'".into()),
+            _ if name.len() > MAX_NAME => {
+                return Err(format!("has a name longer than {MAX_NAME} bytes"))
+            }
+            _ => names.push(name),
+        }
+    }
+    Ok(names)
+}
+
+fn is_dir(b: &Building) -> bool {
+    matches!(b.kind, BuildKind::Dir(_))
+}
+
+fn into_node(name: Box<[u8]>, b: Building) -> Node {
+    let kind = match b.kind {
+        BuildKind::Dir(children) => NodeKind::Dir(
+            children
+                .into_iter()
+                .map(|(name, child)| into_node(name, child))
+                .collect(),
+        ),
+        BuildKind::Leaf(kind) => kind,
+    };
+    Node {
+        name,
+        meta: b.meta,
+        kind,
+        xattrs: b.xattrs,
+        link_key: b.link_key,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_paths_are_normalised_and_escapes_refused() {
+        let names = |p: &str| components(p.as_bytes()).map(|v| v.concat());
+        assert_eq!(names("./usr//lib/").unwrap(), b"usrlib");
+        assert_eq!(names("/etc/passwd").unwrap(), b"etcpasswd");
+        assert!(names(".").unwrap().is_empty());
+        assert!(names("a/../../etc").is_err());
+        assert!(names(&"x".repeat(256)).is_err());
+        assert!(names(&"a/".repeat(3000)).is_err());
+    }
+}

@@ -1,0 +1,362 @@
+//! A tar archive's members, read front to back from a stream that seeks
+//! forward only: extension headers (pax, GNU long names) are merged into
+//! the member they precede, sparse maps (old GNU headers, and the pax
+//! formats 0.0, 0.1 and 1.0) are read, and a member's content is read
+//! with its holes filled with zeros.
+
+use crate::tar_format::{
+    decode_header, decode_sparse_extension, pax_number, pax_records, Block, Header, BLOCK,
+};
+use std::io::{self, Read, Seek, SeekFrom};
+
+/// Largest extension data taken (long names, pax records, sparse maps).
+const MAX_EXTENSION: u64 = 16 << 20;
+/// Most sparse segments one member may have.
+const MAX_SEGMENTS: usize = 1 << 20;
+const PAX_XATTR: &[u8] = b"SCHILY.xattr.";
+
+/// One member, its extensions applied.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Its number among the archive's members, from 0.
+    pub position: u64,
+    pub path: Vec<u8>,
+    pub link: Vec<u8>,
+    pub typeflag: u8,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: i64,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    /// Content size, holes included.
+    pub size: u64,
+    /// Attributes from `SCHILY.xattr.` pax records, in archive order.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// (offset, length) of the stored parts of the content, ascending.
+    segments: Vec<(u64, u64)>,
+    /// Where the stored parts start in the stream.
+    data_start: u64,
+}
+
+/// Reads members one after the other.
+pub struct Members<R> {
+    inner: R,
+    pos: u64,
+    next_header: u64,
+    count: u64,
+}
+
+fn invalid(reason: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, reason.into())
+}
+
+impl<R: Read + Seek> Members<R> {
+    pub fn new(inner: R) -> Members<R> {
+        Members {
+            inner,
+            pos: 0,
+            next_header: 0,
+            count: 0,
+        }
+    }
+
+    /// The next member (skipping what is left of the previous one's
+    /// data), or `None` at the end of the archive.
+    pub fn next_member(&mut self) -> io::Result<Option<Member>> {
+        let mut pax: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let (mut long_name, mut long_link) = (None, None);
+        loop {
+            self.skip_to(self.next_header)?;
+            let header = match self.read_block()?.map(|b| decode_header(&b)) {
+                None | Some(Ok(Block::End)) if pax.is_empty() && long_name.is_none() => {
+                    return Ok(None)
+                }
+                None | Some(Ok(Block::End)) => {
+                    return Err(invalid("the archive ends after an extension header"))
+                }
+                Some(Ok(Block::Header(h))) => h,
+                Some(Err(reason)) => return Err(invalid(reason)),
+            };
+            self.next_header = self.pos + padded(header.size);
+            match header.typeflag {
+                b'x' => {
+                    let body = self.read_extension(header.size)?;
+                    let records = pax_records(&body).map_err(invalid)?;
+                    pax.extend(records.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())));
+                }
+                b'L' => long_name = Some(trim_nuls(self.read_extension(header.size)?)),
+                b'K' => long_link = Some(trim_nuls(self.read_extension(header.size)?)),
+                // Global pax records: none of them changes what we store.
+                b'g' => {}
+                _ => return self.member(header, &pax, long_name, long_link).map(Some),
+            }
+        }
+    }
+
+    /// Fills `buf` with up to `len` bytes of `member`'s content from
+    /// `offset` on (reads must go forward: each from where the last ended,
+    /// or later); fewer only at the end of the content.
+    pub fn read_content(
+        &mut self,
+        member: &Member,
+        offset: u64,
+        len: usize,
+        buf: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        let end = member.size.min(offset + len as u64);
+        let mut at = offset;
+        let mut stored_before = 0;
+        for &(seg_off, seg_len) in &member.segments {
+            if at >= end {
+                break;
+            }
+            let seg_end = seg_off + seg_len;
+            if seg_end <= at {
+                stored_before += seg_len;
+                continue;
+            }
+            if seg_off > at {
+                let hole = seg_off.min(end) - at;
+                buf.resize(buf.len() + hole as usize, 0);
+                at += hole;
+                if at >= end {
+                    break;
+                }
+            }
+            let n = (seg_end.min(end) - at) as usize;
+            self.skip_to(member.data_start + stored_before + (at - seg_off))?;
+            let start = buf.len();
+            buf.resize(start + n, 0);
+            self.inner
+                .read_exact(&mut buf[start..])
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::UnexpectedEof => invalid("the archive ends inside this member"),
+                    _ => e,
+                })?;
+            self.pos += n as u64;
+            at += n as u64;
+            stored_before += seg_len;
+        }
+        // A hole at the end of the content.
+        buf.resize(buf.len() + (end - at) as usize, 0);
+        Ok(())
+    }
+
+    fn member(
+        &mut self,
+        h: Header,
+        pax: &[(Vec<u8>, Vec<u8>)],
+        long_name: Option<Vec<u8>>,
+        long_link: Option<Vec<u8>>,
+    ) -> io::Result<Member> {
+        let last = |key: &[u8]| pax.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v);
+        let number = |key: &[u8]| {
+            last(key)
+                .map(|v| pax_number(v).map_err(invalid))
+                .transpose()
+        };
+        let unsigned = |key: &[u8], default: u64| -> io::Result<u64> {
+            match number(key)? {
+                Some(n) => u64::try_from(n).map_err(|_| invalid("a pax number is negative")),
+                None => Ok(default),
+            }
+        };
+        let stored = unsigned(b"size", h.size)?;
+        self.next_header = self.pos + padded(stored);
+        let mut member = Member {
+            position: self.count,
+            path: last(b"GNU.sparse.name")
+                .or(last(b"path"))
+                .cloned()
+                .or(long_name)
+                .unwrap_or(h.name),
+            link: last(b"linkpath")
+                .cloned()
+                .or(long_link)
+                .unwrap_or(h.linkname),
+            typeflag: h.typeflag,
+            mode: h.mode,
+            uid: unsigned(b"uid", h.uid)?,
+            gid: unsigned(b"gid", h.gid)?,
+            mtime: number(b"mtime")?.unwrap_or(h.mtime),
+            dev_major: h.dev_major,
+            dev_minor: h.dev_minor,
+            size: stored,
+            xattrs: pax
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(PAX_XATTR)?.to_vec(), v.clone())))
+                .collect(),
+            segments: vec![(0, stored)],
+            data_start: self.pos,
+        };
+        self.count += 1;
+        if let Some(gnu) = h.gnu_sparse {
+            let mut segments = gnu.segments;
+            let mut more = gnu.extended;
+            while more {
+                let block = self
+                    .read_block()?
+                    .ok_or_else(|| invalid("a sparse map is cut"))?;
+                let (next, again) = decode_sparse_extension(&block).map_err(invalid)?;
+                check_segment_count(segments.len() + next.len())?;
+                segments.extend(next);
+                more = again;
+            }
+            member.data_start = self.pos;
+            self.next_header = self.pos + padded(stored);
+            member.set_sparse(segments, gnu.real_size, stored)?;
+        } else if last(b"GNU.sparse.major").is_some_and(|v| v == b"1") {
+            let real = unsigned(b"GNU.sparse.realsize", 0)?;
+            let (segments, map_bytes) = self.sparse_map_1_0(stored)?;
+            member.data_start = self.pos;
+            let data = stored
+                .checked_sub(map_bytes)
+                .ok_or_else(|| invalid("a sparse map is cut"))?;
+            member.set_sparse(segments, real, data)?;
+        } else if let Some(real) = number(b"GNU.sparse.size")? {
+            let segments = match last(b"GNU.sparse.map") {
+                Some(map) => pairs(map.split(|&c| c == b','))?,
+                None => pairs(pax.iter().filter_map(|(k, v)| {
+                    (k == b"GNU.sparse.offset" || k == b"GNU.sparse.numbytes").then_some(&v[..])
+                }))?,
+            };
+            let real = u64::try_from(real).map_err(|_| invalid("a sparse size is negative"))?;
+            member.set_sparse(segments, real, stored)?;
+        }
+        Ok(member)
+    }
+
+    /// The sparse map of pax format 1.0 at the start of the data: decimal
+    /// numbers on lines (count, then offset and length pairs), padded to
+    /// a block. Returns the segments and the bytes the map took.
+    fn sparse_map_1_0(&mut self, stored: u64) -> io::Result<(Vec<(u64, u64)>, u64)> {
+        let mut text = Vec::new();
+        loop {
+            if text.len() as u64 >= stored.min(MAX_EXTENSION) {
+                return Err(invalid("a sparse map is cut"));
+            }
+            let block = self
+                .read_block()?
+                .ok_or_else(|| invalid("a sparse map is cut"))?;
+            text.extend_from_slice(&block);
+            // Whole lines only: the last one may go on in the next block.
+            let numbers: Vec<&[u8]> = match text.iter().rposition(|&c| c == b'\n') {
+                Some(end) => text[..end].split(|&c| c == b'\n').collect(),
+                None => Vec::new(),
+            };
+            let Some(count) = numbers.first() else {
+                continue;
+            };
+            let count: usize = parse_decimal(count)?;
+            check_segment_count(count)?;
+            if numbers.len() > 2 * count {
+                let segments = pairs(numbers[1..=2 * count].iter().copied())?;
+                return Ok((segments, text.len() as u64));
+            }
+        }
+    }
+
+    fn skip_to(&mut self, at: u64) -> io::Result<()> {
+        if at < self.pos {
+            return Err(invalid("a member is read backwards"));
+        }
+        if at > self.pos {
+            self.inner.seek(SeekFrom::Current((at - self.pos) as i64))?;
+            self.pos = at;
+        }
+        Ok(())
+    }
+
+    /// The next block, or `None` at the very end of the stream.
+    fn read_block(&mut self) -> io::Result<Option<[u8; BLOCK]>> {
+        let mut block = [0u8; BLOCK];
+        let mut got = 0;
+        while got < BLOCK {
+            match self.inner.read(&mut block[got..]) {
+                Ok(0) if got == 0 => return Ok(None),
+                Ok(0) => return Err(invalid("the archive ends inside a header")),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.pos += BLOCK as u64;
+        Ok(Some(block))
+    }
+
+    fn read_extension(&mut self, size: u64) -> io::Result<Vec<u8>> {
+        if size > MAX_EXTENSION {
+            return Err(invalid("an extension header is implausibly large"));
+        }
+        let mut body = vec![0u8; size as usize];
+        self.inner
+            .read_exact(&mut body)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => {
+                    invalid("the archive ends inside an extension header")
+                }
+                _ => e,
+            })?;
+        self.pos += size;
+        Ok(body)
+    }
+}
+
+impl Member {
+    /// Takes a sparse map: segments ascending, apart, inside the content,
+    /// and together as long as the data stored.
+    fn set_sparse(&mut self, segments: Vec<(u64, u64)>, real: u64, stored: u64) -> io::Result<()> {
+        let mut end = 0;
+        let mut total = 0u64;
+        for &(off, len) in &segments {
+            let seg_end = off.checked_add(len);
+            if off < end || seg_end.is_none_or(|e| e > real) {
+                return Err(invalid("a sparse map does not fit its file"));
+            }
+            end = off + len;
+            total += len;
+        }
+        if total != stored {
+            return Err(invalid("a sparse map does not match its data"));
+        }
+        self.size = real;
+        self.segments = segments;
+        Ok(())
+    }
+}
+
+fn check_segment_count(n: usize) -> io::Result<()> {
+    match n > MAX_SEGMENTS {
+        true => Err(invalid("a sparse map is implausibly long")),
+        false => Ok(()),
+    }
+}
+
+/// Consecutive decimal numbers taken as (offset, length) pairs.
+fn pairs<'a>(numbers: impl Iterator<Item = &'a [u8]>) -> io::Result<Vec<(u64, u64)>> {
+    let numbers: Vec<u64> = numbers.map(parse_decimal).collect::<io::Result<_>>()?;
+    if !numbers.len().is_multiple_of(2) {
+        return Err(invalid("a sparse map has an odd count of numbers"));
+    }
+    check_segment_count(numbers.len() / 2)?;
+    Ok(numbers.chunks_exact(2).map(|p| (p[0], p[1])).collect())
+}
+
+fn parse_decimal<T: std::str::FromStr>(text: &[u8]) -> io::Result<T> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| invalid("a sparse map is unreadable"))
+}
+
+fn padded(size: u64) -> u64 {
+    size.next_multiple_of(BLOCK as u64)
+}
+
+fn trim_nuls(mut name: Vec<u8>) -> Vec<u8> {
+    while name.last() == Some(&0) {
+        name.pop();
+    }
+    name
+}
