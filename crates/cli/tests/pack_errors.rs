@@ -43,7 +43,7 @@ fn missing_or_non_directory_source_is_named() {
     one_line_error(&out, "nope: No such file or directory");
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &w.path().join("fifo"),
+        w.path().join("fifo"),
         rustix::fs::FileType::Fifo,
         0o644.into(),
         0,
