@@ -45,28 +45,11 @@ pub fn decode_header(b: &[u8; BLOCK]) -> Result<Block, String> {
         return Ok(Block::End);
     }
     let stored = number(&b[148..156]).map_err(|_| "a header's checksum is unreadable")?;
-    let unsigned: u64 = b
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u64::from(x)
-            }
-        })
-        .sum();
-    let signed: i64 = b
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                i64::from(x as i8)
-            }
-        })
-        .sum();
+    // The checksum field counts as spaces; old writers summed signed bytes.
+    let (unsigned, signed) = b.iter().enumerate().fold((0u64, 0i64), |(u, s), (i, &x)| {
+        let x = if (148..156).contains(&i) { b' ' } else { x };
+        (u + u64::from(x), s + i64::from(x as i8))
+    });
     if stored != unsigned && stored as i64 != signed {
         return Err("a header's checksum does not match".into());
     }
