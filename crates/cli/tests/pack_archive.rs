@@ -239,3 +239,24 @@ fn an_excluded_directory_takes_its_members_with_it() {
         assert!(!listing.contains(gone), "{gone} in {listing}");
     }
 }
+
+/// One reader streams the archive; threads and read-ahead change only
+/// when blocks are compressed, never where they land.
+#[test]
+fn an_archive_image_is_identical_whatever_the_threads_and_read_ahead() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    archivable_tree(&w.join("src"), 11);
+    tar(w, &["--format=gnu", "-cf", "x.tar", "-C", "src", "."]);
+    let image = |extra: &[&str]| {
+        pack(
+            &w.join("x.tar"),
+            &w.join("x.sqfs"),
+            &[&["-f"], extra].concat(),
+        );
+        std::fs::read(w.join("x.sqfs")).unwrap()
+    };
+    let one = image(&["-j", "1", "--read-ahead", "256K"]);
+    assert!(image(&["-j", "4", "--read-ahead", "64M"]) == one);
+    assert!(image(&[]) == one);
+}

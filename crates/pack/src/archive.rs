@@ -1,8 +1,8 @@
 //! A tar archive as a pack source: the file, its compression (recognised
 //! by its first bytes: gzip, xz, zstd, bzip2, or none), and its members
-//! read from the front ([`crate::tar_members`]), each time anew. Skipping
-//! a member's data seeks in a plain archive and decompresses past it in a
-//! compressed one.
+//! read from the front ([`crate::tar_members`]). Skipping a member's data
+//! (an excluded one's) seeks in a plain archive and decompresses past it
+//! in a compressed one.
 
 use crate::source_xattrs::SourceXattrs;
 use crate::tar_members::{Member, Members};

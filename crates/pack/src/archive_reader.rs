@@ -1,43 +1,74 @@
-//! An archive's one source reader: goes through the members front to back
-//! once, stopping at each member whose data the next file needs (the
-//! scan's [`ArchiveSource::members`]) and streaming it block by block.
+//! An archive's one reader: goes through the members once, front to back,
+//! adding each to the tree ([`ArchiveTree`]) and streaming the content of
+//! each file with data to the dispatcher as it comes, so a compressed
+//! archive is decompressed once.
 
-use crate::archive::member_xattrs;
-use crate::archive_scan::ArchiveSource;
-use crate::error::{source_err, PackError};
+use crate::archive::{member_xattrs, Archive};
+use crate::archive_tree::ArchiveTree;
+use crate::error::{source_err, PackError, Result};
+use crate::options::PackOptions;
 use crate::pipeline::Pipeline;
-use crate::source_reader::{send_blocks, serve_jobs, Chunk};
+use crate::queue::Queue;
+use crate::source_reader::{send_blocks, Chunk, Sink};
 use crate::source_xattrs::SourceXattrs;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
-pub fn read_archive(p: &Pipeline, source: &ArchiveSource, block_size: u32, xattrs: bool) {
-    let path = source.archive.path();
-    let mut stream = match source.archive.stream() {
-        Ok(stream) => stream,
-        Err(e) => return serve_jobs(p, |_, _, _| Err(source_err(path)(e.kind().into()))),
-    };
-    serve_jobs(p, |ordinal, name, sink| {
-        let wanted = source.members[ordinal as usize];
-        let member = loop {
-            match stream.next_member().map_err(source_err(name))? {
-                Some(member) if member.position == wanted => break member,
-                Some(member) if member.position < wanted => {}
-                _ => {
-                    return Err(PackError::Changed {
-                        path: name.to_path_buf(),
-                        reason: "is no longer in the archive (did it change while packing?)",
-                    })
-                }
+/// Reads `archive` into `chunks` (each file's blocks, then its end) and
+/// returns the tree it describes.
+pub fn read_archive<'o>(
+    p: &Pipeline,
+    archive: &Archive,
+    opts: &'o PackOptions,
+    chunks: &Queue<Chunk>,
+) -> Result<ArchiveTree<'o>> {
+    let path = archive.path();
+    let st = archive.file().metadata().map_err(source_err(path))?;
+    let mut tree = ArchiveTree::new(opts, &st)?;
+    let mut stream = archive.stream().map_err(source_err(path))?;
+    loop {
+        if p.stopped() {
+            return Err(PackError::Cancelled);
+        }
+        let member = match stream.next_member() {
+            Ok(Some(member)) => member,
+            Ok(None) => return Ok(tree),
+            Err(e) if p.progress.entries.load(Ordering::Relaxed) == 0 => {
+                return Err(PackError::BadSource {
+                    path: path.to_path_buf(),
+                    reason: format!("is not a tar archive ({e})"),
+                })
             }
+            Err(e) => return Err(source_err(path)(e)),
         };
-        let xattrs = match xattrs {
+        p.progress.entries.fetch_add(1, Ordering::Relaxed);
+        let Some(ordinal) = tree.add(path, &member)? else {
+            continue;
+        };
+        let xattrs = match opts.xattrs {
             true => member_xattrs(&member),
             false => SourceXattrs::default(),
         };
-        let (size, hash) = send_blocks(p, sink, name, member.size, block_size, |offset, len| {
-            let mut block = Vec::with_capacity(len);
-            stream.read_content(&member, offset, len, &mut block)?;
-            Ok(block)
-        })?;
-        Ok(Chunk::End { size, hash, xattrs })
-    });
+        // Errors name the archive and the member.
+        let mut name = path.as_os_str().to_owned();
+        name.push("/");
+        name.push(OsStr::from_bytes(&member.path));
+        let name = PathBuf::from(name);
+        let mut sink = Sink::direct(chunks, ordinal);
+        let (size, hash) = send_blocks(
+            p,
+            &mut sink,
+            &name,
+            member.size,
+            opts.block_size,
+            |offset, len| {
+                let mut block = Vec::with_capacity(len);
+                stream.read_content(&member, offset, len, &mut block)?;
+                Ok(block)
+            },
+        )?;
+        sink.send(Chunk::End { size, hash, xattrs });
+    }
 }

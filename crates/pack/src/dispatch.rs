@@ -71,27 +71,16 @@ pub struct DuplicateCount {
     pub bytes: u64,
 }
 
+/// Dispatches the files of a scanned tree, handing batches of them to the
+/// readers through `p.read_jobs`.
 pub fn dispatch(
     tree: &Tree,
     opts: &PackOptions,
     p: &Pipeline,
     image: &ImageFile,
 ) -> Result<Dispatched> {
-    let mut d = Dispatcher {
-        opts,
-        p,
-        image,
-        seq: 0,
-        files: vec![FileData::default(); tree.files.len()],
-        skipped: Vec::new(),
-        open_fragment: Vec::with_capacity(opts.block_size as usize),
-        sealed: 0,
-        recent: VecDeque::new(),
-        tails: HashMap::with_capacity(small_files(tree, opts.block_size)),
-        duplicates: DuplicateCount::default(),
-        dropped_xattrs: 0,
-        batch: 0,
-    };
+    let files = vec![FileData::default(); tree.files.len()];
+    let mut d = Dispatcher::new(opts, p, image, files, small_files(tree, opts.block_size));
     let window = (opts.readers * 2).max(8);
     let mut batches = Batches {
         tree,
@@ -119,18 +108,36 @@ pub fn dispatch(
         let (batch, _, chunks) = in_flight.front().expect("window holds the head");
         p.budget.set_head(*batch);
         d.batch = *batch;
-        d.file(ordinal, chunks)?;
+        let first = d.recv(chunks)?;
+        d.file(ordinal, first, chunks)?;
         p.progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
-    if !d.open_fragment.is_empty() {
-        d.seal_fragment()?;
+    d.finish()
+}
+
+/// Dispatches files as one reader streams them, one after the other, into
+/// `chunks` (each file its own read batch) until it closes the queue.
+pub fn dispatch_stream(
+    opts: &PackOptions,
+    p: &Pipeline,
+    image: &ImageFile,
+    chunks: &Queue<Chunk>,
+) -> Result<Dispatched> {
+    let mut d = Dispatcher::new(opts, p, image, Vec::new(), 0);
+    let mut ordinal = 0;
+    p.budget.set_head(ordinal);
+    while let Some(first) = chunks.pop() {
+        d.files.push(FileData::default());
+        d.file(ordinal, first, chunks)?;
+        p.progress.files_done.fetch_add(1, Ordering::Relaxed);
+        ordinal += 1;
+        d.batch = ordinal;
+        p.budget.set_head(ordinal);
     }
-    Ok(Dispatched {
-        files: d.files,
-        skipped: d.skipped,
-        duplicates: d.duplicates,
-        dropped_xattrs: d.dropped_xattrs,
-    })
+    if p.stopped() {
+        return Err(PackError::Cancelled);
+    }
+    d.finish()
 }
 
 /// Cuts the packing order into read batches: a file of a block or more
@@ -173,7 +180,44 @@ impl Iterator for Batches<'_> {
     }
 }
 
-impl Dispatcher<'_> {
+impl<'a> Dispatcher<'a> {
+    fn new(
+        opts: &'a PackOptions,
+        p: &'a Pipeline<'a>,
+        image: &'a ImageFile,
+        files: Vec<FileData>,
+        small_files: usize,
+    ) -> Dispatcher<'a> {
+        Dispatcher {
+            opts,
+            p,
+            image,
+            seq: 0,
+            files,
+            skipped: Vec::new(),
+            open_fragment: Vec::with_capacity(opts.block_size as usize),
+            sealed: 0,
+            recent: VecDeque::new(),
+            tails: HashMap::with_capacity(small_files),
+            duplicates: DuplicateCount::default(),
+            dropped_xattrs: 0,
+            batch: 0,
+        }
+    }
+
+    /// Seals the last fragment block and hands back what was learnt.
+    fn finish(mut self) -> Result<Dispatched> {
+        if !self.open_fragment.is_empty() {
+            self.seal_fragment()?;
+        }
+        Ok(Dispatched {
+            files: self.files,
+            skipped: self.skipped,
+            duplicates: self.duplicates,
+            dropped_xattrs: self.dropped_xattrs,
+        })
+    }
+
     fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq - 1
@@ -225,11 +269,17 @@ impl Dispatcher<'_> {
         Ok(())
     }
 
-    fn file(&mut self, ordinal: u32, rx: &Queue<Chunk>) -> Result<()> {
+    /// Takes one file's chunks, `first` already received.
+    fn file(&mut self, ordinal: u32, first: Chunk, rx: &Queue<Chunk>) -> Result<()> {
         let block_size = self.opts.block_size as usize;
         let mut blocks = 0u64;
+        let mut next = Some(first);
         loop {
-            match self.recv(rx)? {
+            let chunk = match next.take() {
+                Some(chunk) => chunk,
+                None => self.recv(rx)?,
+            };
+            match chunk {
                 Chunk::Block(block) => {
                     self.p.budget.release(self.batch, block.len() as u64);
                     self.p

@@ -25,8 +25,8 @@ pub enum NodeKind {
     /// Children sorted bytewise by name.
     Dir(Vec<Node>),
     /// `data_order` places the file's data among the others: all equal
-    /// in a directory (tree order is kept), the member's position in an
-    /// archive (read front to back).
+    /// in a directory (tree order is kept), the order an archive's reader
+    /// read it in.
     File {
         size: u64,
         data_order: u64,

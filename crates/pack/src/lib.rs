@@ -9,7 +9,7 @@
 
 mod archive;
 mod archive_reader;
-mod archive_scan;
+mod archive_tree;
 mod budget;
 mod dispatch;
 mod emit;

@@ -11,6 +11,12 @@ pub const DEFAULT_BLOCK_SIZE: u32 = 128 * 1024;
 /// a local disk with a cold cache; idle readers cost nothing.
 pub const DEFAULT_READERS: usize = 32;
 
+/// Default read-ahead of a directory's readers: dozens of files in flight.
+pub const DEFAULT_READ_AHEAD: u64 = 32 << 20;
+/// Default read-ahead of an archive's one sequential reader: enough to keep
+/// every compressor busy (more only costs memory).
+pub const ARCHIVE_READ_AHEAD: u64 = 8 << 20;
+
 #[derive(Clone, Debug)]
 pub struct PackOptions {
     pub source: PathBuf,
@@ -35,8 +41,10 @@ pub struct PackOptions {
     /// Concurrent source readers (directory scan and file reads).
     pub readers: usize,
     pub skip_unreadable: bool,
-    /// Bytes of file data that may be read ahead of the writer.
-    pub read_ahead: u64,
+    /// Bytes of file data that may be read ahead of the writer; `None`
+    /// for the default of the source: [`DEFAULT_READ_AHEAD`] for a
+    /// directory's many readers, [`ARCHIVE_READ_AHEAD`] for an archive's one.
+    pub read_ahead: Option<u64>,
 }
 
 impl PackOptions {
@@ -57,7 +65,7 @@ impl PackOptions {
             threads: 0,
             readers: DEFAULT_READERS,
             skip_unreadable: false,
-            read_ahead: 32 << 20,
+            read_ahead: None,
         }
     }
 

@@ -1,18 +1,20 @@
-//! The data pipeline: many source readers → one dispatcher (file order,
+//! The data pipeline: many source readers (one for an archive) → one
+//! dispatcher (file order,
 //! holes, fragments, tail dedup) → compression workers → one emitter
 //! (reorders, writes sequentially, block dedup). Output order depends only
 //! on the tree, never on thread timing, so images are reproducible.
 
 use crate::archive_reader::read_archive;
 use crate::budget::Budget;
-use crate::dispatch::{dispatch, FileData};
+use crate::dispatch::{dispatch, dispatch_stream, FileData};
 use crate::emit::{emit, BlockRun, EmitReport};
 use crate::error::{PackError, Result};
 use crate::fragment_table::FragmentTable;
 use crate::image_file::ImageFile;
-use crate::options::PackOptions;
+use crate::options::{PackOptions, ARCHIVE_READ_AHEAD, DEFAULT_READ_AHEAD};
 use crate::progress::Progress;
 use crate::queue::Queue;
+use crate::scan::ScanReport;
 use crate::source::Source;
 use crate::source_reader::{read_files, ReadJob};
 use crate::tree::Tree;
@@ -105,23 +107,26 @@ pub struct DataLayout {
     pub skipped: Vec<PackError>,
 }
 
-/// Writes the data of every file in `tree.files` starting at `start`,
-/// reading them from `source`: a tree with `opts.readers` threads, an
-/// archive with one.
+/// Writes the data of every file of `source` starting at `start`: a
+/// scanned tree's read by `opts.readers` threads, an archive's by one that
+/// learns the tree as it reads. Returns the tree, what its scan reported,
+/// and where the data went.
 pub fn write_data(
-    tree: &Tree,
-    source: &Source,
+    source: Source,
     opts: &PackOptions,
     image: &ImageFile,
     start: u64,
     progress: &Progress,
-) -> Result<DataLayout> {
+) -> Result<(Tree, ScanReport, DataLayout)> {
     let spec = opts.compression();
     let threads = opts.compression_threads();
-    let readers = opts.readers.max(1);
+    let read_ahead = opts.read_ahead.unwrap_or(match source {
+        Source::Tree { .. } => DEFAULT_READ_AHEAD,
+        Source::Archive(_) => ARCHIVE_READ_AHEAD,
+    });
     let p = Pipeline {
         progress,
-        budget: Budget::new(opts.read_ahead, read_reserve(opts.block_size)),
+        budget: Budget::new(read_ahead, read_reserve(opts.block_size)),
         fragments: FragmentTable::default(),
         read_jobs: Queue::new(usize::MAX, 1),
         jobs: Queue::new(threads * 2, 1),
@@ -129,26 +134,9 @@ pub fn write_data(
         stop: AtomicBool::new(false),
         error: Mutex::new(None),
     };
-    let (dispatched, emitted) = std::thread::scope(|s| {
-        let (block_size, xattrs) = (opts.block_size, opts.xattrs);
-        match source {
-            Source::Tree(root) => {
-                for i in 0..readers {
-                    let p = &p;
-                    std::thread::Builder::new()
-                        .name(format!("bale-read-{i}"))
-                        .spawn_scoped(s, move || read_files(p, root, block_size, xattrs))
-                        .expect("spawn reader");
-                }
-            }
-            Source::Archive(archive) => {
-                let p = &p;
-                std::thread::Builder::new()
-                    .name("bale-read-archive".into())
-                    .spawn_scoped(s, move || read_archive(p, archive, block_size, xattrs))
-                    .expect("spawn reader");
-            }
-        }
+    // An archive's files, streamed by its reader.
+    let streamed = Queue::new(usize::MAX, 1);
+    let (dispatched, emitted, archive_tree) = std::thread::scope(|s| {
         for i in 0..threads {
             let p = &p;
             std::thread::Builder::new()
@@ -166,12 +154,37 @@ pub fn write_data(
                 .spawn_scoped(s, move || p.settle(emit(p, image, start, opts.block_size)))
                 .expect("spawn writer")
         };
-        let dispatched = p.settle(dispatch(tree, opts, &p, image));
+        let (dispatched, archive_tree) = match &source {
+            Source::Tree { tree, root, .. } => {
+                for i in 0..opts.readers.max(1) {
+                    let p = &p;
+                    std::thread::Builder::new()
+                        .name(format!("bale-read-{i}"))
+                        .spawn_scoped(s, move || read_files(p, root, opts.block_size, opts.xattrs))
+                        .expect("spawn reader");
+                }
+                (p.settle(dispatch(tree, opts, &p, image)), None)
+            }
+            Source::Archive(archive) => {
+                let (p, streamed) = (&p, &streamed);
+                let reader = std::thread::Builder::new()
+                    .name("bale-read-archive".into())
+                    .spawn_scoped(s, move || {
+                        let tree = p.settle(read_archive(p, archive, opts, streamed));
+                        streamed.producer_done();
+                        tree
+                    })
+                    .expect("spawn reader");
+                let dispatched = p.settle(dispatch_stream(opts, p, image, streamed));
+                (dispatched, reader.join().expect("archive reader panicked"))
+            }
+        };
         p.read_jobs.close();
         p.jobs.producer_done();
         p.done.producer_done();
         p.budget.close();
-        (dispatched, emitter.join().expect("writer thread panicked"))
+        let emitted = emitter.join().expect("writer thread panicked");
+        (dispatched, emitted, archive_tree)
     });
     if let Some(e) = p.error.lock().unwrap().take() {
         return Err(e);
@@ -181,7 +194,7 @@ pub fn write_data(
     };
     emitted.report.duplicate_files += dispatched.duplicates.files;
     emitted.report.duplicate_bytes += dispatched.duplicates.bytes;
-    Ok(DataLayout {
+    let mut layout = DataLayout {
         files: dispatched.files,
         runs: emitted.runs,
         dropped_xattrs: dispatched.dropped_xattrs,
@@ -189,7 +202,36 @@ pub fn write_data(
         end: emitted.end,
         report: emitted.report,
         skipped: dispatched.skipped,
-    })
+    };
+    match (source, archive_tree) {
+        (Source::Tree { tree, report, .. }, _) => Ok((tree, report, layout)),
+        (Source::Archive(archive), Some(archive_tree)) => {
+            let (tree, read_as, report) = archive_tree.finish(archive.path());
+            layout.renumber(&read_as);
+            Ok((tree, report, layout))
+        }
+        (Source::Archive(_), None) => Err(PackError::Cancelled),
+    }
+}
+
+impl DataLayout {
+    /// Numbers the files as the tree does: `read_as[i]` is the ordinal
+    /// the tree's file `i` was read as. Files read but not in the tree (an
+    /// archive member a later one replaced) are dropped; their data stays
+    /// in the image, unreferenced.
+    fn renumber(&mut self, read_as: &[u64]) {
+        self.files = read_as
+            .iter()
+            .map(|&o| std::mem::take(&mut self.files[o as usize]))
+            .collect();
+        let mut runs = HashMap::with_capacity(self.runs.len());
+        for (ordinal, &o) in read_as.iter().enumerate() {
+            if let Some(run) = self.runs.remove(&(o as u32)) {
+                runs.insert(ordinal as u32, run);
+            }
+        }
+        self.runs = runs;
+    }
 }
 
 /// What the head batch may always read: a full batch of small files, or

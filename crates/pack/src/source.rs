@@ -1,9 +1,10 @@
-//! Where a pack's entries come from: a directory, scanned and read by many
-//! threads at once, or a tar archive file (plain or compressed), read
-//! front to back by one.
+//! Where a pack's entries come from: a directory, scanned first and then
+//! read by many threads at once, or a tar archive file (plain or
+//! compressed), read once front to back by one thread that learns the tree
+//! while it streams the data.
 
-use crate::archive_scan::{scan_archive, ArchiveSource};
-use crate::error::{PackError, Result};
+use crate::archive::Archive;
+use crate::error::{source_err, PackError, Result};
 use crate::options::PackOptions;
 use crate::progress::Progress;
 use crate::scan::{scan, ScanReport};
@@ -11,13 +12,19 @@ use crate::source_root::SourceRoot;
 use crate::tree::Tree;
 
 pub enum Source {
-    Tree(SourceRoot),
-    Archive(ArchiveSource),
+    /// A scanned directory: its tree, what the scan reported, its root.
+    Tree {
+        tree: Tree,
+        report: ScanReport,
+        root: SourceRoot,
+    },
+    /// An opened archive; its tree comes with its data.
+    Archive(Archive),
 }
 
-/// Scans `opts.source`: a regular file (or a symlink to one) is a tar
-/// archive; anything else must be a directory.
-pub fn scan_source(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport, Source)> {
+/// Opens `opts.source`: a regular file (or a symlink to one) is a tar
+/// archive; anything else must be a directory, which is scanned.
+pub fn open_source(opts: &PackOptions, progress: &Progress) -> Result<Source> {
     if std::fs::metadata(&opts.source).is_ok_and(|m| m.is_file()) {
         if opts.one_file_system || opts.skip_unreadable {
             return Err(PackError::BadSource {
@@ -27,9 +34,9 @@ pub fn scan_source(opts: &PackOptions, progress: &Progress) -> Result<(Tree, Sca
                     .into(),
             });
         }
-        let (tree, report, archive) = scan_archive(opts, progress)?;
-        return Ok((tree, report, Source::Archive(archive)));
+        let archive = Archive::open(&opts.source).map_err(source_err(&opts.source))?;
+        return Ok(Source::Archive(archive));
     }
     let (tree, report, root) = scan(opts, progress)?;
-    Ok((tree, report, Source::Tree(root)))
+    Ok(Source::Tree { tree, report, root })
 }

@@ -93,8 +93,17 @@ pub struct Sink<'a> {
     batch: u32,
 }
 
-impl Sink<'_> {
-    fn send(&mut self, chunk: Chunk) {
+impl<'a> Sink<'a> {
+    /// Straight to `queue`, accounting read-ahead to `batch`.
+    pub fn direct(queue: &'a Queue<Chunk>, batch: u32) -> Sink<'a> {
+        Sink {
+            queue,
+            held: None,
+            batch,
+        }
+    }
+
+    pub fn send(&mut self, chunk: Chunk) {
         match &mut self.held {
             Some(held) => held.push(chunk),
             None => {

@@ -10,7 +10,7 @@ use crate::inodes::write_inodes;
 use crate::options::PackOptions;
 use crate::pipeline::write_data;
 use crate::progress::Progress;
-use crate::source::scan_source;
+use crate::source::{open_source, Source};
 use crate::tree::Kind;
 use crate::xattr_writer::XattrWriter;
 use bale_squashfs::bytes::PutLe;
@@ -87,27 +87,29 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     if !opts.force && opts.image.symlink_metadata().is_ok() {
         return Err(PackError::Exists(opts.image.clone()));
     }
-    let (mut tree, scan_report, source) = scan_source(opts, progress)?;
+    let source = open_source(opts, progress)?;
     let scanned = Instant::now();
-    let scanned_bytes: u64 = tree
-        .files
-        .iter()
-        .map(|&i| match tree.entries[i as usize].kind {
-            Kind::File { size, .. } => size,
-            _ => 0,
-        })
-        .sum();
-    progress
-        .total_files
-        .store(tree.files.len() as u64, Ordering::Relaxed);
-    progress.total_bytes.store(scanned_bytes, Ordering::Relaxed);
+    if let Source::Tree { tree, .. } = &source {
+        let bytes: u64 = tree
+            .files
+            .iter()
+            .map(|&i| match tree.entries[i as usize].kind {
+                Kind::File { size, .. } => size,
+                _ => 0,
+            })
+            .sum();
+        progress
+            .total_files
+            .store(tree.files.len() as u64, Ordering::Relaxed);
+        progress.total_bytes.store(bytes, Ordering::Relaxed);
+    }
 
     let image = ImageFile::create(&opts.image, opts.force)?;
     let spec = opts.compression();
     let options_block = spec.options_block();
     let data_start =
         SUPERBLOCK_SIZE as u64 + options_block.as_ref().map_or(0, |b| 2 + b.len() as u64);
-    let mut data = write_data(&tree, &source, opts, &image, data_start, progress)?;
+    let (mut tree, scan_report, mut data) = write_data(source, opts, &image, data_start, progress)?;
     let written = Instant::now();
 
     // Regular files' attributes were read through the open files.

@@ -59,8 +59,9 @@ pub struct Args {
     pub readers: usize,
     /// File data read ahead of the writer, at most (e.g. 16M, 64M): the
     /// main part of the memory a pack needs besides ~100 bytes per entry.
-    #[arg(long, value_name = "SIZE", default_value = "32M", value_parser = super::parse_bytes)]
-    pub read_ahead: u64,
+    /// Default 32M from a directory, 8M from an archive (one reader).
+    #[arg(long, value_name = "SIZE", value_parser = super::parse_bytes)]
+    pub read_ahead: Option<u64>,
     /// Leave out unreadable or vanished entries instead of failing.
     #[arg(long)]
     pub skip_unreadable: bool,

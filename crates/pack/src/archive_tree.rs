@@ -1,17 +1,16 @@
-//! The archive scan: reads a tar archive's member headers front to back
-//! and builds the tree that extracting it would give. A later member
+//! The tree a tar archive describes, built member by member as the
+//! archive is read: what extracting it would give. A later member
 //! replaces an earlier one of the same path (a directory only updates its
 //! metadata); a hard link shares the inode of the member it names;
 //! parent directories no member describes get mode 0755 and the owner and
 //! mtime of the archive file. Names are taken as numbers (uid, gid), as
 //! `tar --numeric-owner` extracts them.
 
-use crate::archive::{member_xattrs, Archive};
-use crate::error::{source_err, PackError, Result};
+use crate::archive::member_xattrs;
+use crate::error::{PackError, Result};
 use crate::exclude::Excludes;
 use crate::flatten::{flatten, Node, NodeKind};
 use crate::options::PackOptions;
-use crate::progress::Progress;
 use crate::scan::ScanReport;
 use crate::tar_members::Member;
 use crate::tree::{Meta, Tree};
@@ -21,21 +20,12 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::path::{Path, PathBuf};
 
 /// Longest member path taken: what Linux can open.
 const MAX_PATH: usize = 4096;
 /// Longest name of one entry: what Linux file systems can hold.
 const MAX_NAME: usize = 255;
-
-/// A scanned archive, ready to be read for data.
-pub struct ArchiveSource {
-    pub archive: Archive,
-    /// For each file with data, by ordinal: the position of the member
-    /// holding it (ascending, so one pass reads them all).
-    pub members: Vec<u64>,
-}
 
 /// An entry being built; directories keep their children by name.
 struct Building {
@@ -50,81 +40,80 @@ enum BuildKind {
     Leaf(NodeKind),
 }
 
-struct Scanner<'a> {
+/// The tree so far, and how to add to it.
+pub struct ArchiveTree<'a> {
     opts: &'a PackOptions,
     excludes: Excludes,
     /// What a directory no member describes gets.
     implicit: Meta,
+    root: Building,
+    /// Files with data so far: the next one's ordinal.
+    files: u64,
     dropped_xattrs: u64,
 }
 
-/// Scans the archive at `opts.source`.
-pub fn scan_archive(
-    opts: &PackOptions,
-    progress: &Progress,
-) -> Result<(Tree, ScanReport, ArchiveSource)> {
-    let path = &opts.source;
-    let archive = Archive::open(path).map_err(source_err(path))?;
-    let st = archive.file().metadata().map_err(source_err(path))?;
-    let mut scanner = Scanner {
-        opts,
-        excludes: Excludes::new(&opts.excludes)?,
-        implicit: Meta {
+impl<'a> ArchiveTree<'a> {
+    /// An empty tree; directories no member describes get the owner and
+    /// mtime of the archive file `st`.
+    pub fn new(opts: &'a PackOptions, st: &std::fs::Metadata) -> Result<ArchiveTree<'a>> {
+        let implicit = Meta {
             permissions: 0o755,
             uid: if opts.all_root { 0 } else { st.uid() },
             gid: if opts.all_root { 0 } else { st.gid() },
             mtime: opts
                 .mtime
                 .unwrap_or(st.mtime().clamp(0, u32::MAX as i64) as u32),
-        },
-        dropped_xattrs: 0,
-    };
-    let mut root = scanner.directory();
-    let mut stream = archive.stream().map_err(source_err(path))?;
-    loop {
-        if progress.cancelled.load(Ordering::Relaxed) {
-            return Err(PackError::Cancelled);
-        }
-        let member = match stream.next_member() {
-            Ok(Some(member)) => member,
-            Ok(None) => break,
-            Err(e) if progress.entries.load(Ordering::Relaxed) == 0 => {
-                return Err(PackError::BadSource {
-                    path: path.clone(),
-                    reason: format!("is not a tar archive ({e})"),
-                })
-            }
-            Err(e) => return Err(source_err(path)(e)),
         };
-        progress.entries.fetch_add(1, Ordering::Relaxed);
-        scanner
-            .add(&mut root, &member)
-            .map_err(|reason| PackError::BadSource {
-                path: path.clone(),
-                reason: format!("member {}: {reason}", String::from_utf8_lossy(&member.path)),
-            })?;
+        Ok(ArchiveTree {
+            opts,
+            excludes: Excludes::new(&opts.excludes)?,
+            implicit,
+            root: directory(implicit),
+            files: 0,
+            dropped_xattrs: 0,
+        })
     }
-    drop(stream);
-    let (tree, members) = flatten(path.clone(), into_node(Box::default(), root));
-    let report = ScanReport {
-        dropped_xattrs: scanner.dropped_xattrs,
-        ..ScanReport::default()
-    };
-    Ok((tree, report, ArchiveSource { archive, members }))
+
+    /// Adds one member. Returns the ordinal its data is to be read as, if
+    /// it is a file with data (not excluded, not a hard link); the error
+    /// names the member.
+    pub fn add(&mut self, archive: &Path, member: &Member) -> Result<Option<u32>> {
+        let files = self.files;
+        self.place(member).map_err(|reason| PackError::BadSource {
+            path: archive.to_path_buf(),
+            reason: format!("member {}: {reason}", String::from_utf8_lossy(&member.path)),
+        })?;
+        Ok((self.files > files).then_some(files as u32))
+    }
+
+    /// The finished tree (files numbered in archive order), with each
+    /// file's ordinal at reading, by its ordinal in the tree.
+    pub fn finish(self, archive: &Path) -> (Tree, Vec<u64>, ScanReport) {
+        let (tree, read_as) = flatten(archive.to_path_buf(), into_node(Box::default(), self.root));
+        let report = ScanReport {
+            dropped_xattrs: self.dropped_xattrs,
+            ..ScanReport::default()
+        };
+        (tree, read_as, report)
+    }
 }
 
-impl Scanner<'_> {
+fn directory(meta: Meta) -> Building {
+    Building {
+        meta,
+        xattrs: Box::default(),
+        kind: BuildKind::Dir(BTreeMap::new()),
+        link_key: None,
+    }
+}
+
+impl ArchiveTree<'_> {
     fn directory(&self) -> Building {
-        Building {
-            meta: self.implicit,
-            xattrs: Box::default(),
-            kind: BuildKind::Dir(BTreeMap::new()),
-            link_key: None,
-        }
+        directory(self.implicit)
     }
 
-    /// Adds one member to the tree under `root`; the error is the reason.
-    fn add(&mut self, root: &mut Building, member: &Member) -> std::result::Result<(), String> {
+    /// Puts one member in the tree; the error is the reason.
+    fn place(&mut self, member: &Member) -> std::result::Result<(), String> {
         if matches!(member.typeflag, b'g' | b'V') {
             return Ok(());
         }
@@ -132,7 +121,7 @@ impl Scanner<'_> {
         if self.excluded(&names) {
             return Ok(());
         }
-        let mut leaf = self.leaf(root, member)?;
+        let mut leaf = self.leaf(member)?;
         // A regular file's are read with its data; a hard link has its
         // target's.
         let file = matches!(leaf.kind, BuildKind::Leaf(NodeKind::File { .. }));
@@ -144,13 +133,14 @@ impl Scanner<'_> {
         let Some((name, parents)) = names.split_last() else {
             return match leaf.kind {
                 BuildKind::Dir(_) => {
-                    (root.meta, root.xattrs) = (leaf.meta, leaf.xattrs);
+                    (self.root.meta, self.root.xattrs) = (leaf.meta, leaf.xattrs);
                     Ok(())
                 }
                 BuildKind::Leaf(_) => Err("is the archive's root, and not a directory".into()),
             };
         };
-        let dir = self.parent(root, parents)?;
+        let implicit = self.implicit;
+        let dir = parent(&mut self.root, parents, implicit)?;
         match dir.get_mut(*name) {
             Some(old) if is_dir(old) && is_dir(&leaf) => {
                 (old.meta, old.xattrs) = (leaf.meta, leaf.xattrs);
@@ -164,7 +154,7 @@ impl Scanner<'_> {
 
     /// What a member describes, before it is placed. An old archive marks
     /// a directory as a file whose name ends in '/'.
-    fn leaf(&self, root: &mut Building, m: &Member) -> std::result::Result<Building, String> {
+    fn leaf(&mut self, m: &Member) -> std::result::Result<Building, String> {
         let link_target = || match m.link.is_empty() {
             true => Err("has no link target".to_string()),
             false => Ok(m.link.clone().into_boxed_slice()),
@@ -177,10 +167,13 @@ impl Scanner<'_> {
                     ..self.directory()
                 })
             }
-            b'0' | b'\0' | b'7' | b'S' => NodeKind::File {
-                size: m.size,
-                data_order: m.position,
-            },
+            b'0' | b'\0' | b'7' | b'S' => {
+                self.files += 1;
+                NodeKind::File {
+                    size: m.size,
+                    data_order: self.files - 1,
+                }
+            }
             // 'D': a GNU incremental dump's directory, its listing as data.
             b'5' | b'D' => {
                 return Ok(Building {
@@ -192,7 +185,7 @@ impl Scanner<'_> {
             b'3' => NodeKind::CharDevice(device),
             b'4' => NodeKind::BlockDevice(device),
             b'6' => NodeKind::Fifo,
-            b'1' => return self.hard_link(root, &m.link, m.position),
+            b'1' => return hard_link(&mut self.root, &m.link, m.position),
             other => {
                 return Err(format!(
                     "has a type bale cannot store ({:?})",
@@ -205,37 +198,6 @@ impl Scanner<'_> {
             xattrs: Box::default(),
             kind: BuildKind::Leaf(node),
             link_key: None,
-        })
-    }
-
-    /// A new name for the entry an earlier member put at `target`: both
-    /// now share one inode.
-    fn hard_link(
-        &self,
-        root: &mut Building,
-        target: &[u8],
-        position: u64,
-    ) -> std::result::Result<Building, String> {
-        let missing = || {
-            format!(
-                "is a hard link to {}, which no earlier member is",
-                String::from_utf8_lossy(target)
-            )
-        };
-        let names = components(target)?;
-        let (name, parents) = names.split_last().ok_or_else(missing)?;
-        let found = walk(root, parents)
-            .and_then(|dir| dir.get_mut(*name))
-            .ok_or_else(missing)?;
-        let BuildKind::Leaf(kind) = &found.kind else {
-            return Err("is a hard link to a directory".into());
-        };
-        let key = *found.link_key.get_or_insert((0, position));
-        Ok(Building {
-            meta: found.meta,
-            xattrs: found.xattrs.clone(),
-            kind: BuildKind::Leaf(kind.clone()),
-            link_key: Some(key),
         })
     }
 
@@ -266,32 +228,62 @@ impl Scanner<'_> {
             self.excludes.matches(&rel)
         })
     }
+}
 
-    /// The children of the directory at `names`, made where missing.
-    fn parent<'t>(
-        &self,
-        root: &'t mut Building,
-        names: &[&[u8]],
-    ) -> std::result::Result<&'t mut BTreeMap<Box<[u8]>, Building>, String> {
-        let mut dir = root;
-        for name in names {
-            let BuildKind::Dir(children) = &mut dir.kind else {
-                unreachable!("only directories are descended into")
-            };
-            dir = children
-                .entry(Box::from(*name))
-                .or_insert_with(|| self.directory());
-            if !matches!(dir.kind, BuildKind::Dir(_)) {
-                return Err(format!(
-                    "lies below {}, which is not a directory",
-                    String::from_utf8_lossy(name)
-                ));
-            }
+/// A new name for the entry an earlier member put at `target`: both
+/// now share one inode.
+fn hard_link(
+    root: &mut Building,
+    target: &[u8],
+    position: u64,
+) -> std::result::Result<Building, String> {
+    let missing = || {
+        format!(
+            "is a hard link to {}, which no earlier member is",
+            String::from_utf8_lossy(target)
+        )
+    };
+    let names = components(target)?;
+    let (name, parents) = names.split_last().ok_or_else(missing)?;
+    let found = walk(root, parents)
+        .and_then(|dir| dir.get_mut(*name))
+        .ok_or_else(missing)?;
+    let BuildKind::Leaf(kind) = &found.kind else {
+        return Err("is a hard link to a directory".into());
+    };
+    let key = *found.link_key.get_or_insert((0, position));
+    Ok(Building {
+        meta: found.meta,
+        xattrs: found.xattrs.clone(),
+        kind: BuildKind::Leaf(kind.clone()),
+        link_key: Some(key),
+    })
+}
+
+/// The children of the directory at `names`, made where missing.
+fn parent<'t>(
+    root: &'t mut Building,
+    names: &[&[u8]],
+    implicit: Meta,
+) -> std::result::Result<&'t mut BTreeMap<Box<[u8]>, Building>, String> {
+    let mut dir = root;
+    for name in names {
+        let BuildKind::Dir(children) = &mut dir.kind else {
+            unreachable!("only directories are descended into")
+        };
+        dir = children
+            .entry(Box::from(*name))
+            .or_insert_with(|| directory(implicit));
+        if !matches!(dir.kind, BuildKind::Dir(_)) {
+            return Err(format!(
+                "lies below {}, which is not a directory",
+                String::from_utf8_lossy(name)
+            ));
         }
-        match &mut dir.kind {
-            BuildKind::Dir(children) => Ok(children),
-            BuildKind::Leaf(_) => unreachable!("checked while descending"),
-        }
+    }
+    match &mut dir.kind {
+        BuildKind::Dir(children) => Ok(children),
+        BuildKind::Leaf(_) => unreachable!("checked while descending"),
     }
 }
 
