@@ -1,9 +1,10 @@
 //! A progress bar on stderr while a pack runs: a spinner with the entry
-//! count while scanning, then bytes, files, rate and ETA. Shown only when
-//! stderr is a terminal.
+//! count while scanning, then bytes, files, rate and ETA (from an archive,
+//! whose size is known only at its end, the spinner stays, with the bytes
+//! read). Shown only when stderr is a terminal.
 
 use bale_pack::Progress;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{Scope, ScopedJoinHandle};
@@ -31,7 +32,7 @@ fn spawn_drawer<'s>(
 ) -> ScopedJoinHandle<'s, ()> {
     s.spawn(move || {
         let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template("{spinner} scanning: {msg} entries").unwrap());
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap());
         let mut packing = false;
         while !stop.load(Ordering::Relaxed) {
             let total_files = p.total_files.load(Ordering::Relaxed);
@@ -50,7 +51,11 @@ fn spawn_drawer<'s>(
                 let done = p.files_done.load(Ordering::Relaxed);
                 bar.set_message(format!("{done}/{total_files} files"));
             } else {
-                bar.set_message(p.entries.load(Ordering::Relaxed).to_string());
+                let entries = p.entries.load(Ordering::Relaxed);
+                bar.set_message(match p.bytes_done.load(Ordering::Relaxed) {
+                    0 => format!("scanning: {entries} entries"),
+                    bytes => format!("{entries} entries, {} read", HumanBytes(bytes)),
+                });
                 bar.tick();
             }
             std::thread::sleep(Duration::from_millis(100));

@@ -168,23 +168,46 @@ fn unsupported_xattr_namespaces_get_one_summary_warning() {
     assert!(info.contains("Xattrs are not stored"), "{info}");
 }
 
-#[test]
-fn progress_bar_on_a_terminal_then_the_summary() {
-    let w = tempfile::tempdir().unwrap();
-    let src = w.path().join("src");
+/// Twelve 1 MiB random files: xz with one thread takes a few seconds.
+fn slow_source(w: &Path) -> std::path::PathBuf {
+    let src = w.join("src");
     std::fs::create_dir(&src).unwrap();
     let mut rng = support::gen::Rng::new(3);
     for i in 0..12 {
         std::fs::write(src.join(format!("r{i}")), rng.bytes(1 << 20)).unwrap();
     }
-    // xz on random data with one thread: a few seconds to watch.
+    src
+}
+
+/// `bale pack -c xz -j 1 SRC IMAGE` in a terminal.
+fn pack_in_a_pty(src: &Path, image: &Path) -> rexpect::session::PtySession {
     let mut cmd = std::process::Command::new(bale_path());
     cmd.args(["pack", "-c", "xz", "-j", "1"])
-        .arg(&src)
-        .arg(w.path().join("i.sqfs"));
-    let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
+        .arg(src)
+        .arg(image);
+    rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn in a pty")
+}
+
+#[test]
+fn progress_bar_on_a_terminal_then_the_summary() {
+    let w = tempfile::tempdir().unwrap();
+    let src = slow_source(w.path());
+    let mut p = pack_in_a_pty(&src, &w.path().join("i.sqfs"));
     p.exp_regex(r"\d+(\.\d+)? [KMG]iB/12\.00 MiB \d+/12 files")
         .unwrap();
     p.exp_string("packed 13 entries").unwrap();
+    p.exp_eof().unwrap();
+}
+
+/// An archive's size is known only at its end: members and bytes so far.
+#[test]
+fn progress_from_an_archive_counts_members_and_bytes() {
+    let w = tempfile::tempdir().unwrap();
+    slow_source(w.path());
+    ok(run_in("tar", &["-cf", "src.tar", "src"], w.path()));
+    let mut p = pack_in_a_pty(&w.path().join("src.tar"), &w.path().join("i.sqfs"));
+    p.exp_regex(r"\d+ entries, \d+(\.\d+)? [KMG]iB read")
+        .unwrap();
+    p.exp_string("packed 14 entries").unwrap();
     p.exp_eof().unwrap();
 }

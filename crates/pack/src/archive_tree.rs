@@ -114,7 +114,8 @@ impl ArchiveTree<'_> {
 
     /// Puts one member in the tree; the error is the reason.
     fn place(&mut self, member: &Member) -> std::result::Result<(), String> {
-        if matches!(member.typeflag, b'g' | b'V') {
+        // A GNU volume label names the archive, not an entry.
+        if member.typeflag == b'V' {
             return Ok(());
         }
         let names = components(&member.path)?;
