@@ -482,3 +482,72 @@ fn without_proc_a_symlinks_attributes_fail_with_the_cure() {
     );
     assert!(w.path().join("i.sqfs").exists());
 }
+
+/// Damaged archives through the whole pack: each either packs or fails in
+/// one line, never hangs, and leaves no image behind when it fails.
+#[test]
+fn damaged_archives_pack_or_fail_in_one_line() {
+    let w = tempfile::tempdir().unwrap();
+    let w = w.path();
+    let src = w.join("src");
+    support::gen::generate(
+        {
+            std::fs::create_dir(&src).unwrap();
+            &src
+        },
+        5,
+        support::gen::Shape {
+            sockets: false,
+            ..Default::default()
+        },
+    );
+    ok(run_in(
+        "tar",
+        &[
+            "--format=posix",
+            "--xattrs",
+            "-czf",
+            "a.tgz",
+            "-C",
+            "src",
+            ".",
+        ],
+        w,
+    ));
+    ok(run_in(
+        "tar",
+        &["--format=gnu", "-cf", "a.tar", "-C", "src", "."],
+        w,
+    ));
+    let mut rng = support::gen::Rng::new(99);
+    for case in 0..24 {
+        let base = std::fs::read(w.join(["a.tar", "a.tgz"][case % 2])).unwrap();
+        let mut bytes = base.clone();
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(bytes.len() as u64) as usize;
+            bytes[i] = rng.below(256) as u8;
+        }
+        if rng.chance(30) {
+            bytes.truncate(rng.below(bytes.len() as u64) as usize);
+        }
+        let damaged = w.join("damaged");
+        std::fs::write(&damaged, &bytes).unwrap();
+        let out = bale()
+            .arg("pack")
+            .arg(&damaged)
+            .arg(w.join("i.sqfs"))
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap();
+        if out.status.success() {
+            std::fs::remove_file(w.join("i.sqfs")).unwrap();
+        } else {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(stderr.lines().count(), 1, "case {case}: {stderr}");
+            assert!(stderr.contains("damaged"), "case {case}: {stderr}");
+        }
+        let mut left = leftovers(w, &["src", "a.tar", "a.tgz", "damaged"]);
+        left.sort();
+        assert_eq!(left, Vec::<String>::new(), "case {case}");
+    }
+}

@@ -7,7 +7,7 @@
 //! `tar --numeric-owner` extracts them.
 
 use crate::archive::member_xattrs;
-use crate::error::{PackError, Result};
+use crate::error::{printable, PackError, Result};
 use crate::exclude::Excludes;
 use crate::flatten::{flatten, Node, NodeKind};
 use crate::options::PackOptions;
@@ -81,7 +81,7 @@ impl<'a> ArchiveTree<'a> {
         let files = self.files;
         self.place(member).map_err(|reason| PackError::BadSource {
             path: archive.to_path_buf(),
-            reason: format!("member {}: {reason}", String::from_utf8_lossy(&member.path)),
+            reason: format!("member {}: {reason}", printable(&member.path)),
         })?;
         Ok((self.files > files).then_some(files as u32))
     }
@@ -241,7 +241,7 @@ fn hard_link(
     let missing = || {
         format!(
             "is a hard link to {}, which no earlier member is",
-            String::from_utf8_lossy(target)
+            printable(target)
         )
     };
     let names = components(target)?;
@@ -278,7 +278,7 @@ fn parent<'t>(
         if !matches!(dir.kind, BuildKind::Dir(_)) {
             return Err(format!(
                 "lies below {}, which is not a directory",
-                String::from_utf8_lossy(name)
+                printable(name)
             ));
         }
     }
