@@ -260,3 +260,36 @@ fn an_archive_image_is_identical_whatever_the_threads_and_read_ahead() {
     assert!(image(&["-j", "4", "--read-ahead", "64M"]) == one);
     assert!(image(&[]) == one);
 }
+
+/// `-` reads the archive from standard input: through a pipe (which can
+/// be read only once), compressed or not, or redirected from a file.
+#[test]
+fn an_archive_on_standard_input_packs_the_same() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    archivable_tree(&w.join("src"), 13);
+    tar(w, &["--format=gnu", "-cf", "x.tar", "-C", "src", "."]);
+    tar(w, &["--format=gnu", "-cJf", "x.txz", "-C", "src", "."]);
+    let from_file = w.join("file.sqfs");
+    pack(&w.join("x.tar"), &from_file, &[]);
+    let expected = std::fs::read(&from_file).unwrap();
+    for (name, piped) in [("x.tar", true), ("x.txz", true), ("x.tar", false)] {
+        let image = w.join("stdin.sqfs");
+        let args = ["pack", "-q", "-f", "-", image.to_str().unwrap()];
+        let out = match piped {
+            true => bale()
+                .args(args)
+                .write_stdin(std::fs::read(w.join(name)).unwrap())
+                .output(),
+            false => std::process::Command::new(bale_path())
+                .args(args)
+                .stdin(std::fs::File::open(w.join(name)).unwrap())
+                .output(),
+        };
+        ok(out.unwrap());
+        let got = std::fs::read(&image).unwrap();
+        // The root is the archive's "./" member, so nothing of the input
+        // itself (a pipe or a file) shows in the image.
+        assert!(got == expected, "{name} piped={piped}: another image");
+    }
+}

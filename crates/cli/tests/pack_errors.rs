@@ -483,6 +483,18 @@ fn without_proc_a_symlinks_attributes_fail_with_the_cure() {
     assert!(w.path().join("i.sqfs").exists());
 }
 
+#[test]
+fn an_archive_from_a_terminal_is_refused() {
+    let w = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(bale_path());
+    cmd.args(["pack", "-"]).arg(w.path().join("i.sqfs"));
+    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn in a pty");
+    p.exp_string("bale: <stdin>: is a terminal; pipe a tar archive in, or name one")
+        .unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(leftovers(w.path(), &[]), Vec::<String>::new());
+}
+
 /// Damaged archives through the whole pack: each either packs or fails in
 /// one line, never hangs, and leaves no image behind when it fails.
 #[test]

@@ -42,6 +42,9 @@ pub struct Archive {
     path: PathBuf,
     file: File,
     compression: Compression,
+    /// What was read to recognise the compression of a pipe, which cannot
+    /// be read again; `None` for a file (read from its start by offset).
+    pipe_head: Option<Vec<u8>>,
 }
 
 /// The archive's members, from a stream readable front to back and
@@ -51,21 +54,50 @@ pub type Stream<'a> = Members<Box<dyn ReadForward + Send + 'a>>;
 pub trait ReadForward: Read + Seek {}
 impl<T: Read + Seek> ReadForward for T {}
 
+/// Bytes enough to recognise every compression.
+const MAGIC_LEN: usize = 6;
+
+/// How the archive on standard input is named in messages.
+pub const STDIN_NAME: &str = "<stdin>";
+
 impl Archive {
     pub fn open(path: &Path) -> io::Result<Archive> {
-        let file = File::open(path)?;
-        let mut head = [0u8; 6];
-        let mut got = 0;
-        while got < head.len() {
-            match file.read_at(&mut head[got..], got as u64)? {
-                0 => break,
-                n => got += n,
+        Archive::new(path.to_path_buf(), File::open(path)?)
+    }
+
+    /// The archive on standard input: a pipe, or a redirected file.
+    pub fn stdin() -> io::Result<Archive> {
+        use std::io::IsTerminal;
+        use std::os::fd::AsFd;
+        if io::stdin().is_terminal() {
+            return Err(io::Error::other(
+                "is a terminal; pipe a tar archive in, or name one",
+            ));
+        }
+        let file = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+        Archive::new(PathBuf::from(STDIN_NAME), file)
+    }
+
+    fn new(path: PathBuf, file: File) -> io::Result<Archive> {
+        let mut head = Vec::with_capacity(MAGIC_LEN);
+        let pipe = !file.metadata()?.is_file();
+        while head.len() < MAGIC_LEN {
+            let mut byte = [0u8; MAGIC_LEN];
+            let want = &mut byte[..MAGIC_LEN - head.len()];
+            let n = match pipe {
+                true => (&file).read(want)?,
+                false => file.read_at(want, head.len() as u64)?,
+            };
+            if n == 0 {
+                break;
             }
+            head.extend_from_slice(&want[..n]);
         }
         Ok(Archive {
-            path: path.to_path_buf(),
+            path,
             file,
-            compression: Compression::detect(&head[..got]),
+            compression: Compression::detect(&head),
+            pipe_head: pipe.then_some(head),
         })
     }
 
@@ -77,26 +109,38 @@ impl Archive {
         &self.file
     }
 
-    /// The members from the first one on. One stream at a time: each
-    /// call rewinds the file.
+    /// The members from the first one on (a pipe can be read only once).
     pub fn stream(&self) -> io::Result<Stream<'_>> {
-        let mut file = &self.file;
-        file.seek(SeekFrom::Start(0))?;
-        let bytes: Box<dyn ReadForward + Send> = match self.compression {
-            Compression::None => Box::new(Plain {
-                file,
-                len: file.metadata()?.len(),
+        if self.pipe_head.is_none() {
+            (&self.file).seek(SeekFrom::Start(0))?;
+        }
+        let bytes: Box<dyn ReadForward + Send> = match (&self.pipe_head, self.compression) {
+            (Some(head), c) => decoded(c, io::Cursor::new(head.clone()).chain(&self.file))?,
+            (None, Compression::None) => Box::new(Plain {
+                file: &self.file,
+                len: self.file.metadata()?.len(),
                 pos: 0,
             }),
-            Compression::Gzip => Box::new(Forward::new(flate2::read::MultiGzDecoder::new(file))),
-            Compression::Xz => Box::new(Forward::new(liblzma::read::XzDecoder::new_multi_decoder(
-                file,
-            ))),
-            Compression::Zstd => Box::new(Forward::new(zstd::stream::read::Decoder::new(file)?)),
-            Compression::Bzip2 => Box::new(Forward::new(bzip2::read::MultiBzDecoder::new(file))),
+            (None, c) => decoded(c, &self.file)?,
         };
         Ok(Members::new(bytes))
     }
+}
+
+/// `bytes` decompressed, seekable forward by reading.
+fn decoded<'a, R: Read + Send + 'a>(
+    c: Compression,
+    bytes: R,
+) -> io::Result<Box<dyn ReadForward + Send + 'a>> {
+    Ok(match c {
+        Compression::None => Box::new(Forward::new(bytes)),
+        Compression::Gzip => Box::new(Forward::new(flate2::read::MultiGzDecoder::new(bytes))),
+        Compression::Xz => Box::new(Forward::new(liblzma::read::XzDecoder::new_multi_decoder(
+            bytes,
+        ))),
+        Compression::Zstd => Box::new(Forward::new(zstd::stream::read::Decoder::new(bytes)?)),
+        Compression::Bzip2 => Box::new(Forward::new(bzip2::read::MultiBzDecoder::new(bytes))),
+    })
 }
 
 /// An uncompressed archive: seeking skips data without reading it, and

@@ -3,13 +3,14 @@
 //! compressed), read once front to back by one thread that learns the tree
 //! while it streams the data.
 
-use crate::archive::Archive;
+use crate::archive::{Archive, STDIN_NAME};
 use crate::error::{source_err, PackError, Result};
 use crate::options::PackOptions;
 use crate::progress::Progress;
 use crate::scan::{scan, ScanReport};
 use crate::source_root::SourceRoot;
 use crate::tree::Tree;
+use std::path::Path;
 
 pub enum Source {
     /// A scanned directory: its tree, what the scan reported, its root.
@@ -22,10 +23,12 @@ pub enum Source {
     Archive(Archive),
 }
 
-/// Opens `opts.source`: a regular file (or a symlink to one) is a tar
-/// archive; anything else must be a directory, which is scanned.
+/// Opens `opts.source`: `-` is a tar archive on standard input, a regular
+/// file (or a symlink to one) a tar archive; anything else must be a
+/// directory, which is scanned.
 pub fn open_source(opts: &PackOptions, progress: &Progress) -> Result<Source> {
-    if std::fs::metadata(&opts.source).is_ok_and(|m| m.is_file()) {
+    let stdin = opts.source == Path::new("-");
+    if stdin || std::fs::metadata(&opts.source).is_ok_and(|m| m.is_file()) {
         if opts.one_file_system || opts.skip_unreadable {
             return Err(PackError::BadSource {
                 path: opts.source.clone(),
@@ -34,7 +37,10 @@ pub fn open_source(opts: &PackOptions, progress: &Progress) -> Result<Source> {
                     .into(),
             });
         }
-        let archive = Archive::open(&opts.source).map_err(source_err(&opts.source))?;
+        let archive = match stdin {
+            true => Archive::stdin().map_err(source_err(STDIN_NAME)),
+            false => Archive::open(&opts.source).map_err(source_err(&opts.source)),
+        }?;
         return Ok(Source::Archive(archive));
     }
     let (tree, report, root) = scan(opts, progress)?;

@@ -13,7 +13,8 @@ use std::sync::atomic::Ordering;
 #[derive(clap::Args)]
 pub struct Args {
     /// Directory to pack, or a tar archive (plain, or compressed with gzip,
-    /// xz, zstd or bzip2): packed without extracting it.
+    /// xz, zstd or bzip2; `-` for standard input): packed without
+    /// extracting it.
     pub source: PathBuf,
     /// Image file to write (refused if it exists, unless --force).
     pub image: PathBuf,
