@@ -489,7 +489,7 @@ fn an_archive_from_a_terminal_is_refused() {
     let mut cmd = std::process::Command::new(bale_path());
     cmd.args(["pack", "-"]).arg(w.path().join("i.sqfs"));
     let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn in a pty");
-    p.exp_string("bale: <stdin>: is a terminal; pipe a tar archive in, or name one")
+    p.exp_string("bale: stdin: is a terminal; pipe a tar archive in, or name one")
         .unwrap();
     p.exp_eof().unwrap();
     assert_eq!(leftovers(w.path(), &[]), Vec::<String>::new());

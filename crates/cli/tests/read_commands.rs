@@ -236,6 +236,34 @@ fn extract_reproduces_the_source() {
         .success();
 }
 
+/// A name holding a newline is shown quoted and escaped, as a shell
+/// writes it: one line per difference still.
+#[test]
+fn verify_shows_odd_names_on_one_line() {
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("odd\nname"), "1").unwrap();
+    let image = w.path().join("i.sqfs");
+    bale()
+        .args(["pack", "-q"])
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
+    std::fs::write(src.join("odd\nname"), "2").unwrap();
+    let out = bale()
+        .arg("verify")
+        .arg(&image)
+        .arg("--against")
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, "$'odd\\nname': content differs at byte 0\n");
+}
+
 #[test]
 fn verify_reports_each_difference() {
     let f = fixture();

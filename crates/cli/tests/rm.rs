@@ -60,6 +60,26 @@ impl Twin {
     }
 }
 
+/// `-v` names each removal on one line, an odd name quoted and escaped so
+/// it can be pasted into a shell, as GNU rm does (in another, equivalent
+/// spelling).
+#[test]
+fn verbose_shows_odd_names_on_one_line_like_rm() {
+    let w = tempfile::tempdir().unwrap();
+    for side in ["ours", "gnu"] {
+        std::fs::create_dir(w.path().join(side)).unwrap();
+        std::fs::write(w.path().join(side).join("odd\nname"), "x").unwrap();
+    }
+    let ours = bale()
+        .args(["rm", "-v", "odd\nname"])
+        .current_dir(w.path().join("ours"))
+        .output()
+        .unwrap();
+    let gnu = run_in("rm", &["-v", "odd\nname"], &w.path().join("gnu"));
+    assert_eq!(stdout(&ours), "removed $'odd\\nname'\n");
+    assert_eq!(stdout(&gnu), "removed 'odd'$'\\n''name'\n");
+}
+
 #[test]
 fn recursive_removal_matches_rm() {
     let twin = Twin::new();

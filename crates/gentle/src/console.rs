@@ -3,6 +3,7 @@
 //! display on a terminal.
 
 use indicatif::ProgressBar;
+use os_display::Quotable;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
@@ -100,7 +101,7 @@ impl Console {
     pub fn fail(&self, path: &Path, failed: &Failed) {
         let why = reason(&failed.error);
         if !self.quiet {
-            self.note(&format!("{} '{}': {why}", failed.action, path.display()));
+            self.note(&format!("{} {}: {why}", failed.action, path.quote()));
         }
         self.tally(why);
     }

@@ -10,6 +10,7 @@ use crate::prompt::{Interactive, Prompter};
 use crate::session::{limiter, Session};
 use crate::stats::{CallStats, Op};
 use crate::walker::{inode_key, Entry, InodeKey, Visit, Visitor};
+use os_display::Quotable;
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 use std::collections::HashMap;
@@ -123,8 +124,8 @@ pub fn refusal(path: &Path, recursive: bool) -> Option<String> {
     let last = trimmed.rsplit(|&b| b == b'/').next().unwrap_or(trimmed);
     if last == b"." || last == b".." {
         return Some(format!(
-            "refusing to remove '.' or '..' directory: skipping '{}'",
-            path.display()
+            "refusing to remove '.' or '..' directory: skipping {}",
+            path.quote()
         ));
     }
     if !recursive {
@@ -137,8 +138,8 @@ pub fn refusal(path: &Path, recursive: bool) -> Option<String> {
     let same = |m: &std::fs::Metadata| m.dev() == meta.dev() && m.ino() == meta.ino();
     if std::fs::metadata("/").is_ok_and(|root| same(&root)) {
         return Some(format!(
-            "it is dangerous to operate recursively on '{}' (same as '/'): refusing",
-            path.display()
+            "it is dangerous to operate recursively on {} (same as '/'): refusing",
+            path.quote()
         ));
     }
     let cwd = std::env::current_dir().ok()?;
@@ -147,8 +148,8 @@ pub fn refusal(path: &Path, recursive: bool) -> Option<String> {
         .any(|dir| std::fs::metadata(dir).is_ok_and(|m| same(&m)))
     {
         return Some(format!(
-            "refusing to remove '{}': it contains the current directory",
-            path.display()
+            "refusing to remove {}: it contains the current directory",
+            path.quote()
         ));
     }
     None
@@ -225,7 +226,7 @@ impl<'a> Remover<'a> {
         }
         let kind = type_name(file_type, entry.stat.stx_size);
         let protected = if protected { "write-protected " } else { "" };
-        let question = format!("{action} {protected}{kind} '{}'", entry.path.display());
+        let question = format!("{action} {protected}{kind} {}", entry.path.quote());
         self.prompter.confirm(&question)
     }
 
@@ -279,7 +280,7 @@ impl<'a> Remover<'a> {
         if self.options.verbose {
             let what = if entry.is_dir() { "directory " } else { "" };
             self.console
-                .out(&format!("removed {what}'{}'", entry.path.display()));
+                .out(&format!("removed {what}{}", entry.path.quote()));
         }
     }
 

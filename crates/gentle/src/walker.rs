@@ -17,6 +17,7 @@
 use crate::console::{Console, Failed};
 use crate::limiter::RateLimiter;
 use crate::stats::{CallStats, Op};
+use os_display::Quotable;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Statx, StatxAttributes, StatxFlags};
 use rustix::io::Errno;
@@ -497,8 +498,8 @@ impl<V: Visitor> Walk<'_, V> {
         {
             walker.console.fail_with(
                 &format!(
-                    "skipping '{}': on another file system (not crossed)",
-                    path.display()
+                    "skipping {}: on another file system (not crossed)",
+                    path.quote()
                 ),
                 "skipped on another file system",
             );

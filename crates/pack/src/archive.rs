@@ -58,7 +58,7 @@ impl<T: Read + Seek> ReadForward for T {}
 const MAGIC_LEN: usize = 6;
 
 /// How the archive on standard input is named in messages.
-pub const STDIN_NAME: &str = "<stdin>";
+pub const STDIN_NAME: &str = "stdin";
 
 impl Archive {
     pub fn open(path: &Path) -> io::Result<Archive> {

@@ -1,30 +1,32 @@
 //! Errors of the pack engine. Each names the file it concerns so the CLI
 //! can print one self-explanatory line.
 
+use os_display::Quotable;
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
     /// A source file or directory could not be read.
-    #[error("{}: {source}", shown(path))]
+    #[error("{}: {source}", path.maybe_quote())]
     Source {
         path: PathBuf,
         source: std::io::Error,
     },
     /// A source entry changed kind between the scan and the read.
-    #[error("{}: {reason}", shown(path))]
+    #[error("{}: {reason}", path.maybe_quote())]
     Changed { path: PathBuf, reason: &'static str },
     /// The image (or its temporary file) could not be written.
-    #[error("{}: {source}", shown(path))]
+    #[error("{}: {source}", path.maybe_quote())]
     Output {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: already exists (use --force to overwrite)", shown(.0))]
+    #[error("{}: already exists (use --force to overwrite)", .0.maybe_quote())]
     Exists(PathBuf),
-    /// `reason` shows any name it quotes with [`printable`].
-    #[error("{}: {reason}", shown(path))]
+    /// `reason` shows any name in it with [`printable`].
+    #[error("{}: {reason}", path.maybe_quote())]
     BadSource { path: PathBuf, reason: String },
     #[error("{0}")]
     Limit(String),
@@ -36,23 +38,11 @@ pub enum PackError {
 
 pub type Result<T> = std::result::Result<T, PackError>;
 
-/// A name as an error line shows it: lossy UTF-8, control characters
-/// escaped (`\n`, `\t`, `\u{1b}`), so a name holding a newline cannot
-/// break the one-line error or fake a second one.
+/// A name from a source as an error line shows it: quoted and escaped as
+/// a shell would need it when it has to be (a newline in it can neither
+/// break the one-line error nor fake a second line), else as it is.
 pub fn printable(name: &[u8]) -> String {
-    let text = String::from_utf8_lossy(name);
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c.is_control() {
-            true => out.extend(c.escape_default()),
-            false => out.push(c),
-        }
-    }
-    out
-}
-
-fn shown(path: &Path) -> String {
-    printable(path.as_os_str().as_bytes())
+    OsStr::from_bytes(name).maybe_quote().to_string()
 }
 
 /// Attaches a path to an I/O error from the source tree.

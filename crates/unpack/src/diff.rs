@@ -7,6 +7,7 @@ use crate::error::{at_path, Result};
 use bale_squashfs::inode::{decode_rdev, InodeData, InodeKind};
 use bale_squashfs::reader::{Archive, Node, ReadAt};
 use bale_squashfs::xattr::split_name;
+use os_display::Quotable;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fmt;
@@ -35,11 +36,12 @@ pub(crate) struct Comparer {
     pub differences: Vec<Difference>,
 }
 
+/// A path of the image as a difference line shows it: quoted and escaped
+/// as a shell would need it when it must be (one line per difference).
 fn shown(path: &[u8]) -> String {
-    if path.is_empty() {
-        ".".into()
-    } else {
-        String::from_utf8_lossy(path).into_owned()
+    match path.is_empty() {
+        true => ".".into(),
+        false => OsStr::from_bytes(path).maybe_quote().to_string(),
     }
 }
 
@@ -83,7 +85,10 @@ impl Comparer {
         let md = match std::fs::symlink_metadata(&local) {
             Ok(md) => md,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.differ(node.path, format!("missing from {}", self.root.display()));
+                self.differ(
+                    node.path,
+                    format!("missing from {}", self.root.maybe_quote()),
+                );
                 return Ok(false);
             }
             Err(e) => return Err(at_path(&local)(e)),
@@ -127,8 +132,8 @@ impl Comparer {
                         node.path,
                         format!(
                             "symlink target: image {}, tree {}",
-                            String::from_utf8_lossy(target),
-                            local_target.display()
+                            OsStr::from_bytes(target).maybe_quote(),
+                            local_target.maybe_quote()
                         ),
                     );
                 }

@@ -1,23 +1,25 @@
 //! Errors of the read engine: a corrupt or unreadable image, or a failed
-//! operation on a named local path.
+//! operation on a named local path. Names are quoted as a shell would
+//! need them when they must be, so a newline in one cannot break the line.
 
+use os_display::Quotable;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Image(#[from] bale_squashfs::Error),
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.maybe_quote())]
     InImage {
         path: String,
         source: bale_squashfs::Error,
     },
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", path.maybe_quote())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {reason}", path.maybe_quote())]
     Refused { path: PathBuf, reason: String },
 }
 
