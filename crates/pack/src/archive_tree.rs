@@ -240,7 +240,7 @@ fn hard_link(
 ) -> std::result::Result<Building, String> {
     let missing = || {
         format!(
-            "is a hard link to {}, which no earlier member is",
+            "is a hard link to {}, which no earlier member is (or it was excluded)",
             printable(target)
         )
     };
