@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Demo of the main job on built-in sample data: generates a small software
 # tree (thousands of small files, duplicates, symlinks, a few large files),
-# packs it into one squashfs image, inspects and verifies the image, then
-# mounts it with the FUSE driver, reads from the mount and unmounts.
+# packs it into one squashfs image, inspects and verifies the image, packs
+# a tar.gz of it the same way, then mounts the image with the FUSE driver,
+# reads from the mount and unmounts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"; }
@@ -34,6 +35,11 @@ echo "== bale cat /pkg0/module0.py"
 
 echo "== bale verify --against the source"
 "$bale" verify "$work/stack.sqfs" --against "$work/stack"
+
+echo "== bale pack from a tar.gz of the same tree, without extracting it"
+tar -czf "$work/stack.tar.gz" -C "$work/stack" .
+"$bale" pack "$work/stack.tar.gz" "$work/from-tar.sqfs"
+"$bale" verify "$work/from-tar.sqfs" --against "$work/stack"
 
 if [ "$(id -u)" -ne 0 ] && { [ ! -w /dev/fuse ] || ! command -v fusermount3 >/dev/null; }; then
     echo "== skipping the mount step: an ordinary user needs fuse3 installed and /dev/fuse"
