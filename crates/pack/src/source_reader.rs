@@ -41,13 +41,10 @@ pub enum Chunk {
     Failed(PackError),
 }
 
-/// Reads batches until the job queue closes, each file with `read_one`
-/// (its blocks through the sink, then its end). Every file gets a final
-/// chunk (its end, or why it failed), so the dispatcher never waits in vain.
-pub fn serve_jobs(
-    p: &Pipeline,
-    mut read_one: impl FnMut(u32, &Path, &mut Sink) -> Result<Chunk, PackError>,
-) {
+/// A directory tree's reader: takes batches until the job queue closes and
+/// opens each file beneath `source`. Every file gets a final chunk (its
+/// end, or why it failed), so the dispatcher never waits in vain.
+pub fn read_files(p: &Pipeline, source: &SourceRoot, block_size: u32, xattrs: bool) {
     while let Some(job) = p.read_jobs.pop() {
         let batch = job.files.first().map_or(0, |(o, _)| *o);
         // One file streams block by block; a run of small files is handed
@@ -57,11 +54,12 @@ pub fn serve_jobs(
             held: (job.files.len() > 1).then(Vec::new),
             batch,
         };
-        for (ordinal, path) in &job.files {
+        for (_, path) in &job.files {
             let end = if p.stopped() {
                 Chunk::Failed(PackError::Cancelled)
             } else {
-                read_one(*ordinal, path, &mut sink).unwrap_or_else(Chunk::Failed)
+                read_one(p, source, path, &mut sink, block_size, xattrs)
+                    .unwrap_or_else(Chunk::Failed)
             };
             sink.send(end);
         }
@@ -69,19 +67,23 @@ pub fn serve_jobs(
     }
 }
 
-/// A directory tree's reader: opens each file beneath `source`.
-pub fn read_files(p: &Pipeline, source: &SourceRoot, block_size: u32, xattrs: bool) {
-    serve_jobs(p, |_, path, sink| {
-        let (file, expected) = open_regular(source, path)?;
-        let xattrs = match xattrs {
-            true => file_xattrs(&file).map_err(source_err(path))?,
-            false => SourceXattrs::default(),
-        };
-        let (size, hash) = send_blocks(p, sink, path, expected, block_size, |offset, len| {
-            read_block(&file, offset, len)
-        })?;
-        Ok(Chunk::End { size, hash, xattrs })
-    });
+fn read_one(
+    p: &Pipeline,
+    source: &SourceRoot,
+    path: &Path,
+    sink: &mut Sink,
+    block_size: u32,
+    xattrs: bool,
+) -> Result<Chunk, PackError> {
+    let (file, expected) = open_regular(source, path)?;
+    let xattrs = match xattrs {
+        true => file_xattrs(&file).map_err(source_err(path))?,
+        false => SourceXattrs::default(),
+    };
+    let (size, hash) = send_blocks(p, sink, path, expected, block_size, |offset, len| {
+        read_block(&file, offset, len)
+    })?;
+    Ok(Chunk::End { size, hash, xattrs })
 }
 
 /// Where a reader's chunks go: straight to the queue, or held until the
