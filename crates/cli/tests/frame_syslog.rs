@@ -106,3 +106,35 @@ fn a_failure_is_logged_with_its_reason() {
         )
     );
 }
+
+/// A newline in a caller's path cannot split the entry or forge a second
+/// one: it is logged escaped, in the one entry of the request.
+#[test]
+fn a_newline_in_a_path_cannot_forge_an_entry() {
+    let site = frame::site();
+    let syslog = Syslog::capture(&site);
+    let forged = "/nonexistent\nallowed uid 0 (root): mount image /etc/x.sqfs";
+    let out = helper_as(
+        USER,
+        &[
+            "mount",
+            "--image",
+            forged,
+            "--mountpoint",
+            "/nonexistent-mp",
+        ],
+    );
+    assert!(!out.status.success());
+    let messages = syslog.messages();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains(&format!("{}: ", caller()))
+                && m.contains("/nonexistent\\nallowed uid 0")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().all(|m| !m.contains("]: allowed uid 0")),
+        "{messages:#?}"
+    );
+}
