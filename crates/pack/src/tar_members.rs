@@ -33,10 +33,19 @@ pub struct Member {
     pub size: u64,
     /// Attributes from `SCHILY.xattr.` pax records, in archive order.
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
-    /// (offset, length) of the stored parts of the content, ascending.
-    segments: Vec<(u64, u64)>,
+    /// The stored parts of the content, ascending and apart.
+    segments: Vec<Segment>,
     /// Where the stored parts start in the stream.
     data_start: u64,
+}
+
+/// A stored part of a member's content.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    offset: u64,
+    len: u64,
+    /// Bytes stored before it (where it starts in the member's data).
+    stored: u64,
 }
 
 /// Reads members one after the other.
@@ -106,37 +115,22 @@ impl<R: Read + Seek> Members<R> {
     ) -> io::Result<()> {
         let end = member.size.min(offset + len as u64);
         let mut at = offset;
-        let mut stored_before = 0;
-        for &(seg_off, seg_len) in &member.segments {
+        let first = member.segments.partition_point(|g| g.offset + g.len <= at);
+        for g in &member.segments[first..] {
+            if g.offset > at {
+                let hole = g.offset.min(end) - at;
+                buf.resize(buf.len() + hole as usize, 0);
+                at += hole;
+            }
             if at >= end {
                 break;
             }
-            let seg_end = seg_off + seg_len;
-            if seg_end <= at {
-                stored_before += seg_len;
-                continue;
-            }
-            if seg_off > at {
-                let hole = seg_off.min(end) - at;
-                buf.resize(buf.len() + hole as usize, 0);
-                at += hole;
-                if at >= end {
-                    break;
-                }
-            }
-            let n = (seg_end.min(end) - at) as usize;
-            self.skip_to(member.data_start + stored_before + (at - seg_off))?;
+            let n = (g.offset + g.len).min(end) - at;
+            self.skip_to(member.data_start + g.stored + (at - g.offset))?;
             let start = buf.len();
-            buf.resize(start + n, 0);
-            self.inner
-                .read_exact(&mut buf[start..])
-                .map_err(|e| match e.kind() {
-                    io::ErrorKind::UnexpectedEof => invalid("the archive ends inside this member"),
-                    _ => e,
-                })?;
-            self.pos += n as u64;
-            at += n as u64;
-            stored_before += seg_len;
+            buf.resize(start + n as usize, 0);
+            self.read_exact(&mut buf[start..], "the archive ends inside this member")?;
+            at += n;
         }
         // A hole at the end of the content.
         buf.resize(buf.len() + (end - at) as usize, 0);
@@ -187,7 +181,11 @@ impl<R: Read + Seek> Members<R> {
                 .iter()
                 .filter_map(|(k, v)| Some((k.strip_prefix(PAX_XATTR)?.to_vec(), v.clone())))
                 .collect(),
-            segments: vec![(0, stored)],
+            segments: vec![Segment {
+                offset: 0,
+                len: stored,
+                stored: 0,
+            }],
             data_start: self.pos,
         };
         self.count += 1;
@@ -232,6 +230,9 @@ impl<R: Read + Seek> Members<R> {
     /// a block. Returns the segments and the bytes the map took.
     fn sparse_map_1_0(&mut self, stored: u64) -> io::Result<(Vec<(u64, u64)>, u64)> {
         let mut text = Vec::new();
+        let mut numbers: Vec<u64> = Vec::new();
+        // Where the first line not yet parsed starts.
+        let mut line = 0;
         loop {
             if text.len() as u64 >= stored.min(MAX_EXTENSION) {
                 return Err(invalid("a sparse map is cut"));
@@ -241,18 +242,15 @@ impl<R: Read + Seek> Members<R> {
                 .ok_or_else(|| invalid("a sparse map is cut"))?;
             text.extend_from_slice(&block);
             // Whole lines only: the last one may go on in the next block.
-            let numbers: Vec<&[u8]> = match text.iter().rposition(|&c| c == b'\n') {
-                Some(end) => text[..end].split(|&c| c == b'\n').collect(),
-                None => Vec::new(),
-            };
-            let Some(count) = numbers.first() else {
-                continue;
-            };
-            let count: usize = parse_decimal(count)?;
-            check_segment_count(count)?;
-            if numbers.len() > 2 * count {
-                let segments = pairs(numbers[1..=2 * count].iter().copied())?;
-                return Ok((segments, text.len() as u64));
+            while let Some(len) = text[line..].iter().position(|&c| c == b'\n') {
+                numbers.push(parse_decimal(&text[line..line + len])?);
+                line += len + 1;
+                let count = numbers[0];
+                check_segment_count(usize::try_from(count).unwrap_or(usize::MAX))?;
+                if numbers.len() as u64 == 2 * count + 1 {
+                    let segments = numbers[1..].chunks_exact(2).map(|p| (p[0], p[1]));
+                    return Ok((segments.collect(), text.len() as u64));
+                }
             }
         }
     }
@@ -290,31 +288,39 @@ impl<R: Read + Seek> Members<R> {
             return Err(invalid("an extension header is implausibly large"));
         }
         let mut body = vec![0u8; size as usize];
-        self.inner
-            .read_exact(&mut body)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::UnexpectedEof => {
-                    invalid("the archive ends inside an extension header")
-                }
-                _ => e,
-            })?;
-        self.pos += size;
+        self.read_exact(&mut body, "the archive ends inside an extension header")?;
         Ok(body)
+    }
+
+    /// Fills `buf`; the stream ending first is the error `cut`.
+    fn read_exact(&mut self, buf: &mut [u8], cut: &'static str) -> io::Result<()> {
+        self.inner.read_exact(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => invalid(cut),
+            _ => e,
+        })?;
+        self.pos += buf.len() as u64;
+        Ok(())
     }
 }
 
 impl Member {
     /// Takes a sparse map: segments ascending, apart, inside the content,
     /// and together as long as the data stored.
-    fn set_sparse(&mut self, segments: Vec<(u64, u64)>, real: u64, stored: u64) -> io::Result<()> {
+    fn set_sparse(&mut self, map: Vec<(u64, u64)>, real: u64, stored: u64) -> io::Result<()> {
         let mut end = 0;
         let mut total = 0u64;
-        for &(off, len) in &segments {
-            let seg_end = off.checked_add(len);
-            if off < end || seg_end.is_none_or(|e| e > real) {
+        let mut segments = Vec::with_capacity(map.len());
+        for (offset, len) in map {
+            let seg_end = offset.checked_add(len);
+            if offset < end || seg_end.is_none_or(|e| e > real) {
                 return Err(invalid("a sparse map does not fit its file"));
             }
-            end = off + len;
+            segments.push(Segment {
+                offset,
+                len,
+                stored: total,
+            });
+            end = offset + len;
             total += len;
         }
         if total != stored {
