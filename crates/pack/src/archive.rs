@@ -197,7 +197,6 @@ impl<R: Read> Seek for Forward<R> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let target = match to {
             SeekFrom::Current(d) if d >= 0 => self.pos + d as u64,
-            SeekFrom::Start(at) if at >= self.pos => at,
             _ => {
                 return Err(io::Error::other(
                     "a compressed archive is read forward only",

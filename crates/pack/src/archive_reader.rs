@@ -28,6 +28,7 @@ pub fn read_archive<'o>(
     let st = archive.file().metadata().map_err(source_err(path))?;
     let mut tree = ArchiveTree::new(opts, &st)?;
     let mut stream = archive.stream().map_err(source_err(path))?;
+    let mut first = true;
     loop {
         if p.stopped() {
             return Err(PackError::Cancelled);
@@ -35,7 +36,7 @@ pub fn read_archive<'o>(
         let member = match stream.next_member() {
             Ok(Some(member)) => member,
             Ok(None) => return Ok(tree),
-            Err(e) if p.progress.entries.load(Ordering::Relaxed) == 0 => {
+            Err(e) if first => {
                 return Err(PackError::BadSource {
                     path: path.to_path_buf(),
                     reason: format!("is not a tar archive ({e})"),
@@ -43,6 +44,7 @@ pub fn read_archive<'o>(
             }
             Err(e) => return Err(source_err(path)(e)),
         };
+        first = false;
         p.progress.entries.fetch_add(1, Ordering::Relaxed);
         let Some(ordinal) = tree.add(path, &member)? else {
             continue;

@@ -1,8 +1,8 @@
 //! The data pipeline: many source readers (one for an archive) → one
-//! dispatcher (file order,
-//! holes, fragments, tail dedup) → compression workers → one emitter
-//! (reorders, writes sequentially, block dedup). Output order depends only
-//! on the tree, never on thread timing, so images are reproducible.
+//! dispatcher (file order, holes, fragments, tail dedup) → compression
+//! workers → one emitter (reorders, writes sequentially, block dedup).
+//! Output order depends only on the source, never on thread timing, so
+//! images are reproducible.
 
 use crate::archive_reader::read_archive;
 use crate::budget::Budget;
