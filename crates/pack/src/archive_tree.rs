@@ -56,14 +56,7 @@ impl<'a> ArchiveTree<'a> {
     /// An empty tree; directories no member describes get the owner and
     /// mtime of the archive file `st`.
     pub fn new(opts: &'a PackOptions, st: &std::fs::Metadata) -> Result<ArchiveTree<'a>> {
-        let implicit = Meta {
-            permissions: 0o755,
-            uid: if opts.all_root { 0 } else { st.uid() },
-            gid: if opts.all_root { 0 } else { st.gid() },
-            mtime: opts
-                .mtime
-                .unwrap_or(st.mtime().clamp(0, u32::MAX as i64) as u32),
-        };
+        let implicit = opts.meta(0o755, st.uid(), st.gid(), st.mtime());
         Ok(ArchiveTree {
             opts,
             excludes: Excludes::new(&opts.excludes)?,
@@ -108,10 +101,6 @@ fn directory(meta: Meta) -> Building {
 }
 
 impl ArchiveTree<'_> {
-    fn directory(&self) -> Building {
-        directory(self.implicit)
-    }
-
     /// Puts one member in the tree; the error is the reason.
     fn place(&mut self, member: &Member) -> std::result::Result<(), String> {
         // A GNU volume label names the archive, not an entry.
@@ -161,26 +150,21 @@ impl ArchiveTree<'_> {
             false => Ok(m.link.clone().into_boxed_slice()),
         };
         let device = encode_rdev(m.dev_major, m.dev_minor);
+        // 'D' is a GNU incremental dump's directory, its listing as data.
+        let old_style_dir = matches!(m.typeflag, b'0' | b'\0' | b'7') && m.path.ends_with(b"/");
+        if matches!(m.typeflag, b'5' | b'D') || old_style_dir {
+            return Ok(Building {
+                meta: self.meta(m)?,
+                ..directory(self.implicit)
+            });
+        }
         let node = match m.typeflag {
-            b'0' | b'\0' | b'7' if m.path.ends_with(b"/") => {
-                return Ok(Building {
-                    meta: self.meta(m)?,
-                    ..self.directory()
-                })
-            }
             b'0' | b'\0' | b'7' | b'S' => {
                 self.files += 1;
                 NodeKind::File {
                     size: m.size,
                     data_order: self.files - 1,
                 }
-            }
-            // 'D': a GNU incremental dump's directory, its listing as data.
-            b'5' | b'D' => {
-                return Ok(Building {
-                    meta: self.meta(m)?,
-                    ..self.directory()
-                })
             }
             b'2' => NodeKind::Symlink(link_target()?),
             b'3' => NodeKind::CharDevice(device),
@@ -210,15 +194,7 @@ impl ArchiveTree<'_> {
             true => (0, 0),
             false => (id(m.uid, "uid")?, id(m.gid, "gid")?),
         };
-        Ok(Meta {
-            permissions: (m.mode & 0o7777) as u16,
-            uid,
-            gid,
-            mtime: self
-                .opts
-                .mtime
-                .unwrap_or(m.mtime.clamp(0, u32::MAX as i64) as u32),
-        })
+        Ok(self.opts.meta(m.mode, uid, gid, m.mtime))
     }
 
     /// Whether the member or a directory above it is excluded.

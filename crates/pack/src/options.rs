@@ -1,6 +1,7 @@
 //! What a pack is asked to do: source, destination, codec and the
 //! user-visible knobs, with the defaults documented in `bale pack --help`.
 
+use crate::tree::Meta;
 use bale_squashfs::{Codec, CompressionSpec};
 use std::path::PathBuf;
 
@@ -66,6 +67,19 @@ impl PackOptions {
             readers: DEFAULT_READERS,
             skip_unreadable: false,
             read_ahead: None,
+        }
+    }
+
+    /// The metadata stored for a source entry with these mode bits,
+    /// owner and mtime: `--all-root` and `--mtime` applied, times before
+    /// 1970 or after 2106 (what squashfs can hold) clamped.
+    pub fn meta(&self, mode: u32, uid: u32, gid: u32, mtime: i64) -> Meta {
+        let (uid, gid) = if self.all_root { (0, 0) } else { (uid, gid) };
+        Meta {
+            permissions: (mode & 0o7777) as u16,
+            uid,
+            gid,
+            mtime: self.mtime.unwrap_or(mtime.clamp(0, u32::MAX as i64) as u32),
         }
     }
 

@@ -92,20 +92,8 @@ impl Scanner<'_> {
     }
 
     fn meta(&self, st: &fs::Stat) -> Meta {
-        let (uid, gid) = if self.opts.all_root {
-            (0, 0)
-        } else {
-            (st.st_uid, st.st_gid)
-        };
-        Meta {
-            permissions: (st.st_mode & 0o7777) as u16,
-            uid,
-            gid,
-            mtime: self
-                .opts
-                .mtime
-                .unwrap_or(st.st_mtime.clamp(0, u32::MAX as i64) as u32),
-        }
+        self.opts
+            .meta(st.st_mode, st.st_uid, st.st_gid, st.st_mtime)
     }
 
     /// Attributes of the non-file entry at `path`, by `read` (regular
