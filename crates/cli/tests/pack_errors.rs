@@ -19,6 +19,17 @@ fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// `bale pack SRC IMAGE EXTRA…`, finished, whatever its outcome.
+fn pack_output(src: &Path, image: &Path, extra: &[&str]) -> std::process::Output {
+    bale()
+        .arg("pack")
+        .arg(src)
+        .arg(image)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 fn one_line_error(out: &std::process::Output, needle: &str) {
     assert!(!out.status.success(), "should fail");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -34,12 +45,7 @@ fn one_line_error(out: &std::process::Output, needle: &str) {
 #[test]
 fn missing_or_non_directory_source_is_named() {
     let w = tempfile::tempdir().unwrap();
-    let out = bale()
-        .arg("pack")
-        .arg(w.path().join("nope"))
-        .arg(w.path().join("i"))
-        .output()
-        .unwrap();
+    let out = pack_output(&w.path().join("nope"), &w.path().join("i"), &[]);
     one_line_error(&out, "nope: No such file or directory");
     rustix::fs::mknodat(
         rustix::fs::CWD,
@@ -49,20 +55,10 @@ fn missing_or_non_directory_source_is_named() {
         0,
     )
     .unwrap();
-    let out = bale()
-        .arg("pack")
-        .arg(w.path().join("fifo"))
-        .arg(w.path().join("i"))
-        .output()
-        .unwrap();
+    let out = pack_output(&w.path().join("fifo"), &w.path().join("i"), &[]);
     one_line_error(&out, "fifo: not a directory");
     std::fs::write(w.path().join("notes.txt"), "x".repeat(2000)).unwrap();
-    let out = bale()
-        .arg("pack")
-        .arg(w.path().join("notes.txt"))
-        .arg(w.path().join("i"))
-        .output()
-        .unwrap();
+    let out = pack_output(&w.path().join("notes.txt"), &w.path().join("i"), &[]);
     one_line_error(&out, "notes.txt: is not a tar archive (a header's checksum");
     assert_eq!(
         leftovers(w.path(), &["fifo", "notes.txt"]),
@@ -124,13 +120,7 @@ with tarfile.open(sys.argv[1] + "/dangling.tar", "w") as t:
         ),
     ];
     for (archive, extra, needle) in cases {
-        let out = bale()
-            .arg("pack")
-            .arg(w.join(archive))
-            .arg(w.join("i.sqfs"))
-            .args(extra)
-            .output()
-            .unwrap();
+        let out = pack_output(&w.join(archive), &w.join("i.sqfs"), extra);
         one_line_error(&out, needle);
         assert!(!w.join("i.sqfs").exists(), "{archive}: image left");
     }
@@ -173,12 +163,7 @@ fn existing_image_is_kept_unless_forced() {
     std::fs::write(w.path().join("src/f"), "data").unwrap();
     let image = w.path().join("i.sqfs");
     std::fs::write(&image, "precious").unwrap();
-    let out = bale()
-        .arg("pack")
-        .arg(w.path().join("src"))
-        .arg(&image)
-        .output()
-        .unwrap();
+    let out = pack_output(&w.path().join("src"), &image, &[]);
     one_line_error(&out, "i.sqfs: already exists (use --force to overwrite)");
     assert_eq!(std::fs::read(&image).unwrap(), b"precious");
     bale()
@@ -389,12 +374,7 @@ fn full_disk_leaves_no_image() {
         std::fs::write(src.join(format!("r{i}")), rng.bytes(1 << 20)).unwrap();
     }
     let small = Tmpfs::new(&w.path().join("small"), "2m");
-    let out = bale()
-        .arg("pack")
-        .arg(&src)
-        .arg(small.dir.join("i.sqfs"))
-        .output()
-        .unwrap();
+    let out = pack_output(&src, &small.dir.join("i.sqfs"), &[]);
     let left = leftovers(&small.dir, &[]);
     drop(small);
     one_line_error(&out, "No space left on device");
