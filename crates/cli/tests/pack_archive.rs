@@ -18,6 +18,12 @@ fn tar(dir: &Path, args: &[&str]) {
     ok(run_in("tar", args, dir));
 }
 
+/// GNU tar in pax format with every attribute namespace, run in `dir`.
+fn pax_tar(dir: &Path, args: &[&str]) {
+    let pax = ["--format=posix", "--xattrs", "--xattrs-include=*"];
+    tar(dir, &[&pax[..], args].concat());
+}
+
 /// A random tree as tar can hold it: everything but sockets.
 fn archivable_tree(root: &Path, seed: u64) {
     std::fs::create_dir(root).unwrap();
@@ -39,8 +45,7 @@ proptest! {
         let work = tempfile::tempdir().unwrap();
         let src = work.path().join("src");
         archivable_tree(&src, seed);
-        tar(work.path(), &["--format=posix", "--xattrs", "--xattrs-include=*",
-            "--numeric-owner", "-cf", "src.tar", "-C", "src", "."]);
+        pax_tar(work.path(), &["--numeric-owner", "-cf", "src.tar", "-C", "src", "."]);
         let image = work.path().join("image.sqfs");
         pack(&work.path().join("src.tar"), &image, &[]);
         check_image(&image, &src, work.path());
@@ -78,15 +83,7 @@ fn every_compression_gives_the_same_image() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     archivable_tree(&w.join("src"), 7);
-    let base = [
-        "--format=posix",
-        "--xattrs",
-        "--xattrs-include=*",
-        "--numeric-owner",
-        "-C",
-        "src",
-        ".",
-    ];
+    let base = ["--numeric-owner", "-C", "src", "."];
     let archives = [
         ("plain.tar", None),
         ("a.tar.gz", Some("--gzip")),
@@ -98,7 +95,7 @@ fn every_compression_gives_the_same_image() {
         let mut args = vec!["-cf", name];
         args.extend(filter);
         args.extend(base);
-        tar(w, &args);
+        pax_tar(w, &args);
     }
     // The root comes from the "./" member, so the archive file's own
     // metadata plays no part.
@@ -184,19 +181,7 @@ fn an_attribute_value_with_newlines_stays_whole_and_forges_nothing() {
     std::os::unix::fs::symlink("harmless", w.join("src/link")).unwrap();
     let value = b"a\n24 linkpath=/etc/shadow\n";
     xattr::set(w.join("src/link"), "trusted.x", value).unwrap();
-    tar(
-        w,
-        &[
-            "--format=posix",
-            "--xattrs",
-            "--xattrs-include=*",
-            "-cf",
-            "x.tar",
-            "-C",
-            "src",
-            ".",
-        ],
-    );
+    pax_tar(w, &["-cf", "x.tar", "-C", "src", "."]);
     let image = w.join("x.sqfs");
     pack(&w.join("x.tar"), &image, &[]);
     let mount = KernelMount::new(&image, &w.join("mnt"));
