@@ -1,5 +1,5 @@
-//! `bale pack SRC IMAGE` (SRC a directory or a tar archive): argument parsing, progress display and the final
-//! summary around the pack engine.
+//! `bale pack SRC IMAGE` (SRC a directory or a tar archive): argument
+//! parsing, progress display and the final summary around the pack engine.
 
 use crate::progress_bar::with_progress;
 use anyhow::Context;
