@@ -9,9 +9,12 @@ use crate::error::{source_err, PackError, Result};
 use crate::options::PackOptions;
 use crate::pipeline::Pipeline;
 use crate::queue::Queue;
-use crate::source_reader::{send_blocks, Chunk, Sink};
+use crate::source_reader::{send_blocks, Chunk, Content, Sink};
 use crate::source_xattrs::SourceXattrs;
+use crate::tar_members::{Member, Members};
 use std::ffi::OsStr;
+use std::io::{self, Read, Seek};
+use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -59,18 +62,32 @@ pub fn read_archive<'o>(
         name.push(OsStr::from_bytes(&member.path));
         let name = PathBuf::from(name);
         let mut sink = Sink::direct(chunks, ordinal);
-        let (size, hash) = send_blocks(
-            p,
-            &mut sink,
-            &name,
-            member.size,
-            opts.block_size,
-            |offset, len| {
-                let mut block = Vec::with_capacity(len);
-                stream.read_content(&member, offset, len, &mut block)?;
-                Ok(block)
-            },
-        )?;
+        let size = member.size;
+        let mut content = MemberContent {
+            stream: &mut stream,
+            member,
+        };
+        let (size, hash) = send_blocks(p, &mut sink, &name, size, opts.block_size, &mut content)?;
         sink.send(Chunk::End { size, hash, xattrs });
+    }
+}
+
+/// A member's content, read from the archive stream; the holes of a
+/// sparse member come from its map.
+struct MemberContent<'a, R> {
+    stream: &'a mut Members<R>,
+    member: Member,
+}
+
+impl<R: Read + Seek> Content for MemberContent<'_, R> {
+    fn read(&mut self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut block = Vec::with_capacity(len);
+        self.stream
+            .read_content(&self.member, offset, len, &mut block)?;
+        Ok(block)
+    }
+
+    fn next_hole(&mut self, offset: u64) -> Option<Range<u64>> {
+        self.member.next_hole(offset)
     }
 }

@@ -1,6 +1,6 @@
 //! The dispatcher walks files in packing order, keeping a window of them
-//! in the readers' hands. Full blocks go to the compression workers (or
-//! become holes when all zero); files smaller than a block are packed into
+//! in the readers' hands. Full blocks go to the compression workers (the
+//! readers send runs of zero blocks as holes); files smaller than a block are packed into
 //! shared fragment blocks, after a check (hash, then bytes) for an
 //! identical tail already stored.
 
@@ -290,11 +290,15 @@ impl<'a> Dispatcher<'a> {
                         return self.small_file(ordinal, block, rx);
                     }
                     blocks += 1;
-                    if block.len() == block_size && is_zero(&block) {
-                        self.send_done(Item::Hole { ordinal })?;
-                    } else {
-                        self.send_job(Item::DataBlock { ordinal }, block)?;
-                    }
+                    self.send_job(Item::DataBlock { ordinal }, block)?;
+                }
+                Chunk::Holes(count) => {
+                    self.p
+                        .progress
+                        .bytes_done
+                        .fetch_add(count * block_size as u64, Ordering::Relaxed);
+                    blocks += count;
+                    self.send_done(Item::Holes { ordinal, count })?;
                 }
                 Chunk::End { size, hash, xattrs } => {
                     self.ended(ordinal, size, xattrs);
@@ -324,7 +328,7 @@ impl<'a> Dispatcher<'a> {
                 hash
             }
             Chunk::Failed(err) => return self.failed(ordinal, err),
-            Chunk::Block(_) => unreachable!("a short block is the last one"),
+            Chunk::Block(_) | Chunk::Holes(_) => unreachable!("a short block is the last one"),
         };
         let len = data.len() as u32;
         let key = hash as u64;
@@ -392,12 +396,6 @@ impl<'a> Dispatcher<'a> {
         block.truncate(len);
         Ok(block)
     }
-}
-
-/// True when every byte is zero; folds 64-byte chunks so it vectorizes.
-fn is_zero(data: &[u8]) -> bool {
-    data.chunks(64)
-        .all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0)
 }
 
 /// How many files fit in a fragment (the tails the dispatcher may remember),

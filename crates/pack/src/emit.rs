@@ -104,11 +104,12 @@ impl Emitter<'_> {
                 self.image.write_at(self.pos, &d.bytes)?;
                 self.pos += d.bytes.len() as u64;
             }
-            Item::Hole { .. } => {
+            Item::Holes { count, .. } => {
                 let block_size = self.block_size;
                 let run = self.run();
-                run.block_sizes.push(BlockSize::HOLE.raw());
-                run.sparse += block_size;
+                let holes = std::iter::repeat_n(BlockSize::HOLE.raw(), count as usize);
+                run.block_sizes.extend(holes);
+                run.sparse += count * block_size;
             }
             Item::Fragment { index } => {
                 let entry = FragmentEntry {

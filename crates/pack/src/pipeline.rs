@@ -35,7 +35,7 @@ pub struct Job {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Item {
     DataBlock { ordinal: u32 },
-    Hole { ordinal: u32 },
+    Holes { ordinal: u32, count: u64 },
     FileEnd { ordinal: u32, outcome: FileOutcome },
     Fragment { index: u32 },
 }
@@ -69,6 +69,26 @@ pub struct Pipeline<'a> {
 }
 
 impl Pipeline<'_> {
+    /// The stages' shared state for `threads` compressors, readers holding
+    /// at most `read_ahead` bytes of blocks of `block_size`.
+    pub fn new(
+        progress: &Progress,
+        read_ahead: u64,
+        block_size: u32,
+        threads: usize,
+    ) -> Pipeline<'_> {
+        Pipeline {
+            progress,
+            budget: Budget::new(read_ahead, read_reserve(block_size)),
+            fragments: FragmentTable::default(),
+            read_jobs: Queue::new(usize::MAX, 1),
+            jobs: Queue::new(threads * 2, 1),
+            done: Queue::new(usize::MAX, threads + 1),
+            stop: AtomicBool::new(false),
+            error: Mutex::new(None),
+        }
+    }
+
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed) || self.progress.cancelled.load(Ordering::Relaxed)
     }
@@ -124,16 +144,7 @@ pub fn write_data(
         Source::Tree { .. } => DEFAULT_READ_AHEAD,
         Source::Archive(_) => ARCHIVE_READ_AHEAD,
     });
-    let p = Pipeline {
-        progress,
-        budget: Budget::new(read_ahead, read_reserve(opts.block_size)),
-        fragments: FragmentTable::default(),
-        read_jobs: Queue::new(usize::MAX, 1),
-        jobs: Queue::new(threads * 2, 1),
-        done: Queue::new(usize::MAX, threads + 1),
-        stop: AtomicBool::new(false),
-        error: Mutex::new(None),
-    };
+    let p = Pipeline::new(progress, read_ahead, opts.block_size, threads);
     // An archive's files, streamed by its reader.
     let streamed = Queue::new(usize::MAX, 1);
     let (dispatched, emitted, archive_tree) = std::thread::scope(|s| {

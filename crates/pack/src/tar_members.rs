@@ -8,6 +8,7 @@ use crate::tar_format::{
     decode_header, decode_sparse_extension, pax_number, pax_records, Block, Header, BLOCK,
 };
 use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::Range;
 
 /// Largest extension data taken (long names, pax records, sparse maps).
 const MAX_EXTENSION: u64 = 16 << 20;
@@ -304,6 +305,23 @@ impl<R: Read + Seek> Members<R> {
 }
 
 impl Member {
+    /// The first hole of the content at or after `offset` (a non-empty
+    /// range no segment covers), if any.
+    pub fn next_hole(&self, offset: u64) -> Option<Range<u64>> {
+        let first = self
+            .segments
+            .partition_point(|g| g.offset + g.len <= offset);
+        let mut at = offset;
+        // An empty segment (GNU tar ends some maps with one) splits nothing.
+        for g in self.segments[first..].iter().filter(|g| g.len > 0) {
+            if g.offset > at {
+                return Some(at..g.offset);
+            }
+            at = at.max(g.offset + g.len);
+        }
+        (at < self.size).then_some(at..self.size)
+    }
+
     /// Takes a sparse map: segments ascending, apart, inside the content,
     /// and together as long as the data stored.
     fn set_sparse(&mut self, map: Vec<(u64, u64)>, real: u64, stored: u64) -> io::Result<()> {
@@ -428,6 +446,49 @@ mod tests {
             assert!(out.len() < 10_000, "endless members");
         }
         Ok(out)
+    }
+
+    #[test]
+    fn holes_are_what_no_segment_covers() {
+        let mut member = Member {
+            position: 0,
+            path: Vec::new(),
+            link: Vec::new(),
+            typeflag: b'0',
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            dev_major: 0,
+            dev_minor: 0,
+            size: 0,
+            xattrs: Vec::new(),
+            segments: Vec::new(),
+            data_start: 0,
+        };
+        // Touching segments, an empty one, and a hole at the end.
+        let map = vec![(10, 5), (15, 5), (30, 0), (40, 10)];
+        member.set_sparse(map, 100, 20).unwrap();
+        let holes: Vec<_> = [0, 12, 20, 25, 30, 45, 50, 99, 100]
+            .iter()
+            .map(|&at| member.next_hole(at))
+            .collect();
+        assert_eq!(
+            holes,
+            [
+                Some(0..10),
+                Some(20..40),
+                Some(20..40),
+                Some(25..40),
+                Some(30..40),
+                Some(50..100),
+                Some(50..100),
+                Some(99..100),
+                None
+            ]
+        );
+        member.set_sparse(vec![(0, 100)], 100, 100).unwrap();
+        assert_eq!(member.next_hole(0), None);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! This crate is pure: it encodes and decodes the structures (superblock,
 //! metadata blocks, inodes, directory listings, lookup tables, xattrs) and
-//! reads images through positioned I/O. It never mounts or spawns anything.
+//! reads images through positioned I/O (and asks a local file where its
+//! holes are, [`holes`]). It never mounts or spawns anything.
 //! `docs/format.md` describes the layout in prose.
 
 pub mod block;
@@ -11,6 +12,7 @@ pub mod bytes;
 pub mod compression;
 pub mod dir;
 pub mod error;
+pub mod holes;
 pub mod inode;
 pub mod metadata;
 pub mod reader;

@@ -4,6 +4,7 @@
 //! locally.
 
 use crate::error::{at_path, Result};
+use bale_squashfs::holes;
 use bale_squashfs::inode::{decode_rdev, InodeData, InodeKind};
 use bale_squashfs::reader::{Archive, Node, ReadAt};
 use bale_squashfs::xattr::split_name;
@@ -11,9 +12,10 @@ use os_display::Quotable;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::Read;
+use std::fs::{File, Metadata};
+use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// One way the image differs from the tree, at one path.
@@ -151,7 +153,7 @@ impl Comparer {
                 if size != md.len() {
                     self.differ(node.path, format!("size: image {size}, tree {}", md.len()));
                 } else {
-                    self.compare_contents(archive, node, &local)?;
+                    self.compare_contents(archive, node, &local, &md)?;
                     return Ok(true);
                 }
             }
@@ -189,31 +191,48 @@ impl Comparer {
         Ok(())
     }
 
+    /// Compares contents block by block. A hole of the image is not read
+    /// where the local file has a hole too (asked only of a file with
+    /// fewer blocks allocated than its size needs).
     fn compare_contents<R: ReadAt>(
         &mut self,
         archive: &Archive<R>,
         node: &Node<'_>,
         local: &Path,
+        md: &Metadata,
     ) -> Result<()> {
-        let mut image = archive.open_file(node.inode)?;
-        let mut tree = std::fs::File::open(local).map_err(at_path(local))?;
-        let (mut a, mut b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-        let mut offset = 0u64;
-        loop {
-            let n = image.read(&mut a).map_err(bale_squashfs::Error::from_io)?;
-            if n == 0 {
-                return Ok(());
+        let layout = archive.file_layout(node.inode)?;
+        let tree = File::open(local).map_err(at_path(local))?;
+        let sparse = holes::may_have_holes(md.len(), md.blocks());
+        let mut hole: Option<Range<u64>> = None;
+        let covers = |hole: &Option<Range<u64>>, r: &Range<u64>| {
+            hole.as_ref()
+                .is_some_and(|h| h.start <= r.start && r.end <= h.end)
+        };
+        let block_size = archive.superblock().block_size as usize;
+        let (mut a, mut b) = (vec![0u8; block_size], vec![0u8; block_size]);
+        for (range, image_hole) in layout.ranges() {
+            if image_hole && sparse {
+                if !covers(&hole, &range) {
+                    hole = holes::next_hole(&tree, range.start, md.len());
+                }
+                if covers(&hole, &range) {
+                    continue;
+                }
             }
-            tree.read_exact(&mut b[..n]).map_err(at_path(local))?;
-            if let Some(i) = a[..n].iter().zip(&b[..n]).position(|(x, y)| x != y) {
+            let len = (range.end - range.start) as usize;
+            let (a, b) = (&mut a[..len], &mut b[..len]);
+            archive.read_layout_at(&layout, range.start, a)?;
+            FileExt::read_exact_at(&tree, b, range.start).map_err(at_path(local))?;
+            if let Some(i) = a.iter().zip(b.iter()).position(|(x, y)| x != y) {
                 self.differ(
                     node.path,
-                    format!("content differs at byte {}", offset + i as u64),
+                    format!("content differs at byte {}", range.start + i as u64),
                 );
                 return Ok(());
             }
-            offset += n as u64;
         }
+        Ok(())
     }
 
     fn compare_xattrs<R: ReadAt>(

@@ -234,22 +234,10 @@ impl<R: ReadAt> Extractor<'_, R> {
         })?;
         let file = std::fs::File::from(fd);
         let layout = self.archive.file_layout(node.inode)?;
-        let block_size = u64::from(self.archive.superblock().block_size);
-        let mut buf = vec![0u8; block_size as usize];
-        let mut offset = 0;
-        let mut block = 0;
-        while offset < layout.size() {
-            let len = (layout.size() - offset).min(block_size) as usize;
-            if !layout.is_hole(block) {
-                let n = self
-                    .archive
-                    .read_layout_at(&layout, offset, &mut buf[..len])?;
-                file.write_all_at(&buf[..n], offset)
-                    .map_err(at_path(&path))?;
-            }
-            offset += len as u64;
-            block += 1;
-        }
+        self.archive
+            .for_each_stored_block(&layout, |offset, data| {
+                file.write_all_at(data, offset).map_err(at_path(&path))
+            })?;
         file.set_len(layout.size()).map_err(at_path(&path))?;
         self.report.files += 1;
         self.report.bytes += layout.size();

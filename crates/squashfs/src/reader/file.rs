@@ -8,6 +8,7 @@ use crate::block::BlockSize;
 use crate::error::{corrupt, Result};
 use crate::inode::{Inode, InodeData};
 use crate::tables::FragmentEntry;
+use std::ops::Range;
 
 /// The positions of a file's blocks, computed once per inode: block `i`
 /// starts at `blocks_start` plus the on-disk sizes of the blocks before it.
@@ -15,6 +16,7 @@ use crate::tables::FragmentEntry;
 #[derive(Clone, Debug)]
 pub struct FileLayout {
     size: u64,
+    block_size: u32,
     blocks: Vec<(u64, BlockSize)>,
     tail: Option<Tail>,
     /// See [`crate::inode::FileInode::fragment_only`].
@@ -48,6 +50,17 @@ impl FileLayout {
     /// Whether data block `i` is a hole (all zeros, not stored).
     pub fn is_hole(&self, i: usize) -> bool {
         self.blocks.get(i).is_some_and(|(_, size)| size.is_hole())
+    }
+
+    /// The file's blocks in order (the tail last) as byte ranges, each with
+    /// whether it is a hole: what a reader that skips holes walks.
+    pub fn ranges(&self) -> impl Iterator<Item = (Range<u64>, bool)> + '_ {
+        let block_size = u64::from(self.block_size);
+        (0..self.size.div_ceil(block_size)).map(move |i| {
+            let start = i * block_size;
+            let end = (start + block_size).min(self.size);
+            (start..end, self.is_hole(i as usize))
+        })
     }
 }
 
@@ -88,6 +101,7 @@ impl<R: ReadAt> Archive<R> {
         };
         Ok(FileLayout {
             size: file.size,
+            block_size: sb.block_size,
             blocks,
             tail,
             fragment_only: file.fragment_only(),
@@ -131,6 +145,22 @@ impl<R: ReadAt> Archive<R> {
             done += n;
         }
         Ok(done)
+    }
+
+    /// Calls `f` with the offset and bytes of each stored block of a file,
+    /// in order, the tail last; holes (zeros, nothing stored) are skipped.
+    pub fn for_each_stored_block<E: From<crate::Error>>(
+        &self,
+        file: &FileLayout,
+        mut f: impl FnMut(u64, &[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut buf = vec![0u8; self.superblock().block_size as usize];
+        for (range, _) in file.ranges().filter(|(_, hole)| !hole) {
+            let buf = &mut buf[..(range.end - range.start) as usize];
+            let n = self.read_layout_at(file, range.start, buf)?;
+            f(range.start, &buf[..n])?;
+        }
+        Ok(())
     }
 
     /// A streaming reader over a regular file's contents.
