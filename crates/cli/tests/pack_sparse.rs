@@ -1,15 +1,18 @@
 //! Sparse files: `bale pack` asks the file system where a file's holes
 //! are and skips them unread, the image keeps them as holes, and the
-//! kernel, unsquashfs and our own reader give back the data and the zeros;
+//! kernel, unsquashfs and our own reader give back the data and the zeros
+//! (`bale mount` answers `SEEK_DATA`/`SEEK_HOLE` as the kernel does);
 //! `bale verify --against` skips holes both sides have and still finds
 //! data the tree has where the image has a hole. A sparse tar member is
 //! packed the same way from its map.
 
 mod support;
 
+use rustix::fs::SeekFrom;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
+use support::fuse::FuseMount;
 use support::*;
 
 const GIB: u64 = 1 << 30;
@@ -60,6 +63,33 @@ fn assert_holds_the_islands(path: &Path, who: &str) {
     }
 }
 
+/// Where `SEEK_DATA` (0) and `SEEK_HOLE` (1) lead from offsets around
+/// the data of the files under `dir`.
+fn seeks(dir: &Path) -> Vec<(&'static str, u8, Result<u64, rustix::io::Errno>)> {
+    let mut offsets = vec![0, 99, 100, 4095, 4096, 131_071, 131_072, SIZE - 1, SIZE];
+    for (at, data) in islands() {
+        let end = at + data.len() as u64;
+        offsets.extend([
+            at.saturating_sub(1),
+            at,
+            at + 1,
+            end - 1,
+            end,
+            end + 131_072,
+        ]);
+    }
+    let mut answers = Vec::new();
+    for name in ["big", "zeros"] {
+        let file = File::open(dir.join(name)).unwrap();
+        for &offset in &offsets {
+            for (whence, to) in [(0, SeekFrom::Data(offset)), (1, SeekFrom::Hole(offset))] {
+                answers.push((name, whence, rustix::fs::seek(&file, to)));
+            }
+        }
+    }
+    answers
+}
+
 fn verify_against(image: &Path, tree: &Path) -> std::process::Output {
     bale()
         .arg("verify")
@@ -92,11 +122,23 @@ fn holes_are_skipped_unread_and_stay_holes() {
     assert!(read < 64 << 20, "bale pack read {read} bytes");
     assert!(std::fs::metadata(&image).unwrap().len() < 4 << 20);
 
-    let mount = KernelMount::new(&image, &w.join("mnt"));
-    assert_holds_the_islands(&mount.dir.join("big"), "kernel mount");
-    let zeros = std::fs::read(mount.dir.join("zeros")).unwrap();
+    let kernel = KernelMount::new(&image, &w.join("mnt"));
+    assert_holds_the_islands(&kernel.dir.join("big"), "kernel mount");
+    let zeros = std::fs::read(kernel.dir.join("zeros")).unwrap();
     assert!(zeros.len() == 1 << 20 && zeros.iter().all(|&b| b == 0));
-    drop(mount);
+    let fuse = FuseMount::new(&image, &w.join("fuse"));
+    assert_holds_the_islands(&fuse.dir.join("big"), "bale mount");
+    let (by_kernel, by_fuse) = (seeks(&kernel.dir), seeks(&fuse.dir));
+    assert_eq!(
+        by_fuse, by_kernel,
+        "SEEK_DATA/SEEK_HOLE: bale mount, kernel"
+    );
+    assert!(
+        by_kernel.contains(&("big", 0, Ok(5 * GIB))),
+        "{by_kernel:?}"
+    );
+    drop(kernel);
+    fuse.unmount(&[]);
 
     let out = w.join("unsquashed");
     unsquashfs(&image, &out);

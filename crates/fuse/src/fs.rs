@@ -13,12 +13,12 @@ use crate::listing::{self, Resume};
 use crate::prefill::Prefill;
 use crate::xattr;
 use bale_squashfs::error::corrupt;
-use bale_squashfs::reader::Archive;
+use bale_squashfs::reader::{Archive, FileLayout};
 use bale_squashfs::{Inode, InodeData, InodeKind};
 use fuser::{
     Errno, FileAttr, FileHandle, Filesystem, Generation, INodeNo, InitFlags, IoctlFlags,
     KernelConfig, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
-    ReplyEntry, ReplyIoctl, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
+    ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
 };
 use std::cell::RefCell;
 use std::ffi::OsStr;
@@ -215,15 +215,39 @@ impl BaleFs {
 
     /// Answers a read from a per-thread buffer (no block-sized allocation
     /// per request).
+    /// Where file `ino`'s blocks live, from the cache.
+    fn layout(&self, ino: INodeNo) -> bale_squashfs::Result<Arc<FileLayout>> {
+        self.layouts.get(ino.0, || {
+            let inode = self.node(ino)?;
+            self.archive.file_layout(&inode)
+        })
+    }
+
+    /// `SEEK_DATA` / `SEEK_HOLE` from `offset`, as on a local file system:
+    /// ENXIO at or past the end, and for data sought in a final hole; the
+    /// end of the file counts as a hole.
+    fn seek(&self, ino: INodeNo, offset: u64, whence: i32) -> Result<u64, Errno> {
+        let layout = self.layout(ino).map_err(|e| self.errors.eio("lseek", &e))?;
+        if offset >= layout.size() {
+            return Err(Errno::ENXIO);
+        }
+        let hole = layout.next_hole(offset);
+        match whence {
+            libc::SEEK_HOLE => Ok(hole.map_or(layout.size(), |h| h.start)),
+            libc::SEEK_DATA => match hole {
+                Some(h) if h.start == offset && h.end == layout.size() => Err(Errno::ENXIO),
+                Some(h) if h.start == offset => Ok(h.end),
+                _ => Ok(offset),
+            },
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
     fn answer_read(&self, ino: INodeNo, offset: u64, size: u32, reply: ReplyData) {
         thread_local! {
             static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
         }
-        let layout = self.layouts.get(ino.0, || {
-            let inode = self.node(ino)?;
-            self.archive.file_layout(&inode)
-        });
-        let layout = match layout {
+        let layout = match self.layout(ino) {
             Ok(layout) => layout,
             Err(e) => return reply.error(self.errors.eio("read", &e)),
         };
@@ -348,6 +372,25 @@ impl Filesystem for BaleFs {
         });
         match result {
             Ok(()) => reply.ok(),
+            Err(errno) => reply.error(errno),
+        }
+    }
+
+    /// Only `SEEK_DATA` and `SEEK_HOLE` reach the server (the kernel
+    /// handles the others): `cp`, `tar --sparse` and the like skip holes
+    /// instead of reading their zeros.
+    fn lseek(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: ReplyLseek,
+    ) {
+        let offset = u64::try_from(offset).map_err(|_| Errno::ENXIO);
+        match offset.and_then(|offset| self.seek(ino, offset, whence)) {
+            Ok(to) => reply.offset(to as i64),
             Err(errno) => reply.error(errno),
         }
     }

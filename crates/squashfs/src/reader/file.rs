@@ -52,6 +52,22 @@ impl FileLayout {
         self.blocks.get(i).is_some_and(|(_, size)| size.is_hole())
     }
 
+    /// The first hole at or after `offset` (a non-empty run of hole
+    /// blocks, from `offset` on if it is inside one), if any: what
+    /// `SEEK_HOLE` and `SEEK_DATA` answer from.
+    pub fn next_hole(&self, offset: u64) -> Option<Range<u64>> {
+        let block_size = u64::from(self.block_size);
+        let first = usize::try_from(offset / block_size).ok()?;
+        let is_hole = |&i: &usize| self.is_hole(i);
+        let start = (first..self.blocks.len()).find(is_hole)?;
+        let end = (start..self.blocks.len())
+            .find(|i| !is_hole(i))
+            .unwrap_or(self.blocks.len());
+        let start = (start as u64 * block_size).max(offset);
+        let end = (end as u64 * block_size).min(self.size);
+        (start < end).then_some(start..end)
+    }
+
     /// The file's blocks in order (the tail last) as byte ranges, each with
     /// whether it is a hole: what a reader that skips holes walks.
     pub fn ranges(&self) -> impl Iterator<Item = (Range<u64>, bool)> + '_ {

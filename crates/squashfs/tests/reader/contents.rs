@@ -135,6 +135,31 @@ fn zstd_image_reads_back_exactly() {
     );
 }
 
+/// The fixture's sparse file (10 blocks and 5 bytes, data only in block
+/// 4): where mksquashfs left holes (its zero tail too), and what is stored.
+#[test]
+fn holes_are_found_where_mksquashfs_left_them() {
+    let f = fixture("zstd", 4096, false, &[]);
+    let archive = Archive::open(File::open(&f.image).unwrap()).unwrap();
+    let inode = archive.lookup_path(b"sparse").unwrap().unwrap().1;
+    let layout = archive.file_layout(&inode).unwrap();
+    let k = 4096u64;
+    assert_eq!(layout.next_hole(0), Some(0..4 * k));
+    assert_eq!(layout.next_hole(100), Some(100..4 * k));
+    let size = 10 * k + 5;
+    assert_eq!(layout.next_hole(4 * k), Some(5 * k..size));
+    assert_eq!(layout.next_hole(9 * k + 1), Some(9 * k + 1..size));
+    assert_eq!(layout.next_hole(size), None);
+    let mut stored = Vec::new();
+    archive
+        .for_each_stored_block(&layout, |offset, data| {
+            stored.push((offset, data.len()));
+            bale_squashfs::Result::Ok(())
+        })
+        .unwrap();
+    assert_eq!(stored, [(4 * k, 4096)]);
+}
+
 #[test]
 fn gzip_small_blocks_read_back_exactly() {
     check_image(&fixture("gzip", 4096, true, &[]));
