@@ -117,9 +117,13 @@ fn holes_are_skipped_unread_and_stay_holes() {
 
     let image = w.join("s.sqfs");
     let before = bytes_read();
-    pack(&src, &image, &[]);
+    let said = ok(bale().arg("pack").arg(&src).arg(&image).output().unwrap());
     let read = bytes_read() - before;
     assert!(read < 64 << 20, "bale pack read {read} bytes");
+    assert!(
+        said.contains("in 2 files, 64.00 GiB of it holes)"),
+        "{said}"
+    );
     assert!(std::fs::metadata(&image).unwrap().len() < 4 << 20);
 
     let kernel = KernelMount::new(&image, &w.join("mnt"));

@@ -35,6 +35,8 @@ pub struct Summary {
     pub files: u64,
     /// File data packed: sizes as read, without the files left out.
     pub input_bytes: u64,
+    /// Of those, zeros stored as holes (nothing in the image).
+    pub hole_bytes: u64,
     pub image_bytes: u64,
     pub duplicate_files: u64,
     pub duplicate_bytes: u64,
@@ -212,6 +214,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
         entries: tree.entries.len() as u64 - skipped_files,
         files: tree.files.len() as u64 - skipped_files,
         input_bytes,
+        hole_bytes: data.runs.values().map(|run| run.sparse).sum(),
         image_bytes,
         duplicate_files: data.report.duplicate_files,
         duplicate_bytes: data.report.duplicate_bytes,

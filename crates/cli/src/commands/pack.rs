@@ -177,8 +177,12 @@ fn report(opts: &PackOptions, s: &Summary) {
     } else {
         0.0
     };
+    let holes = match s.hole_bytes {
+        0 => String::new(),
+        n => format!(", {} of it holes", HumanBytes(n)),
+    };
     println!(
-        "packed {} entries ({} in {} files) into {}: {} ({ratio:.1}%), {} duplicate files ({} saved), {:.1} s",
+        "packed {} entries ({} in {} files{holes}) into {}: {} ({ratio:.1}%), {} duplicate files ({} saved), {:.1} s",
         s.entries,
         HumanBytes(s.input_bytes),
         s.files,
