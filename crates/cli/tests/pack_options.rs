@@ -42,6 +42,45 @@ fn all_root_and_mtime_override_metadata() {
     assert_eq!(m.dir.join("sub").metadata().unwrap().mtime(), 1_000_000_000);
 }
 
+/// `--owner` and `--group` take a name (looked up like `id` does) or a
+/// number, for a tree and for an archive; a name nobody has is refused.
+#[test]
+fn owner_and_group_apply_to_every_entry() {
+    let w = tempfile::tempdir().unwrap();
+    sample(w.path());
+    ok(run_in(
+        "tar",
+        &["-cf", "src.tar", "-C", "src", "."],
+        w.path(),
+    ));
+    let nobody: u32 = ok(run("id", &["-u", "nobody"])).parse().unwrap();
+    for (src, image) in [("src", "dir.sqfs"), ("src.tar", "tar.sqfs")] {
+        let image = w.path().join(image);
+        pack(
+            &w.path().join(src),
+            &image,
+            &["--owner", "nobody", "--group", "4242"],
+        );
+        let listing = listing(&image);
+        let owners: Vec<&str> = listing
+            .lines()
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
+        assert!(owners.len() >= 7, "{listing}");
+        let expected = format!("{nobody}/4242");
+        assert!(owners.iter().all(|o| *o == expected), "{listing}");
+    }
+    let out = bale()
+        .args(["pack", "--owner", "no-such-user-here"])
+        .arg(w.path().join("src"))
+        .arg(w.path().join("x.sqfs"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("'no-such-user-here' for '--owner <USER>': no such user"));
+    assert!(!w.path().join("x.sqfs").exists());
+}
+
 #[test]
 fn source_date_epoch_makes_images_reproducible() {
     let w = tempfile::tempdir().unwrap();

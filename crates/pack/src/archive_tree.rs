@@ -190,10 +190,9 @@ impl ArchiveTree<'_> {
         let id = |n: u64, what: &str| {
             u32::try_from(n).map_err(|_| format!("has a {what} too large for squashfs ({n})"))
         };
-        let (uid, gid) = match self.opts.all_root {
-            true => (0, 0),
-            false => (id(m.uid, "uid")?, id(m.gid, "gid")?),
-        };
+        // An id the image could not hold is an error only if stored.
+        let uid = self.opts.owner.map_or_else(|| id(m.uid, "uid"), Ok)?;
+        let gid = self.opts.group.map_or_else(|| id(m.gid, "gid"), Ok)?;
         Ok(self.opts.meta(m.mode, uid, gid, m.mtime))
     }
 

@@ -28,8 +28,10 @@ pub struct PackOptions {
     /// `false` stores every block raw.
     pub compress: bool,
     pub block_size: u32,
-    /// Store uid and gid 0 for every entry.
-    pub all_root: bool,
+    /// Store this uid for every entry.
+    pub owner: Option<u32>,
+    /// Store this gid for every entry.
+    pub group: Option<u32>,
     /// Use this time for every inode and the superblock.
     pub mtime: Option<u32>,
     /// Glob patterns; one without '/' matches a name at any depth.
@@ -57,7 +59,8 @@ impl PackOptions {
             level: None,
             compress: true,
             block_size: DEFAULT_BLOCK_SIZE,
-            all_root: false,
+            owner: None,
+            group: None,
             mtime: None,
             excludes: Vec::new(),
             one_file_system: false,
@@ -71,14 +74,13 @@ impl PackOptions {
     }
 
     /// The metadata stored for a source entry with these mode bits,
-    /// owner and mtime: `--all-root` and `--mtime` applied, times before
-    /// 1970 or after 2106 (what squashfs can hold) clamped.
+    /// owner and mtime: `--owner`, `--group` and `--mtime` applied, times
+    /// before 1970 or after 2106 (what squashfs can hold) clamped.
     pub fn meta(&self, mode: u32, uid: u32, gid: u32, mtime: i64) -> Meta {
-        let (uid, gid) = if self.all_root { (0, 0) } else { (uid, gid) };
         Meta {
             permissions: (mode & 0o7777) as u16,
-            uid,
-            gid,
+            uid: self.owner.unwrap_or(uid),
+            gid: self.group.unwrap_or(gid),
             mtime: self.mtime.unwrap_or(mtime.clamp(0, u32::MAX as i64) as u32),
         }
     }

@@ -30,9 +30,15 @@ pub struct Args {
     /// Data block size, 4K to 1M (power of two).
     #[arg(short = 'b', long, default_value = "128K", value_parser = parse_size)]
     pub block_size: u32,
-    /// Store uid and gid 0 for every entry.
-    #[arg(long)]
+    /// Store uid and gid 0 for every entry (--owner 0 --group 0).
+    #[arg(long, conflicts_with_all = ["owner", "group"])]
     pub all_root: bool,
+    /// Store this owner for every entry: a user name or a numeric uid.
+    #[arg(long, value_name = "USER", value_parser = parse_user)]
+    pub owner: Option<u32>,
+    /// Store this group for every entry: a group name or a numeric gid.
+    #[arg(long, value_name = "GROUP", value_parser = parse_group)]
+    pub group: Option<u32>,
     /// Set every timestamp to this (seconds since the epoch), for reproducible images.
     #[arg(long, env = "SOURCE_DATE_EPOCH")]
     pub mtime: Option<u32>,
@@ -89,6 +95,37 @@ fn parse_size(s: &str) -> Result<u32, String> {
     u32::try_from(super::parse_bytes(s)?).map_err(|_| format!("size {s:?} too large"))
 }
 
+/// A numeric uid, or the uid of a user name.
+fn parse_user(s: &str) -> Result<u32, String> {
+    parse_id(s, "user", |name| {
+        nix::unistd::User::from_name(name).map(|u| u.map(|u| u.uid.as_raw()))
+    })
+}
+
+/// A numeric gid, or the gid of a group name.
+fn parse_group(s: &str) -> Result<u32, String> {
+    parse_id(s, "group", |name| {
+        nix::unistd::Group::from_name(name).map(|g| g.map(|g| g.gid.as_raw()))
+    })
+}
+
+/// A number as it is, a name through the system's user and group
+/// databases (NSS: files, LDAP, SSSD…).
+fn parse_id(
+    s: &str,
+    what: &str,
+    lookup: impl Fn(&str) -> nix::Result<Option<u32>>,
+) -> Result<u32, String> {
+    if let Ok(id) = s.parse() {
+        return Ok(id);
+    }
+    match lookup(s) {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(format!("no such {what}")),
+        Err(e) => Err(format!("cannot look up the {what}: {e}")),
+    }
+}
+
 /// The patterns of `--exclude` followed by those of each `--exclude-from`
 /// file.
 fn excludes(patterns: Vec<String>, files: &[PathBuf]) -> anyhow::Result<Vec<String>> {
@@ -111,7 +148,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         level: args.level,
         compress: !args.no_compression,
         block_size: args.block_size,
-        all_root: args.all_root,
+        owner: args.owner.or(args.all_root.then_some(0)),
+        group: args.group.or(args.all_root.then_some(0)),
         mtime: args.mtime,
         excludes: excludes(args.excludes, &args.exclude_from)?,
         one_file_system: args.one_file_system,
