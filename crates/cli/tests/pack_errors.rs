@@ -141,6 +141,46 @@ with tarfile.open(sys.argv[1] + "/dangling.tar", "w") as t:
     assert_eq!(left, expected, "temporary files left");
 }
 
+/// A 1 PiB sparse file (tmpfs holds one) needs a block list of 32 GiB:
+/// refused at once, from a tree and from an archive, with the way out.
+#[test]
+fn a_file_too_large_for_a_block_list_is_refused() {
+    let w = tempfile::tempdir().unwrap();
+    let fs = Tmpfs::new(&w.path().join("fs"), "16m");
+    let src = fs.dir.join("src");
+    std::fs::create_dir(&src).unwrap();
+    let huge = std::fs::File::create(src.join("huge")).unwrap();
+    huge.set_len(1 << 50).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&huge, b"x", 1 << 40).unwrap();
+    ok(run_in(
+        "tar",
+        &[
+            "--format=posix",
+            "--sparse",
+            "-cf",
+            "h.tar",
+            "-C",
+            "src",
+            ".",
+        ],
+        &fs.dir,
+    ));
+    for (source, name) in [
+        (src.clone(), "src/huge"),
+        (fs.dir.join("h.tar"), "h.tar/./huge"),
+    ] {
+        let out = pack_output(&source, &fs.dir.join("i.sqfs"), &[]);
+        one_line_error(
+            &out,
+            &format!(
+                "{name}: is too large for an image with 128 KiB blocks (1125899906842624 bytes;"
+            ),
+        );
+        assert!(stderr(&out).contains("a larger --block-size takes more"));
+        assert_eq!(leftovers(&fs.dir, &["src", "h.tar"]), Vec::<String>::new());
+    }
+}
+
 #[test]
 fn an_unreadable_exclude_list_is_named() {
     let w = tempfile::tempdir().unwrap();

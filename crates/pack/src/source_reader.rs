@@ -132,6 +132,12 @@ pub trait Content {
     fn next_hole(&mut self, offset: u64) -> Option<Range<u64>>;
 }
 
+/// Most blocks one file may have: its block list (4 bytes a block, holes
+/// included) is held in memory and stored in its inode. 2^27 blocks are
+/// 512 MiB of list: 16 TiB with 128 KiB blocks (ext4's largest file), 128
+/// TiB with 1 MiB; a size beyond is an archive's claim, not a real file.
+const MAX_FILE_BLOCKS: u64 = 1 << 27;
+
 /// What a zero block adds to the content hash instead of its bytes, so a
 /// hole is hashed without being materialised and a file hashes the same
 /// whether its zeros were read or skipped.
@@ -150,6 +156,16 @@ pub fn send_blocks(
     content: &mut impl Content,
 ) -> Result<(u64, u128), PackError> {
     let full = u64::from(block_size);
+    if expected.div_ceil(full) > MAX_FILE_BLOCKS {
+        return Err(PackError::BadSource {
+            path: path.to_path_buf(),
+            reason: format!(
+                "is too large for an image with {} KiB blocks ({expected} bytes; at most {} blocks a file, a larger --block-size takes more)",
+                full >> 10,
+                MAX_FILE_BLOCKS
+            ),
+        });
+    }
     let mut hasher = Xxh3::new();
     let mut size = 0u64;
     let mut hole = content.next_hole(0);
