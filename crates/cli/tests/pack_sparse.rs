@@ -90,6 +90,18 @@ fn seeks(dir: &Path) -> Vec<(&'static str, u8, Result<u64, rustix::io::Errno>)> 
     answers
 }
 
+/// `dir/src` holding `big`: the islands in a file of [`SIZE`].
+fn sparse_tree(dir: &Path) -> (std::path::PathBuf, File) {
+    let src = dir.join("src");
+    std::fs::create_dir(&src).unwrap();
+    let big = File::create(src.join("big")).unwrap();
+    big.set_len(SIZE).unwrap();
+    for (at, data) in islands() {
+        big.write_all_at(&data, at).unwrap();
+    }
+    (src, big)
+}
+
 fn verify_against(image: &Path, tree: &Path) -> std::process::Output {
     bale()
         .arg("verify")
@@ -105,13 +117,7 @@ fn holes_are_skipped_unread_and_stay_holes() {
     require_root();
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let src = w.join("src");
-    std::fs::create_dir(&src).unwrap();
-    let big = File::create(src.join("big")).unwrap();
-    big.set_len(SIZE).unwrap();
-    for (at, data) in islands() {
-        big.write_all_at(&data, at).unwrap();
-    }
+    let (src, big) = sparse_tree(w);
     // Zeros written, not left as a hole: stored as holes too.
     std::fs::write(src.join("zeros"), vec![0u8; 1 << 20]).unwrap();
 
@@ -181,13 +187,7 @@ fn holes_are_skipped_unread_and_stay_holes() {
 fn a_sparse_members_holes_come_from_its_map() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let src = w.join("src");
-    std::fs::create_dir(&src).unwrap();
-    let big = File::create(src.join("big")).unwrap();
-    big.set_len(SIZE).unwrap();
-    for (at, data) in islands() {
-        big.write_all_at(&data, at).unwrap();
-    }
+    let (src, _) = sparse_tree(w);
     let args = [
         "--format=posix",
         "--sparse",
