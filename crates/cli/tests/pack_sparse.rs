@@ -102,6 +102,13 @@ fn sparse_tree(dir: &Path) -> (std::path::PathBuf, File) {
     (src, big)
 }
 
+/// `bale extract IMAGE DIR/extracted`, asserting success; the new tree.
+fn extracted(image: &Path, dir: &Path) -> std::path::PathBuf {
+    let to = dir.join("extracted");
+    ok(bale().arg("extract").arg(image).arg(&to).output().unwrap());
+    to
+}
+
 fn verify_against(image: &Path, tree: &Path) -> std::process::Output {
     bale()
         .arg("verify")
@@ -153,16 +160,10 @@ fn holes_are_skipped_unread_and_stay_holes() {
     let out = w.join("unsquashed");
     unsquashfs(&image, &out);
     assert_holds_the_islands(&out.join("big"), "unsquashfs");
-    let extract = w.join("extracted");
-    ok(bale()
-        .arg("extract")
-        .arg(&image)
-        .arg(&extract)
-        .output()
-        .unwrap());
-    let extracted = extract.join("big");
-    assert_holds_the_islands(&extracted, "bale extract");
-    let allocated = std::fs::metadata(&extracted).unwrap().blocks() * 512;
+    let extract = extracted(&image, w);
+    let big_extracted = extract.join("big");
+    assert_holds_the_islands(&big_extracted, "bale extract");
+    let allocated = std::fs::metadata(&big_extracted).unwrap().blocks() * 512;
     assert!(
         allocated < 8 << 20,
         "bale extract filled holes: {allocated}"
@@ -203,12 +204,6 @@ fn a_sparse_members_holes_come_from_its_map() {
     assert!(std::fs::metadata(&image).unwrap().len() < 4 << 20);
     let verified = verify_against(&image, &src);
     assert!(verified.status.success(), "{}", stderr(&verified));
-    let extract = w.join("extracted");
-    ok(bale()
-        .arg("extract")
-        .arg(&image)
-        .arg(&extract)
-        .output()
-        .unwrap());
+    let extract = extracted(&image, w);
     assert_holds_the_islands(&extract.join("big"), "bale extract");
 }
