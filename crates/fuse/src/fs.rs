@@ -213,8 +213,6 @@ impl BaleFs {
         }
     }
 
-    /// Answers a read from a per-thread buffer (no block-sized allocation
-    /// per request).
     /// Where file `ino`'s blocks live, from the cache.
     fn layout(&self, ino: INodeNo) -> bale_squashfs::Result<Arc<FileLayout>> {
         self.layouts.get(ino.0, || {
@@ -243,6 +241,8 @@ impl BaleFs {
         }
     }
 
+    /// Answers a read from a per-thread buffer (no block-sized allocation
+    /// per request).
     fn answer_read(&self, ino: INodeNo, offset: u64, size: u32, reply: ReplyData) {
         thread_local! {
             static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };

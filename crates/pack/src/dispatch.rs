@@ -1,8 +1,8 @@
 //! The dispatcher walks files in packing order, keeping a window of them
 //! in the readers' hands. Full blocks go to the compression workers (the
-//! readers send runs of zero blocks as holes); files smaller than a block are packed into
-//! shared fragment blocks, after a check (hash, then bytes) for an
-//! identical tail already stored.
+//! readers send runs of zero blocks as holes); files smaller than a block
+//! are packed into shared fragment blocks, after a check (hash, then
+//! bytes) for an identical tail already stored.
 
 use crate::error::{PackError, Result};
 use crate::image_file::ImageFile;

@@ -6,7 +6,7 @@
 use crate::error::{at_path, Result};
 use bale_squashfs::holes;
 use bale_squashfs::inode::{decode_rdev, InodeData, InodeKind};
-use bale_squashfs::reader::{Archive, Node, ReadAt};
+use bale_squashfs::reader::{Archive, FileLayout, Node, ReadAt};
 use bale_squashfs::xattr::split_name;
 use os_display::Quotable;
 use std::collections::{BTreeMap, BTreeSet};
@@ -149,11 +149,12 @@ impl Comparer {
             }
             InodeData::Directory(_) => self.compare_names(archive, node, &local)?,
             InodeData::File(_) => {
-                let size = archive.file_layout(inode)?.size();
+                let layout = archive.file_layout(inode)?;
+                let size = layout.size();
                 if size != md.len() {
                     self.differ(node.path, format!("size: image {size}, tree {}", md.len()));
                 } else {
-                    self.compare_contents(archive, node, &local, &md)?;
+                    self.compare_contents(archive, &layout, node, &local, &md)?;
                     return Ok(true);
                 }
             }
@@ -197,11 +198,11 @@ impl Comparer {
     fn compare_contents<R: ReadAt>(
         &mut self,
         archive: &Archive<R>,
+        layout: &FileLayout,
         node: &Node<'_>,
         local: &Path,
         md: &Metadata,
     ) -> Result<()> {
-        let layout = archive.file_layout(node.inode)?;
         let tree = File::open(local).map_err(at_path(local))?;
         let sparse = holes::may_have_holes(md.len(), md.blocks());
         let mut hole: Option<Range<u64>> = None;
@@ -222,7 +223,7 @@ impl Comparer {
             }
             let len = (range.end - range.start) as usize;
             let (a, b) = (&mut a[..len], &mut b[..len]);
-            archive.read_layout_at(&layout, range.start, a)?;
+            archive.read_layout_at(layout, range.start, a)?;
             FileExt::read_exact_at(&tree, b, range.start).map_err(at_path(local))?;
             if let Some(i) = a.iter().zip(b.iter()).position(|(x, y)| x != y) {
                 self.differ(
