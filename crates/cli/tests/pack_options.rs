@@ -250,3 +250,32 @@ fn progress_from_an_archive_counts_members_and_bytes() {
     p.exp_string("packed 14 entries").unwrap();
     p.exp_eof().unwrap();
 }
+
+/// A new image gets the mode any new file gets (0666 less the umask, so
+/// the site's users can read a software image), not a temporary file's
+/// 0600; an image replaced with `--force` keeps its permission bits.
+#[test]
+fn a_new_image_follows_the_umask_and_a_replaced_one_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = tempfile::tempdir().unwrap();
+    sample(w.path());
+    let image = w.path().join("i.sqfs");
+    let bale = assert_cmd::cargo::cargo_bin("bale");
+    let src = w.path().join("src");
+    let pack_with_umask = |umask: &str, extra: &[&str]| {
+        let script = format!("umask {umask} && exec \"$@\"");
+        let mut args = vec!["-c", &script, "sh", bale.to_str().unwrap(), "pack", "-q"];
+        args.extend_from_slice(extra);
+        args.extend([src.to_str().unwrap(), image.to_str().unwrap()]);
+        ok(run("sh", &args));
+    };
+    let mode = || image.metadata().unwrap().permissions().mode() & 0o7777;
+    pack_with_umask("022", &[]);
+    assert_eq!(mode(), 0o644);
+    std::fs::remove_file(&image).unwrap();
+    pack_with_umask("027", &[]);
+    assert_eq!(mode(), 0o640);
+    std::fs::set_permissions(&image, std::fs::Permissions::from_mode(0o604)).unwrap();
+    pack_with_umask("077", &["--force"]);
+    assert_eq!(mode(), 0o604);
+}

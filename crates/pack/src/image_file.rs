@@ -2,12 +2,14 @@
 //! written with positioned I/O, synced and renamed into place only when
 //! complete. Dropping it unfinished removes the temporary file. Written
 //! data is handed to the disk as the image grows, so the final sync has
-//! little left to wait for.
+//! little left to wait for. A new image gets the mode any new file gets
+//! (0666 less the umask, as with mksquashfs or cp); one replaced with
+//! `--force` keeps its permission bits.
 
 use crate::error::{PackError, Result};
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,9 +26,13 @@ pub struct ImageFile {
 impl ImageFile {
     /// Creates the temporary file in the destination's directory.
     pub fn create(dest: &Path, force: bool) -> Result<ImageFile> {
-        if !force && dest.symlink_metadata().is_ok() {
+        let existing = dest.symlink_metadata().ok();
+        if !force && existing.is_some() {
             return Err(PackError::Exists(dest.to_path_buf()));
         }
+        let replaced_mode = existing
+            .filter(|m| m.is_file())
+            .map(|m| m.permissions().mode() & 0o777);
         let dir = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -38,7 +44,15 @@ impl ImageFile {
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".bale-tmp")
+            .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(dir)
+            .and_then(|temp| {
+                if let Some(mode) = replaced_mode {
+                    temp.as_file()
+                        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+                }
+                Ok(temp)
+            })
             .map_err(|source| PackError::Output {
                 path: dest.to_path_buf(),
                 source,
