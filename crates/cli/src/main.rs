@@ -121,7 +121,8 @@ fn main() -> ExitCode {
 
 /// The error and its causes, each once: the library errors print their
 /// cause themselves (`PATH: reason`) and also chain it, so anyhow's
-/// `{:#}` would print `PATH: reason: reason`.
+/// `{:#}` would print `PATH: reason: reason`. The system's reasons are
+/// shown as people know them, without Rust's " (os error N)".
 fn one_line(err: &anyhow::Error) -> String {
     let mut line = err.to_string();
     for cause in err.chain().skip(1) {
@@ -131,7 +132,30 @@ fn one_line(err: &anyhow::Error) -> String {
             line.push_str(&cause);
         }
     }
-    line
+    without_error_numbers(&line)
+}
+
+fn without_error_numbers(line: &str) -> String {
+    const MARK: &str = " (os error ";
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(MARK) {
+        let tail = &rest[at + MARK.len()..];
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        let numbered = digits > 0 && tail[digits..].starts_with(')');
+        let skip = if numbered {
+            MARK.len() + digits + 1
+        } else {
+            MARK.len()
+        };
+        out.push_str(&rest[..at]);
+        if !numbered {
+            out.push_str(MARK);
+        }
+        rest = &rest[at + skip..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -153,5 +177,17 @@ fn limit_malloc_arenas(arenas: i32) {
     // SAFETY: mallopt only tunes the allocator; called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, arenas);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_numbers_are_left_out_and_other_parentheses_kept() {
+        let err = anyhow::Error::from(std::io::Error::from_raw_os_error(libc::EISDIR))
+            .context("img.sqfs (os error x)");
+        assert_eq!(one_line(&err), "img.sqfs (os error x): Is a directory");
     }
 }

@@ -279,3 +279,20 @@ fn a_new_image_follows_the_umask_and_a_replaced_one_keeps_its_mode() {
     pack_with_umask("077", &["--force"]);
     assert_eq!(mode(), 0o604);
 }
+
+/// The source path may be a symlink to the tree (as with every tool,
+/// what is beneath is never reached through one), and an image replaced
+/// with `--force` inside the tree is not packed into its successor.
+#[test]
+fn a_symlinked_source_is_followed_and_the_replaced_image_left_out() {
+    let w = tempfile::tempdir().unwrap();
+    sample(w.path());
+    std::os::unix::fs::symlink("src", w.path().join("link")).unwrap();
+    let image = w.path().join("src/i.sqfs");
+    for _ in 0..2 {
+        pack(&w.path().join("link"), &image, &["--force"]);
+    }
+    let names = ok(bale().args(["ls", "-R"]).arg(&image).output().unwrap());
+    assert!(names.contains("keep.txt"), "{names}");
+    assert!(!names.contains("i.sqfs"), "{names}");
+}

@@ -55,7 +55,7 @@ impl ImageFile {
             })
             .map_err(|source| PackError::Output {
                 path: dest.to_path_buf(),
-                source,
+                source: without_temporary_name(source),
             })?;
         Ok(ImageFile {
             temp,
@@ -64,6 +64,7 @@ impl ImageFile {
         })
     }
 
+    /// The file being written.
     pub fn file(&self) -> &File {
         self.temp.as_file()
     }
@@ -128,5 +129,15 @@ impl ImageFile {
             File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
         }
         Ok(())
+    }
+}
+
+/// tempfile's errors end in "at path <the temporary file's name>": a name
+/// the user never gave and never sees (the error line names the image).
+fn without_temporary_name(err: std::io::Error) -> std::io::Error {
+    let text = err.to_string();
+    match text.split_once(" at path ") {
+        Some((reason, _)) => std::io::Error::new(err.kind(), reason.to_string()),
+        None => err,
     }
 }

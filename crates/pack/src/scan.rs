@@ -39,6 +39,10 @@ struct Scanner<'a> {
     source: SourceRoot,
     excludes: Excludes,
     root_dev: u64,
+    /// The image being replaced (`--force`), when it lies in the tree:
+    /// left out, as mksquashfs does, so that repacking a directory into
+    /// itself does not store the previous image in the next.
+    destination: Option<(u64, u64)>,
     progress: &'a Progress,
     report: Mutex<ScanReport>,
 }
@@ -48,18 +52,23 @@ struct Scanner<'a> {
 /// so the data comes from the very tree that was scanned.
 pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport, SourceRoot)> {
     let root = &opts.source;
-    let st = fs::lstat(root).map_err(|e| source_err(root)(e.into()))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
-        return Err(PackError::BadSource {
+    let (source, st) = SourceRoot::open(root).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOTDIR) => PackError::BadSource {
             path: root.clone(),
             reason: "not a directory".into(),
-        });
-    }
+        },
+        _ => source_err(root)(e),
+    })?;
+    let destination = fs::lstat(&opts.image)
+        .ok()
+        .filter(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+        .map(|st| (st.st_dev, st.st_ino));
     let scanner = Scanner {
         opts,
-        source: SourceRoot::open(root).map_err(source_err(root))?,
+        source,
         excludes: Excludes::new(&opts.excludes)?,
         root_dev: st.st_dev,
+        destination,
         progress,
         report: Mutex::new(ScanReport::default()),
     };
@@ -161,6 +170,9 @@ impl Scanner<'_> {
     ) -> Result<Option<Node>> {
         let st = fs::statat(dir, OsStr::from_bytes(&name), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| source_err(path)(e.into()))?;
+        if self.destination == Some((st.st_dev, st.st_ino)) {
+            return Ok(None);
+        }
         self.progress.entries.fetch_add(1, Ordering::Relaxed);
         let file_type = FileType::from_raw_mode(st.st_mode);
         let mut xattrs = None;

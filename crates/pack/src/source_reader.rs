@@ -288,7 +288,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let path = root.path().join("f");
         std::fs::write(&path, "12345").unwrap();
-        let source = SourceRoot::open(root.path()).unwrap();
+        let (source, _) = SourceRoot::open(root.path()).unwrap();
         assert_eq!(open_regular(&source, &path).unwrap().size, 5);
         std::fs::remove_file(&path).unwrap();
         rustix::fs::mknodat(

@@ -38,18 +38,22 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
 const RACE_RETRIES: usize = 8;
 
 impl SourceRoot {
-    /// Opens the source directory `path` (not through a symlink).
-    pub fn open(path: &Path) -> io::Result<SourceRoot> {
+    /// Opens the source directory `path`, following a symlink there (it is
+    /// the path the user gave, which every tool follows; nothing beneath
+    /// it is reached through one), and returns it with its status.
+    pub fn open(path: &Path) -> io::Result<(SourceRoot, fs::Stat)> {
         let fd = fs::open(
             path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(SourceRoot {
+        let st = fs::fstat(&fd)?;
+        let root = SourceRoot {
             path: path.to_path_buf(),
             fd,
             no_openat2: AtomicBool::new(false),
-        })
+        };
+        Ok((root, st))
     }
 
     /// Opens the regular file at `path` (the root or below it) for reading.
@@ -98,7 +102,7 @@ mod tests {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(dir.join("f"), "secret").unwrap();
         }
-        let source = SourceRoot::open(&root).unwrap();
+        let (source, _) = SourceRoot::open(&root).unwrap();
         let file = root.join("d/f");
         source.open_file(&file).unwrap();
 
