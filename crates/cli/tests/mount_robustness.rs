@@ -180,6 +180,18 @@ fn bad_arguments_fail_with_one_line_and_mount_nothing() {
     let out = bale().arg("umount").arg(&dir).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a mount point"));
+
+    // A second mount on the same place would hide the first.
+    let first = FuseMount::new(&image, &dir);
+    let out = bale().arg("mount").arg(&image).arg(&dir).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already mounted there"), "{stderr}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let on_dir = format!(" {} ", dir.display());
+    assert_eq!(mounts.lines().filter(|l| l.contains(&on_dir)).count(), 1);
+    first.unmount(&[]);
+    assert_gone(&dir);
 }
 
 #[test]

@@ -180,7 +180,16 @@ fn cat_streams_the_bytes() {
         .arg("docs")
         .assert()
         .failure()
-        .stderr(predicates::str::contains("not a regular file"));
+        .stderr(predicates::str::ends_with("docs: is a directory\n"));
+    bale()
+        .arg("cat")
+        .arg(&f.image)
+        .arg("link")
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "link: is a symlink to docs/readme (symlinks are not followed)",
+        ));
 }
 
 #[test]

@@ -8,6 +8,7 @@ use crate::fs::BaleFs;
 use crate::options::{fuser_config, MountConfig};
 use crate::server::Server;
 use bale_squashfs::reader::Archive;
+use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags, CWD};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -29,7 +30,8 @@ pub fn mount(config: &MountConfig) -> Result<Server, Error> {
 }
 
 /// The mount point as an absolute path without symlinks; it must be a
-/// directory.
+/// directory with nothing mounted on it (a second mount would hide the
+/// first, whose server would go on serving nobody).
 fn check_mountpoint(path: &Path) -> Result<PathBuf, Error> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::new(path, "mount point does not exist"),
@@ -38,5 +40,16 @@ fn check_mountpoint(path: &Path) -> Result<PathBuf, Error> {
     if !meta.is_dir() {
         return Err(Error::new(path, "mount point is not a directory"));
     }
-    path.canonicalize().map_err(|e| Error::new(path, e))
+    let canonical = path.canonicalize().map_err(|e| Error::new(path, e))?;
+    let x = statx(CWD, &canonical, AtFlags::empty(), StatxFlags::TYPE)
+        .map_err(|e| Error::new(path, std::io::Error::from(e)))?;
+    if x.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT)
+        && x.stx_attributes.contains(StatxAttributes::MOUNT_ROOT)
+    {
+        return Err(Error::new(
+            path,
+            "something is already mounted there (unmount it first)",
+        ));
+    }
+    Ok(canonical)
 }
