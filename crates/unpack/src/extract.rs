@@ -62,7 +62,7 @@ pub fn extract<R: ReadAt>(
     {
         return Err(Error::Refused {
             path: dest.into(),
-            reason: "directory not empty (use force to extract anyway)".into(),
+            reason: "directory not empty (use --force to extract into it anyway)".into(),
         });
     }
     let mut extractor = Extractor {
