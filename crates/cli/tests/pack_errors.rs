@@ -403,6 +403,32 @@ fn vanished_and_failing_files_are_left_out_on_request() {
     assert_eq!(counts(&out.stdout), counts(&reference_stdout));
 }
 
+/// A file written to while it is read (a log a job still appends to) is
+/// stored as read, and said so even with --quiet, as tar does.
+#[test]
+fn a_file_changed_while_read_is_stored_as_read_with_a_warning() {
+    let s = FaultySource::new();
+    let out = s.pack(&["--quiet", "--exclude", "ghost", "--exclude", "badsector"]);
+    let stderr = stderr(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "bale: warning: {}: changed while being read; the image holds what was read\n",
+            s.mount.dir.join("grows").display()
+        )
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let healthy = scratch.path().join("healthy");
+    s.mount.healthy_copy(&healthy);
+    let extracted = scratch.path().join("extracted");
+    unsquashfs(&s.image(), &extracted);
+    assert_eq!(
+        diff_trees(&healthy, &extracted, Checks::default()),
+        Vec::<String>::new()
+    );
+}
+
 #[test]
 fn full_disk_leaves_no_image() {
     require_root();

@@ -21,6 +21,7 @@ use crate::tree::Tree;
 use bale_squashfs::tables::FragmentEntry;
 use bale_squashfs::CompressionSpec;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -64,6 +65,8 @@ pub struct Pipeline<'a> {
     pub read_jobs: Queue<ReadJob>,
     pub jobs: Queue<Job>,
     pub done: Queue<Done>,
+    /// Files that changed while they were read (reported, not fatal).
+    pub changed: Mutex<Vec<PathBuf>>,
     stop: AtomicBool,
     error: Mutex<Option<PackError>>,
 }
@@ -84,6 +87,7 @@ impl Pipeline<'_> {
             read_jobs: Queue::new(usize::MAX, 1),
             jobs: Queue::new(threads * 2, 1),
             done: Queue::new(usize::MAX, threads + 1),
+            changed: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             error: Mutex::new(None),
         }
@@ -125,6 +129,8 @@ pub struct DataLayout {
     pub report: EmitReport,
     /// Files left out by `--skip-unreadable`.
     pub skipped: Vec<PackError>,
+    /// Files that changed while they were read, sorted.
+    pub changed: Vec<PathBuf>,
 }
 
 /// Writes the data of every file of `source` starting at `start`: a
@@ -205,6 +211,8 @@ pub fn write_data(
     };
     emitted.report.duplicate_files += dispatched.duplicates.files;
     emitted.report.duplicate_bytes += dispatched.duplicates.bytes;
+    let mut changed = std::mem::take(&mut *p.changed.lock().unwrap());
+    changed.sort_unstable();
     let mut layout = DataLayout {
         files: dispatched.files,
         runs: emitted.runs,
@@ -213,6 +221,7 @@ pub fn write_data(
         end: emitted.end,
         report: emitted.report,
         skipped: dispatched.skipped,
+        changed,
     };
     match (source, archive_tree) {
         (Source::Tree { tree, report, .. }, _) => Ok((tree, report, layout)),

@@ -85,6 +85,9 @@ fn read_one(
         false => SourceXattrs::default(),
     };
     let (size, hash) = send_blocks(p, sink, path, file.size, block_size, &mut file)?;
+    if file.changed_since_opened() {
+        p.changed.lock().unwrap().push(path.to_path_buf());
+    }
     Ok(Chunk::End { size, hash, xattrs })
 }
 
@@ -222,8 +225,23 @@ fn is_zero(data: &[u8]) -> bool {
 struct SourceFile {
     file: File,
     size: u64,
+    /// Its modification time when opened (seconds, nanoseconds).
+    mtime: (i128, i128),
     /// Whether it may hold holes worth asking for.
     sparse: bool,
+}
+
+impl SourceFile {
+    /// Whether it was written to since it was opened (as `tar` checks):
+    /// its size or modification time is no longer what it was.
+    fn changed_since_opened(&self) -> bool {
+        rustix::fs::fstat(&self.file)
+            .is_ok_and(|st| st.st_size as u64 != self.size || modified(&st) != self.mtime)
+    }
+}
+
+fn modified(st: &rustix::fs::Stat) -> (i128, i128) {
+    (i128::from(st.st_mtime), i128::from(st.st_mtime_nsec))
 }
 
 impl Content for SourceFile {
@@ -240,7 +258,8 @@ impl Content for SourceFile {
 
 /// Opens the file at `path` beneath the source root, with its size now:
 /// what a reader will read, never more (a file growing while we pack is
-/// stored as it was, a shrinking one as it now is). An entry that is no
+/// stored as it was, a shrinking one as it now is; either is reported
+/// when it happens during the read). An entry that is no
 /// longer a regular file fails (opening a FIFO does not block: the open is
 /// non-blocking).
 fn open_regular(source: &SourceRoot, path: &Path) -> Result<SourceFile, PackError> {
@@ -256,6 +275,7 @@ fn open_regular(source: &SourceRoot, path: &Path) -> Result<SourceFile, PackErro
     Ok(SourceFile {
         file: File::from(fd),
         size,
+        mtime: modified(&st),
         sparse: holes::may_have_holes(size, st.st_blocks as u64),
     })
 }

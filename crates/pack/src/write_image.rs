@@ -44,6 +44,9 @@ pub struct Summary {
     pub skipped: Vec<PackError>,
     /// Mount points not descended into (`--one-file-system`).
     pub other_fs: Vec<PathBuf>,
+    /// Files that changed while they were read: the image holds what was
+    /// read, which may mix old and new content.
+    pub changed: Vec<PathBuf>,
     /// Attributes in namespaces squashfs cannot store.
     pub dropped_xattrs: u64,
     pub elapsed: Duration,
@@ -220,6 +223,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
         duplicate_bytes: data.report.duplicate_bytes,
         skipped,
         other_fs: scan_report.other_fs,
+        changed: data.changed,
         dropped_xattrs,
         elapsed: started.elapsed(),
         phases: [

@@ -169,8 +169,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let result = with_progress(&progress, args.quiet, || pack(&opts, &progress));
     match result {
         Ok(summary) => {
+            warn(&summary);
             if !args.quiet {
-                report(&opts, &summary);
+                print_summary(&opts, &summary);
             }
             if args.verbose {
                 for (phase, took) in summary.phases {
@@ -190,7 +191,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn report(opts: &PackOptions, s: &Summary) {
+/// What the pack left out or could not store as it was: printed even
+/// with `--quiet`, which silences only the progress bar and the summary.
+fn warn(s: &Summary) {
     const SHOWN: usize = 10;
     for e in s.skipped.iter().take(SHOWN) {
         eprintln!("bale: skipped {e}");
@@ -204,12 +207,28 @@ fn report(opts: &PackOptions, s: &Summary) {
             p.display()
         );
     }
+    for p in s.changed.iter().take(SHOWN) {
+        eprintln!(
+            "bale: warning: {}: changed while being read; the image holds what was read",
+            p.display()
+        );
+    }
+    if s.changed.len() > SHOWN {
+        eprintln!(
+            "bale: warning: {} files changed while being read",
+            s.changed.len()
+        );
+    }
     if s.dropped_xattrs > 0 {
         eprintln!(
             "bale: warning: {} extended attributes outside the user., trusted. and security. namespaces were not stored",
             s.dropped_xattrs
         );
     }
+}
+
+/// The summary line.
+fn print_summary(opts: &PackOptions, s: &Summary) {
     let ratio = if s.input_bytes > 0 {
         100.0 * s.image_bytes as f64 / s.input_bytes as f64
     } else {

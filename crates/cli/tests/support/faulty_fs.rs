@@ -1,7 +1,9 @@
 //! A FUSE source tree that fails on cue, served from the test process:
 //! `ghost` is listed and stat'ed like any file but has vanished when
 //! opened (ENOENT), `badsector` reads its first 128 KiB and then fails
-//! with EIO like a bad disk; the other files read normally. Nothing is
+//! with EIO like a bad disk, `grows` is written to (size and modification
+//! time change) once it has been read to its end, like a log a job is
+//! still appending to; the other files read normally. Nothing is
 //! cached by the kernel (zero TTLs, direct I/O), so every fault is met
 //! exactly where it is placed. Dropping the mount unmounts it.
 
@@ -12,6 +14,7 @@ use fuser::{
 };
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,13 +25,36 @@ enum Fault {
     Vanished,
     /// Reads below this offset succeed, reads at or beyond it give EIO.
     IoErrorFrom(u64),
+    /// Reads well, then grows by [`GROWTH`] bytes once read to its end.
+    Grows,
 }
+
+/// What a growing file gains (bytes, and seconds of modification time).
+const GROWTH: u64 = 100;
 
 /// A file at the root of the tree: its name, content and fault, if any.
 struct SourceFile {
     name: &'static str,
     data: Vec<u8>,
     fault: Option<Fault>,
+    /// A [`Fault::Grows`] file has been read to its end.
+    grown: AtomicBool,
+}
+
+impl SourceFile {
+    fn new(name: &'static str, data: Vec<u8>, fault: Option<Fault>) -> SourceFile {
+        SourceFile {
+            name,
+            data,
+            fault,
+            grown: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether it reads whole: it may only change while being read.
+    fn readable(&self) -> bool {
+        matches!(self.fault, None | Some(Fault::Grows))
+    }
 }
 
 /// Bytes that differ from block to block (no holes, no duplicates).
@@ -42,31 +68,16 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 /// one spanning several blocks and one small enough for a fragment.
 fn source_files() -> Vec<SourceFile> {
     vec![
-        SourceFile {
-            name: "a-small",
-            data: b"small and healthy\n".to_vec(),
-            fault: None,
-        },
-        SourceFile {
-            name: "badsector",
-            data: pattern(300 << 10, 3),
-            fault: Some(Fault::IoErrorFrom(128 << 10)),
-        },
-        SourceFile {
-            name: "big",
-            data: pattern(200 << 10, 5),
-            fault: None,
-        },
-        SourceFile {
-            name: "ghost",
-            data: pattern(10_000, 7),
-            fault: Some(Fault::Vanished),
-        },
-        SourceFile {
-            name: "z-small",
-            data: b"last one\n".to_vec(),
-            fault: None,
-        },
+        SourceFile::new("a-small", b"small and healthy\n".to_vec(), None),
+        SourceFile::new(
+            "badsector",
+            pattern(300 << 10, 3),
+            Some(Fault::IoErrorFrom(128 << 10)),
+        ),
+        SourceFile::new("big", pattern(200 << 10, 5), None),
+        SourceFile::new("ghost", pattern(10_000, 7), Some(Fault::Vanished)),
+        SourceFile::new("grows", pattern(150 << 10, 9), Some(Fault::Grows)),
+        SourceFile::new("z-small", b"last one\n".to_vec(), None),
     ]
 }
 
@@ -86,7 +97,7 @@ impl FaultyFs {
     }
 
     fn attr(&self, ino: INodeNo) -> Option<FileAttr> {
-        let (kind, size, perm) = match ino {
+        let (kind, mut size, perm) = match ino {
             INodeNo::ROOT => (FileType::Directory, 0, 0o755),
             _ => (
                 FileType::RegularFile,
@@ -94,7 +105,14 @@ impl FaultyFs {
                 0o644,
             ),
         };
-        let time = SystemTime::UNIX_EPOCH + MTIME;
+        let mut time = SystemTime::UNIX_EPOCH + MTIME;
+        if self
+            .file(ino)
+            .is_some_and(|f| f.grown.load(Ordering::Relaxed))
+        {
+            size += GROWTH;
+            time += Duration::from_secs(GROWTH);
+        }
         Some(FileAttr {
             ino,
             size,
@@ -188,6 +206,9 @@ impl Filesystem for FaultyFs {
         let start = offset.min(readable);
         let end = (offset + u64::from(size)).min(readable);
         reply.data(&f.data[start as usize..end as usize]);
+        if f.fault == Some(Fault::Grows) && end == readable {
+            f.grown.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -218,14 +239,14 @@ impl FaultyMount {
         }
     }
 
-    /// The files that read without fault, written as a plain tree at `dir`
-    /// with the attributes they have here: what a pack that leaves out the
-    /// faulty ones must store.
+    /// The files that read without fault (a growing one as it was read),
+    /// written as a plain tree at `dir` with the attributes they had when
+    /// listed: what a pack that leaves out the faulty ones must store.
     pub fn healthy_copy(&self, dir: &Path) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir(dir).unwrap();
         let time = SystemTime::UNIX_EPOCH + MTIME;
-        for f in self.files.iter().filter(|f| f.fault.is_none()) {
+        for f in self.files.iter().filter(|f| f.readable()) {
             let path = dir.join(f.name);
             std::fs::write(&path, &f.data).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
