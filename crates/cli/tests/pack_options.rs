@@ -119,6 +119,51 @@ fn excludes_match_names_anywhere_and_paths_from_the_top() {
     assert!(!list.contains(".git"), "{list}");
 }
 
+/// rsync's reading of a pattern, for a tree and for an archive of it: a
+/// leading '/' anchors at the top, a trailing '/' spares files.
+#[test]
+fn excludes_anchor_on_a_leading_slash_and_take_directories_on_a_trailing_one() {
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    for dir in ["build/x", "sub/build", "sub/cache", "keep"] {
+        std::fs::create_dir_all(src.join(dir)).unwrap();
+    }
+    for file in ["build/x/f", "sub/build/g", "keep/cache", "a.c"] {
+        std::fs::write(src.join(file), "data").unwrap();
+    }
+    ok(run_in(
+        "tar",
+        &["-cf", "src.tar", "-C", "src", "."],
+        w.path(),
+    ));
+    for source in ["src", "src.tar"] {
+        let image = w.path().join("i.sqfs");
+        pack(
+            &w.path().join(source),
+            &image,
+            &["--force", "-e", "/build", "-e", "cache/"],
+        );
+        let list = listing(&image);
+        let names: Vec<&str> = list
+            .lines()
+            .filter_map(|l| l.split("squashfs-root").nth(1))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "",
+                "/a.c",
+                "/keep",
+                "/keep/cache",
+                "/sub",
+                "/sub/build",
+                "/sub/build/g"
+            ],
+            "{source}"
+        );
+    }
+}
+
 #[test]
 fn exclude_from_reads_one_pattern_a_line() {
     let w = tempfile::tempdir().unwrap();

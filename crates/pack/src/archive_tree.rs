@@ -108,7 +108,7 @@ impl ArchiveTree<'_> {
             return Ok(());
         }
         let names = components(&member.path)?;
-        if self.excluded(&names) {
+        if self.excluded(&names, is_directory(member)) {
             return Ok(());
         }
         let mut leaf = self.leaf(member)?;
@@ -142,17 +142,14 @@ impl ArchiveTree<'_> {
         Ok(())
     }
 
-    /// What a member describes, before it is placed. An old archive marks
-    /// a directory as a file whose name ends in '/'.
+    /// What a member describes, before it is placed.
     fn leaf(&mut self, m: &Member) -> std::result::Result<Building, String> {
         let link_target = || match m.link.is_empty() {
             true => Err("has no link target".to_string()),
             false => Ok(m.link.clone().into_boxed_slice()),
         };
         let device = encode_rdev(m.dev_major, m.dev_minor);
-        // 'D' is a GNU incremental dump's directory, its listing as data.
-        let old_style_dir = matches!(m.typeflag, b'0' | b'\0' | b'7') && m.path.ends_with(b"/");
-        if matches!(m.typeflag, b'5' | b'D') || old_style_dir {
+        if is_directory(m) {
             return Ok(Building {
                 meta: self.meta(m)?,
                 ..directory(self.implicit)
@@ -196,12 +193,16 @@ impl ArchiveTree<'_> {
         Ok(self.opts.meta(m.mode, uid, gid, m.mtime))
     }
 
-    /// Whether the member or a directory above it is excluded.
-    fn excluded(&self, names: &[&[u8]]) -> bool {
+    /// Whether the member (a directory if `is_dir`) or a directory above
+    /// it is excluded.
+    fn excluded(&self, names: &[&[u8]], is_dir: bool) -> bool {
         let mut rel = PathBuf::new();
-        names.iter().any(|name| {
+        names.iter().enumerate().any(|(i, name)| {
             rel.push(OsStr::from_bytes(name));
-            self.excludes.matches(&rel)
+            match i + 1 < names.len() || is_dir {
+                true => self.excludes.matches_dir(&rel),
+                false => self.excludes.matches(&rel),
+            }
         })
     }
 }
@@ -299,6 +300,14 @@ fn components(path: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
         }
     }
     Ok(names)
+}
+
+/// Whether a member describes a directory: 'D' is a GNU incremental
+/// dump's directory (its listing as data); an old archive marks one as a
+/// file whose name ends in '/'.
+fn is_directory(m: &Member) -> bool {
+    let old_style_dir = matches!(m.typeflag, b'0' | b'\0' | b'7') && m.path.ends_with(b"/");
+    matches!(m.typeflag, b'5' | b'D') || old_style_dir
 }
 
 fn is_dir(b: &Building) -> bool {

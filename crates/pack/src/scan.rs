@@ -173,8 +173,11 @@ impl Scanner<'_> {
         if self.destination == Some((st.st_dev, st.st_ino)) {
             return Ok(None);
         }
-        self.progress.entries.fetch_add(1, Ordering::Relaxed);
         let file_type = FileType::from_raw_mode(st.st_mode);
+        if file_type == FileType::Directory && self.excludes.matches_dir(rel) {
+            return Ok(None);
+        }
+        self.progress.entries.fetch_add(1, Ordering::Relaxed);
         let mut xattrs = None;
         let kind = match file_type {
             FileType::Directory if self.opts.one_file_system && st.st_dev != self.root_dev => {

@@ -42,7 +42,9 @@ pub struct Args {
     /// Set every timestamp to this (seconds since the epoch), for reproducible images.
     #[arg(long, env = "SOURCE_DATE_EPOCH")]
     pub mtime: Option<u32>,
-    /// Leave out entries matching this glob (repeatable); without '/', matches a name at any depth.
+    /// Leave out entries matching this glob (repeatable), as rsync reads it: without '/', a
+    /// name at any depth; with one (a leading '/' too), a path from the top; a trailing '/'
+    /// matches directories only.
     #[arg(short = 'e', long = "exclude", value_name = "PATTERN")]
     pub excludes: Vec<String>,
     /// Read --exclude patterns from FILE, one per line (repeatable); blank
