@@ -309,6 +309,22 @@ impl FaultySource {
             .unwrap()
     }
 
+    /// Asserts that the image holds the healthy files as they are, no more
+    /// (unsquashfs'd and compared); returns the scratch directory with
+    /// their copy at `healthy`.
+    fn assert_image_holds_the_healthy_files(&self) -> tempfile::TempDir {
+        let scratch = tempfile::tempdir().unwrap();
+        let healthy = scratch.path().join("healthy");
+        self.mount.healthy_copy(&healthy);
+        let extracted = scratch.path().join("extracted");
+        unsquashfs(&self.image(), &extracted);
+        assert_eq!(
+            diff_trees(&healthy, &extracted, Checks::default()),
+            Vec::<String>::new()
+        );
+        scratch
+    }
+
     /// Packing with `excluded` left out fails on `faulty` for `reason`,
     /// without an image and, with `--force`, without touching the old one.
     fn fails_on(&self, faulty: &str, excluded: &str, reason: &str) {
@@ -380,15 +396,8 @@ fn vanished_and_failing_files_are_left_out_on_request() {
 
     // Exactly the image of the healthy files alone: neither a name nor
     // partial data of the failed files is stored.
-    let scratch = tempfile::tempdir().unwrap();
+    let scratch = s.assert_image_holds_the_healthy_files();
     let healthy = scratch.path().join("healthy");
-    s.mount.healthy_copy(&healthy);
-    let extracted = scratch.path().join("extracted");
-    unsquashfs(&s.image(), &extracted);
-    assert_eq!(
-        diff_trees(&healthy, &extracted, Checks::default()),
-        Vec::<String>::new()
-    );
     let reference = scratch.path().join("healthy.sqfs");
     let reference_stdout = succeed(bale().arg("pack").arg(&healthy).arg(&reference));
     assert!(
@@ -418,15 +427,7 @@ fn a_file_changed_while_read_is_stored_as_read_with_a_warning() {
             s.mount.dir.join("grows").display()
         )
     );
-    let scratch = tempfile::tempdir().unwrap();
-    let healthy = scratch.path().join("healthy");
-    s.mount.healthy_copy(&healthy);
-    let extracted = scratch.path().join("extracted");
-    unsquashfs(&s.image(), &extracted);
-    assert_eq!(
-        diff_trees(&healthy, &extracted, Checks::default()),
-        Vec::<String>::new()
-    );
+    s.assert_image_holds_the_healthy_files();
 }
 
 #[test]
