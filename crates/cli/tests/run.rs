@@ -407,9 +407,32 @@ fn commands_that_cannot_start_exit_as_in_a_shell_and_leave_nothing() {
         ),
     ];
     for backend in ["kernel", "fuse"] {
-        for (program, code, reason) in &cases {
-            let out = bale_as(USER, &["run", "--backend", backend, &spec, "--", program]);
-            assert_eq!(out.status.code(), Some(*code), "{backend}: {out:?}");
+        let run = |path: &str, program: &str| {
+            let args = [
+                path,
+                env!("CARGO_BIN_EXE_bale"),
+                "run",
+                "--backend",
+                backend,
+                &spec,
+                "--",
+                program,
+            ];
+            frame::as_user(USER, "env", &args)
+        };
+        let plain_path = "PATH=/usr/bin:/bin";
+        let mut outcomes: Vec<_> = cases
+            .iter()
+            .map(|(program, code, reason)| (run(plain_path, program), *code, reason.clone()))
+            .collect();
+        // Not in PATH, which holds a directory the user may not read (exec
+        // then answers EACCES): not found all the same, as in a shell.
+        for path in [plain_path, "PATH=/root:/usr/bin:/bin"] {
+            let reason = "no-such-command: command not found".to_string();
+            outcomes.push((run(path, "no-such-command"), 127, reason));
+        }
+        for (out, code, reason) in outcomes {
+            assert_eq!(out.status.code(), Some(code), "{backend}: {out:?}");
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(stderr.lines().count(), 1, "{backend}: {stderr}");
             assert!(stderr.contains(reason.as_str()), "{backend}: {stderr}");

@@ -9,24 +9,40 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The one-line reason `command` failed to start with `err`, and the exit
-/// status to report.
+/// status to report. A program searched for in `PATH` and found nowhere
+/// is "command not found", as shells say, also when the search met a
+/// directory the caller may not read (exec then reports EACCES).
 pub fn failure(command: &Command, err: &std::io::Error) -> (String, u8) {
-    let (reason, status) = if err.kind() != ErrorKind::NotFound {
-        (err.to_string(), 126)
-    } else if let Some(interp) = resolve(command).as_deref().and_then(interpreter) {
-        (format!("{interp}: bad interpreter: {err}"), 126)
+    let file = resolve(command);
+    let searched = !has_slash(command.get_program());
+    let missing = matches!(
+        err.kind(),
+        ErrorKind::NotFound | ErrorKind::PermissionDenied
+    );
+    let system = err.to_string();
+    let system = system.split(" (os error ").next().unwrap_or_default();
+    let (reason, status) = if searched && file.is_none() && missing {
+        ("command not found".to_string(), 127)
+    } else if err.kind() != ErrorKind::NotFound {
+        (system.to_string(), 126)
+    } else if let Some(interp) = file.as_deref().and_then(interpreter) {
+        (format!("{interp}: bad interpreter: {system}"), 126)
     } else {
-        (err.to_string(), 127)
+        (system.to_string(), 127)
     };
     let program = Path::new(command.get_program()).display();
     (format!("{program}: {reason}"), status)
+}
+
+fn has_slash(program: &OsStr) -> bool {
+    program.as_encoded_bytes().contains(&b'/')
 }
 
 /// The file `command` names: its program if that has a `/`, else the
 /// first match in the `PATH` the command runs with.
 fn resolve(command: &Command) -> Option<PathBuf> {
     let program = command.get_program();
-    if program.as_encoded_bytes().contains(&b'/') {
+    if has_slash(program) {
         return Some(PathBuf::from(program));
     }
     let path: Option<OsString> = command
