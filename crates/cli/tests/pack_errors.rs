@@ -197,6 +197,20 @@ fn an_unreadable_exclude_list_is_named() {
 }
 
 #[test]
+fn standard_output_is_refused_as_the_image() {
+    let w = tempfile::tempdir().unwrap();
+    std::fs::create_dir(w.path().join("src")).unwrap();
+    let out = bale()
+        .current_dir(w.path())
+        .args(["pack", "src", "-"])
+        .output()
+        .unwrap();
+    one_line_error(&out, "-: an image cannot go to standard output");
+    assert!(out.stdout.is_empty());
+    assert_eq!(leftovers(w.path(), &["src"]), Vec::<String>::new());
+}
+
+#[test]
 fn existing_image_is_kept_unless_forced() {
     let w = tempfile::tempdir().unwrap();
     std::fs::create_dir(w.path().join("src")).unwrap();

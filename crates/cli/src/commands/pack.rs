@@ -145,6 +145,11 @@ fn excludes(patterns: Vec<String>, files: &[PathBuf]) -> anyhow::Result<Vec<Stri
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.image.as_os_str() == "-" {
+        anyhow::bail!(
+            "-: an image cannot go to standard output (its start points to tables written last); name a file"
+        );
+    }
     let opts = PackOptions {
         codec: args.codec,
         level: args.level,
