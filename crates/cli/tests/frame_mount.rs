@@ -228,6 +228,22 @@ fn create_refuses_oversized_images_and_leaves_nothing_behind() {
         ],
     );
     assert!(refusal(&out, 1).contains("already exists"));
+    let small = home.join("small.img");
+    let out = bale_as(
+        "bale-test",
+        &["create", small.to_str().unwrap(), "--size", "1K"],
+    );
+    assert!(refusal(&out, 1).contains("small.img: --size 1024: an ext4 image needs at least 1M"));
+    // Errors name the image, not the temporary file it is built in.
+    let nowhere = home.join("no-dir/x.img");
+    let out = bale_as(
+        "bale-test",
+        &["create", nowhere.to_str().unwrap(), "--size", "8M"],
+    );
+    assert_eq!(
+        refusal(&out, 1).trim_end(),
+        format!("bale: {}: No such file or directory", nowhere.display())
+    );
     let names: Vec<_> = std::fs::read_dir(&home)
         .unwrap()
         .map(|e| e.unwrap().file_name())

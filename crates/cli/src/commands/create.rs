@@ -35,6 +35,9 @@ const SMALL_INODE_RATIO: u64 = 4096;
 const INODE_SIZE: u64 = 256;
 /// Journal and other fixed metadata of a small file system.
 const FIXED_OVERHEAD: u64 = 32 << 20;
+/// The smallest image made: mke2fs needs some 64 KiB, and anything much
+/// smaller than a megabyte holds nothing.
+const MIN_SIZE: u64 = 1 << 20;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = bale_site::load(bale_site::Trust::User)?;
@@ -49,13 +52,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             size_for(dir, args.oversize)?
         }
+        (None, Some(size)) if size < MIN_SIZE => {
+            bail!("{shown}: --size {size}: an ext4 image needs at least 1M")
+        }
         (None, Some(size)) => size,
         (None, None) => unreachable!("clap requires --size or --from"),
     };
     bale_policy::image_size(size, config.max_user_image_size.value)
         .map_err(|r| anyhow::anyhow!("{shown}: {r}"))?;
     let temp = temp_beside(&args.image)?;
-    let built = build(&temp.0, size, args.from.as_deref());
+    let built = build(&temp.0, size, args.from.as_deref(), &args.image);
     match built.and_then(|()| std::fs::rename(&temp.0, &args.image).with_context(|| shown.clone()))
     {
         Ok(()) => {
@@ -67,13 +73,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn build(temp: &Path, size: u64, from: Option<&Path>) -> anyhow::Result<()> {
+/// Formats `temp`, the file that becomes `image` (which errors name).
+fn build(temp: &Path, size: u64, from: Option<&Path>, image: &Path) -> anyhow::Result<()> {
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(temp)
-        .with_context(|| temp.display().to_string())?;
+        .with_context(|| image.display().to_string())?;
     file.set_len(size)
-        .with_context(|| temp.display().to_string())?;
+        .with_context(|| image.display().to_string())?;
     drop(file);
     let owner = format!(
         "root_owner={}:{}",
@@ -87,7 +94,7 @@ fn build(temp: &Path, size: u64, from: Option<&Path>) -> anyhow::Result<()> {
         argv.extend([OsStr::new("-d"), dir.as_os_str()]);
     }
     argv.push(temp.as_os_str());
-    e2fs::run("mke2fs", &argv, temp).map_err(|e| match from {
+    e2fs::run("mke2fs", &argv, image).map_err(|e| match from {
         Some(_) => e.context("the tree did not fit: try a larger --oversize"),
         None => e,
     })
@@ -140,6 +147,6 @@ fn temp_beside(image: &Path) -> anyhow::Result<Temp> {
         .write(true)
         .create_new(true)
         .open(&temp)
-        .with_context(|| temp.display().to_string())?;
+        .with_context(|| image.display().to_string())?;
     Ok(Temp(temp))
 }

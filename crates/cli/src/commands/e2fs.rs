@@ -29,7 +29,9 @@ pub fn run(tool: &str, args: &[&OsStr], what: &std::path::Path) -> anyhow::Resul
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("failed");
-        bail!("{}: {tool}: {}", what.display(), last.trim());
+        let last = last.trim();
+        let last = last.strip_prefix(&format!("{tool}: ")).unwrap_or(last);
+        bail!("{}: {tool}: {last}", what.display());
     }
     Ok(())
 }
