@@ -157,7 +157,7 @@ fn summary_counts_what_was_removed() {
     // one symlink.
     let text = stdout(&out);
     assert!(
-        text.starts_with("removed 305 files, 3 directories, 1 symbolic links, 0 other; freed "),
+        text.starts_with("removed 305 files, 3 directories, 1 symbolic link, 0 other; freed "),
         "{text}"
     );
 }

@@ -1,6 +1,6 @@
 //! `bale extract IMAGE DIR [-f]`: restores the image as a directory tree.
 
-use super::open_image;
+use super::{counted, open_image};
 use anyhow::Context;
 use bale_unpack::ExtractOptions;
 use std::path::PathBuf;
@@ -25,8 +25,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("bale: skipped {skipped}");
     }
     println!(
-        "extracted {} directories, {} files ({} bytes), {} symlinks, {} hard links, {} special files",
-        report.directories, report.files, report.bytes, report.symlinks, report.hard_links, report.special
+        "extracted {}, {} ({} bytes), {}, {}, {}",
+        counted(report.directories, "directory", "directories"),
+        counted(report.files, "file", "files"),
+        report.bytes,
+        counted(report.symlinks, "symlink", "symlinks"),
+        counted(report.hard_links, "hard link", "hard links"),
+        counted(report.special, "special file", "special files"),
     );
     Ok(ExitCode::SUCCESS)
 }

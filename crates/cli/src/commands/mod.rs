@@ -49,5 +49,13 @@ pub fn resolve(archive: &Archive<File>, image: &Path, path: &str) -> anyhow::Res
         .with_context(|| format!("{}: {path}: no such file or directory", image.display()))
 }
 
+/// `n` with its noun: "1 file", "2 files".
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        _ => format!("{n} {many}"),
+    }
+}
+
 /// Parses sizes like `131072`, `128K`, `64M`, `2G` (shared with the site configuration).
 pub use bale_site::parse_size as parse_bytes;

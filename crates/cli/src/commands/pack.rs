@@ -1,6 +1,7 @@
 //! `bale pack SRC IMAGE` (SRC a directory or a tar archive): argument
 //! parsing, progress display and the final summary around the pack engine.
 
+use super::counted;
 use crate::progress_bar::with_progress;
 use anyhow::Context;
 use bale_pack::{pack, PackOptions, Progress, Summary};
@@ -246,13 +247,13 @@ fn print_summary(opts: &PackOptions, s: &Summary) {
         n => format!(", {} of it holes", HumanBytes(n)),
     };
     println!(
-        "packed {} entries ({} in {} files{holes}) into {}: {} ({ratio:.1}%), {} duplicate files ({} saved), {:.1} s",
-        s.entries,
+        "packed {} ({} in {}{holes}) into {}: {} ({ratio:.1}%), {} ({} saved), {:.1} s",
+        counted(s.entries, "entry", "entries"),
         HumanBytes(s.input_bytes),
-        s.files,
+        counted(s.files, "file", "files"),
         opts.image.display(),
         HumanBytes(s.image_bytes),
-        s.duplicate_files,
+        counted(s.duplicate_files, "duplicate file", "duplicate files"),
         HumanBytes(s.duplicate_bytes),
         s.elapsed.as_secs_f64()
     );

@@ -2,6 +2,7 @@
 //! stat and unlink calls, never following symlinks or leaving the file
 //! system.
 
+use super::counted;
 use super::gentle_args::Gentle;
 use bale_gentle::prompt::{Interactive, StdinPrompter};
 use bale_gentle::rm::{self, RmOptions};
@@ -90,10 +91,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.summary || session.interrupted() {
         let units = args.gentle.units(Units::Bytes);
         session.console.out(&format!(
-            "removed {} files, {} directories, {} symbolic links, {} other; freed {}",
-            summary.files,
-            summary.dirs,
-            summary.symlinks,
+            "removed {}, {}, {}, {} other; freed {}",
+            counted(summary.files, "file", "files"),
+            counted(summary.dirs, "directory", "directories"),
+            counted(summary.symlinks, "symbolic link", "symbolic links"),
             summary.other,
             units.format_with_unit(summary.freed)
         ));

@@ -1,7 +1,7 @@
 //! `bale verify IMAGE [--against DIR]`: reads everything in the image and,
 //! with `--against`, prints one line per difference from DIR (exit 1).
 
-use super::open_image;
+use super::{counted, open_image};
 use anyhow::Context;
 use bale_unpack::Summary;
 use std::path::PathBuf;
@@ -33,14 +33,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if differences.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("bale: {}: {} differences", context(), differences.len());
+        let count = counted(differences.len() as u64, "difference", "differences");
+        eprintln!("bale: {}: {count}", context());
         Ok(ExitCode::FAILURE)
     }
 }
 
 fn describe(s: &Summary) -> String {
     format!(
-        "verified {} entries: {} directories, {} files ({} bytes), {} symlinks, {} devices, {} fifos, {} sockets",
-        s.entries, s.directories, s.files, s.bytes, s.symlinks, s.devices, s.fifos, s.sockets
+        "verified {}: {}, {} ({} bytes), {}, {}, {}, {}",
+        counted(s.entries, "entry", "entries"),
+        counted(s.directories, "directory", "directories"),
+        counted(s.files, "file", "files"),
+        s.bytes,
+        counted(s.symlinks, "symlink", "symlinks"),
+        counted(s.devices, "device", "devices"),
+        counted(s.fifos, "fifo", "fifos"),
+        counted(s.sockets, "socket", "sockets"),
     )
 }
