@@ -181,8 +181,26 @@ fn bad_arguments_fail_with_one_line_and_mount_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a mount point"));
 
+    // Options other than allow_other: what every mount is, or refused.
+    let out = bale()
+        .args(["mount", "-o", "rw"])
+        .arg(&image)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown mount option \"rw\""), "{stderr}");
+    assert_gone(&dir);
+    let out = bale()
+        .args(["mount", "-o", "ro,nosuid", "-o", "nodev"])
+        .arg(&image)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let first = FuseMount::adopt(&dir);
     // A second mount on the same place would hide the first.
-    let first = FuseMount::new(&image, &dir);
     let out = bale().arg("mount").arg(&image).arg(&dir).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -41,7 +41,8 @@ pub struct Args {
     /// FUSE: request threads (default: twice the cores, 4 to 16).
     #[arg(short = 'j', long, default_value_t = 0)]
     pub threads: usize,
-    /// FUSE mount options; only `allow_other` (needs root or user_allow_other in /etc/fuse.conf).
+    /// FUSE mount options: `allow_other` (needs root or user_allow_other in /etc/fuse.conf);
+    /// `ro`, `nosuid` and `nodev` are accepted, and always apply.
     #[arg(short = 'o', value_name = "OPTIONS", value_delimiter = ',')]
     pub options: Vec<String>,
     /// FUSE: log every request.
@@ -147,7 +148,11 @@ fn fuse(args: &Args, image: &Path, mountpoint: &Path) -> anyhow::Result<ExitCode
     for option in &args.options {
         match option.as_str() {
             "allow_other" => config.allow_other = true,
-            other => anyhow::bail!("unknown mount option {other:?} (supported: allow_other)"),
+            // What every bale mount is anyway.
+            "ro" | "nosuid" | "nodev" => {}
+            other => anyhow::bail!(
+                "unknown mount option {other:?} (supported: allow_other; ro, nosuid and nodev always apply)"
+            ),
         }
     }
     if args.foreground {
