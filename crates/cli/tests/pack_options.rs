@@ -341,3 +341,38 @@ fn a_symlinked_source_is_followed_and_the_replaced_image_left_out() {
     assert!(names.contains("keep.txt"), "{names}");
     assert!(!names.contains("i.sqfs"), "{names}");
 }
+
+/// `--progress-every` prints a line with the figures of the bar even when
+/// stderr is not a terminal (a batch job's log), the summary after them.
+#[test]
+fn progress_lines_go_to_a_log() {
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let mut rng = support::gen::Rng::new(7);
+    for i in 0..16 {
+        std::fs::write(src.join(format!("f{i:02}")), rng.bytes(1 << 20)).unwrap();
+    }
+    // Random bytes through xz on one thread: seconds, many intervals.
+    let out = bale()
+        .args(["pack", "-c", "xz", "-j", "1", "--progress-every", "0.1"])
+        .arg(&src)
+        .arg(w.path().join("i.sqfs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(!lines.is_empty(), "no progress lines");
+    for line in &lines {
+        let figures = line.strip_prefix("bale: ").expect(line);
+        assert!(
+            figures.starts_with("scanning: ")
+                || (figures.contains(" of 16.00 MiB (")
+                    && figures.contains(" of 16 files, ")
+                    && figures.ends_with("/s")),
+            "{line}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("packed 17 entries"));
+}

@@ -2,7 +2,7 @@
 //! parsing, progress display and the final summary around the pack engine.
 
 use super::counted;
-use crate::progress_bar::with_progress;
+use crate::progress_bar::{with_progress, Show};
 use anyhow::Context;
 use bale_pack::{pack, PackOptions, Progress, Summary};
 use bale_squashfs::Codec;
@@ -10,6 +10,7 @@ use indicatif::HumanBytes;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -81,6 +82,10 @@ pub struct Args {
     /// Also print how long each phase took.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print a progress line this often (seconds) even when stderr is not a
+    /// terminal, e.g. into a batch job's log.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_interval, conflicts_with = "quiet")]
+    pub progress_every: Option<Duration>,
 }
 
 fn parse_codec(s: &str) -> Result<Codec, String> {
@@ -96,6 +101,14 @@ fn parse_codec(s: &str) -> Result<Codec, String> {
 /// Parses sizes like `131072`, `128K`, `1M` that fit in 32 bits.
 fn parse_size(s: &str) -> Result<u32, String> {
     u32::try_from(super::parse_bytes(s)?).map_err(|_| format!("size {s:?} too large"))
+}
+
+/// Seconds, whole or not, at least a tenth.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if (0.1..=86_400.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
+        _ => Err("not a number of seconds between 0.1 and 86400".into()),
+    }
 }
 
 /// A numeric uid, or the uid of a user name.
@@ -174,7 +187,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(signal, progress.cancelled.clone())
             .context("cannot install signal handlers")?;
     }
-    let result = with_progress(&progress, args.quiet, || pack(&opts, &progress));
+    let show = match (args.quiet, args.progress_every) {
+        (true, _) => Show::Nothing,
+        (false, Some(every)) => Show::Lines(every),
+        (false, None) => Show::Bar,
+    };
+    let result = with_progress(&progress, show, || pack(&opts, &progress));
     match result {
         Ok(summary) => {
             warn(&summary);
