@@ -73,7 +73,7 @@ fn status_line(p: &Progress, rate: u64) -> String {
         0 => format!("{entries} entries, {} read, {rate}/s", HumanBytes(bytes)),
         files => {
             let total = p.total_bytes.load(Ordering::Relaxed);
-            let percent = if total > 0 { 100 * bytes / total } else { 100 };
+            let percent = (100 * bytes).checked_div(total).unwrap_or(100);
             format!(
                 "{} of {} ({percent}%), {} of {files} files, {rate}/s",
                 HumanBytes(bytes),
