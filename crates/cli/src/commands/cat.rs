@@ -1,12 +1,10 @@
-//! `bale cat IMAGE PATH`: streams a regular file's contents to stdout.
+//! `bale cat IMAGE PATH`: streams a regular file's contents to stdout,
+//! following symlinks inside the image as a mount of it would.
 
 use super::{open_image, resolve};
 use anyhow::Context;
 use bale_squashfs::inode::InodeData;
-use os_display::Quotable;
-use std::ffi::OsStr;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,25 +12,19 @@ use std::process::ExitCode;
 pub struct Args {
     /// Image to read from.
     pub image: PathBuf,
-    /// Path of a regular file inside the image.
+    /// Path of a regular file inside the image (symlinks in the image are
+    /// followed, within it).
     pub path: String,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let archive = open_image(&args.image)?;
-    let (_, inode) = resolve(&archive, &args.image, &args.path)?;
+    let (_, inode) = resolve(&archive, &args.image, &args.path, true)?;
     let context = || format!("{}: {}", args.image.display(), args.path);
-    let not_a_file = match &inode.data {
-        InodeData::File(_) => None,
-        InodeData::Directory(_) => Some("is a directory".to_string()),
-        InodeData::Symlink { target } => Some(format!(
-            "is a symlink to {} (symlinks are not followed)",
-            OsStr::from_bytes(target).maybe_quote()
-        )),
-        _ => Some("is a special file, not a regular file".to_string()),
-    };
-    if let Some(reason) = not_a_file {
-        anyhow::bail!("{}: {reason}", context());
+    match inode.data {
+        InodeData::File(_) => {}
+        InodeData::Directory(_) => anyhow::bail!("{}: is a directory", context()),
+        _ => anyhow::bail!("{}: is a special file, not a regular file", context()),
     }
     let mut reader = archive.open_file(&inode).with_context(context)?;
     let mut out = std::io::stdout().lock();

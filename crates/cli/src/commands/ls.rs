@@ -28,7 +28,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let archive = open_image(&args.image)?;
-    let (inode_ref, inode) = resolve(&archive, &args.image, &args.path)?;
+    // As ls does with a name it is given: a symlink is followed, except
+    // that -l shows the link itself.
+    let (inode_ref, inode) = resolve(&archive, &args.image, &args.path, !args.long)?;
     let mut lister = Lister {
         archive: &archive,
         args: &args,

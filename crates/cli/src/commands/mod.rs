@@ -41,10 +41,16 @@ pub fn open_image(path: &Path) -> anyhow::Result<Archive<File>> {
     Archive::open(file).with_context(|| path.display().to_string())
 }
 
-/// Resolves `path` inside the image (symlinks are not followed).
-pub fn resolve(archive: &Archive<File>, image: &Path, path: &str) -> anyhow::Result<(u64, Inode)> {
+/// Resolves `path` inside the image, following symlinks within it (the
+/// last one too when `follow_last`).
+pub fn resolve(
+    archive: &Archive<File>,
+    image: &Path,
+    path: &str,
+    follow_last: bool,
+) -> anyhow::Result<(u64, Inode)> {
     archive
-        .lookup_path(path.as_bytes())
+        .lookup_path(path.as_bytes(), follow_last)
         .with_context(|| format!("{}: {path}", image.display()))?
         .with_context(|| format!("{}: {path}: no such file or directory", image.display()))
 }

@@ -10,6 +10,7 @@ use crate::dir::{DirHeader, RawDirEntry, SIZE_BIAS};
 use crate::error::{corrupt, Result};
 use crate::inode::{DirectoryInode, Inode, InodeData, InodeKind};
 use crate::metadata::{MetaRef, METADATA_SIZE};
+use std::collections::VecDeque;
 use std::io::Read;
 
 /// One entry of a directory listing.
@@ -74,23 +75,52 @@ impl<R: ReadAt> Archive<R> {
         Ok(None)
     }
 
-    /// Resolves a `/`-separated path from the root without following
-    /// symlinks; empty components and "." are ignored.
-    pub fn lookup_path(&self, path: &[u8]) -> Result<Option<(u64, Inode)>> {
-        let mut at = (self.superblock().root_inode, self.root()?);
-        for name in path.split(|&b| b == b'/') {
+    /// Resolves a `/`-separated path from the root as the kernel walks a
+    /// path inside the image's own tree: "." and empty components are
+    /// skipped, ".." goes up (not above the root), a symlink met before
+    /// the last component is followed (an absolute target from the
+    /// image's root), and the last one too when `follow_last` (or when a
+    /// '/' ends the path). `None` when nothing is there; more than
+    /// [`MAX_SYMLINKS`] symlinks on the way is an error (ELOOP).
+    pub fn lookup_path(&self, path: &[u8], follow_last: bool) -> Result<Option<(u64, Inode)>> {
+        let mut dirs = vec![(self.superblock().root_inode, self.root()?)];
+        let mut pending: VecDeque<Vec<u8>> = components(path).collect();
+        let mut links = 0;
+        while let Some(name) = pending.pop_front() {
             if name.is_empty() || name == b"." {
                 continue;
             }
-            if !matches!(at.1.data, InodeData::Directory(_)) {
-                return Ok(None);
+            if name == b".." {
+                if dirs.len() > 1 {
+                    dirs.pop();
+                }
+                continue;
             }
-            let Some(entry) = self.lookup(&at.1, name)? else {
+            let parent = &dirs.last().expect("the root stays").1;
+            let Some(entry) = self.lookup(parent, &name)? else {
                 return Ok(None);
             };
-            at = (entry.inode_ref, self.inode(entry.inode_ref)?);
+            let inode = self.inode(entry.inode_ref)?;
+            match &inode.data {
+                InodeData::Directory(_) => dirs.push((entry.inode_ref, inode)),
+                InodeData::Symlink { target } if follow_last || !pending.is_empty() => {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(std::io::Error::from(rustix::io::Errno::LOOP).into());
+                    }
+                    if target.starts_with(b"/") {
+                        dirs.truncate(1);
+                    }
+                    for name in components(target).rev() {
+                        pending.push_front(name);
+                    }
+                }
+                // Anything else ends the path; a name after it is ENOTDIR.
+                _ if pending.is_empty() => return Ok(Some((entry.inode_ref, inode))),
+                _ => return Ok(None),
+            }
         }
-        Ok(Some(at))
+        Ok(dirs.pop())
     }
 
     /// Positions a listing at its start, or at the last index entry
@@ -244,4 +274,13 @@ impl<R: ReadAt> Iterator for ReadDir<'_, R> {
     fn next(&mut self) -> Option<Result<DirEntry>> {
         self.next_entry().transpose()
     }
+}
+
+/// Symlinks followed while resolving one path at most (Linux's limit).
+pub const MAX_SYMLINKS: u32 = 40;
+
+/// The `/`-separated names of a path; a trailing '/' gives an empty last
+/// name, which makes a symlink before it followed.
+fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = Vec<u8>> + '_ {
+    path.split(|&b| b == b'/').map(<[u8]>::to_vec)
 }

@@ -38,14 +38,17 @@ fn check_lookups<R: bale_squashfs::ReadAt>(
     nodes: &BTreeMap<Vec<u8>, crate::fixture::Expected>,
 ) {
     for path in nodes.keys() {
-        let (_, inode) = archive.lookup_path(path).unwrap().expect("path resolves");
+        let (_, inode) = archive
+            .lookup_path(path, false)
+            .unwrap()
+            .expect("path resolves");
         assert_eq!(
             refs[&inode.number],
-            archive.lookup_path(path).unwrap().unwrap().0
+            archive.lookup_path(path, false).unwrap().unwrap().0
         );
         let mut missing = path.clone();
         missing.extend_from_slice(b"-missing");
-        assert!(archive.lookup_path(&missing).unwrap().is_none());
+        assert!(archive.lookup_path(&missing, false).unwrap().is_none());
     }
     for (&number, &inode_ref) in refs {
         assert_eq!(
@@ -75,7 +78,7 @@ fn check_random_reads<R: bale_squashfs::ReadAt>(
         let Some(content) = &want.content else {
             continue;
         };
-        let (_, inode) = archive.lookup_path(path).unwrap().unwrap();
+        let (_, inode) = archive.lookup_path(path, false).unwrap().unwrap();
         let layout = archive.file_layout(&inode).unwrap();
         for _ in 0..20 {
             let offset = rng.below(content.len() as u64 + 10);
@@ -91,9 +94,9 @@ fn check_random_reads<R: bale_squashfs::ReadAt>(
 /// Listing resumed from any cookie continues exactly where it stopped.
 fn check_cookies<R: bale_squashfs::ReadAt>(archive: &Archive<R>) {
     let (_, dir) = archive
-        .lookup_path(b"big")
+        .lookup_path(b"big", false)
         .unwrap()
-        .or_else(|| archive.lookup_path(b"a").unwrap())
+        .or_else(|| archive.lookup_path(b"a", false).unwrap())
         .unwrap();
     let all = archive.read_dir(&dir).unwrap();
     let mut entries = archive.read_dir_at(&dir, 0).unwrap();
@@ -123,7 +126,7 @@ fn zstd_image_reads_back_exactly() {
     let f = fixture("zstd", 131072, true, &[]);
     check_image(&f);
     let archive = Archive::open(File::open(&f.image).unwrap()).unwrap();
-    let dir = archive.lookup_path(b"big").unwrap().unwrap().1;
+    let dir = archive.lookup_path(b"big", false).unwrap().unwrap().1;
     match &dir.data {
         bale_squashfs::InodeData::Directory(d) => assert!(!d.index.is_empty(), "big dir indexed"),
         _ => panic!("big is a directory"),
@@ -141,7 +144,7 @@ fn zstd_image_reads_back_exactly() {
 fn holes_are_found_where_mksquashfs_left_them() {
     let f = fixture("zstd", 4096, false, &[]);
     let archive = Archive::open(File::open(&f.image).unwrap()).unwrap();
-    let inode = archive.lookup_path(b"sparse").unwrap().unwrap().1;
+    let inode = archive.lookup_path(b"sparse", false).unwrap().unwrap().1;
     let layout = archive.file_layout(&inode).unwrap();
     let k = 4096u64;
     assert_eq!(layout.next_hole(0), Some(0..4 * k));

@@ -21,8 +21,8 @@ fn directory_loops_are_detected() {
     let f = fixture("zstd", 4096, false, &["-noI", "-noD"]);
     let mut bytes = std::fs::read(&f.image).unwrap();
     let archive = Archive::open(bytes.clone()).unwrap();
-    let (a_ref, a) = archive.lookup_path(b"a").unwrap().unwrap();
-    let (_, b) = archive.lookup_path(b"a/b").unwrap().unwrap();
+    let (a_ref, a) = archive.lookup_path(b"a", false).unwrap().unwrap();
+    let (_, b) = archive.lookup_path(b"a/b", false).unwrap().unwrap();
     let c = archive.lookup(&b, b"c").unwrap().unwrap();
     assert_eq!(a_ref >> 16, c.inode_ref >> 16, "same inode block");
 

@@ -6,4 +6,5 @@ mod contents;
 mod fixture;
 mod loops;
 mod mutation;
+mod paths;
 mod properties;

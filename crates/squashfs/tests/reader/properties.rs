@@ -46,7 +46,7 @@ proptest! {
     fn reads_at_any_offset_match(offset in 0u64..20_000, len in 0usize..20_000) {
         let (bytes, content) = image();
         let archive = Archive::open(bytes.clone()).unwrap();
-        let (_, inode) = archive.lookup_path(b"a/b/c/multi").unwrap().unwrap();
+        let (_, inode) = archive.lookup_path(b"a/b/c/multi", false).unwrap().unwrap();
         let mut buf = vec![0u8; len];
         let n = archive.read_at(&inode, offset, &mut buf).unwrap();
         let start = (offset as usize).min(content.len());
@@ -57,7 +57,7 @@ proptest! {
     #[test]
     fn listings_resume_at_any_entry(skip in 0usize..1500) {
         let archive = Archive::open(image().0.clone()).unwrap();
-        let (_, dir) = archive.lookup_path(b"big").unwrap().unwrap();
+        let (_, dir) = archive.lookup_path(b"big", false).unwrap().unwrap();
         let all = archive.read_dir(&dir).unwrap();
         let mut entries = archive.read_dir_at(&dir, 0).unwrap();
         for _ in 0..skip {
