@@ -123,6 +123,15 @@ fn info_agrees_with_unsquashfs() {
         );
     }
     assert!(info_field(&info, "compression:").starts_with("gzip"));
+    // Each with its human form.
+    let used = info_field(&info, "bytes used:");
+    let (number, human) = used.split_once(" (").expect(used);
+    assert!(
+        number.parse::<u64>().is_ok() && human.ends_with("KiB)"),
+        "{used}"
+    );
+    let made = info_field(&info, "modification time:");
+    assert!(made.contains(" UTC (") && made.ends_with(')'), "{made}");
     assert!(info.contains("exportable"));
     assert!(info.contains("inode table:"));
 }

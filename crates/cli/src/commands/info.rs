@@ -69,8 +69,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     writeln!(out, "fragments: {}", sb.fragment_count)?;
     writeln!(out, "ids: {}", sb.id_count)?;
     writeln!(out, "xattr ids: {}", archive.xattr_id_count())?;
-    writeln!(out, "bytes used: {}", sb.bytes_used)?;
-    writeln!(out, "modification time: {}", sb.mod_time)?;
+    let used = indicatif::HumanBytes(sb.bytes_used);
+    writeln!(out, "bytes used: {} ({used})", sb.bytes_used)?;
+    let made = chrono::DateTime::from_timestamp(sb.mod_time.into(), 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default();
+    writeln!(out, "modification time: {made} ({})", sb.mod_time)?;
     writeln!(out, "root inode: {:#x}", sb.root_inode)?;
     writeln!(out, "flags: {:#06x} {}", sb.flags, flag_list.join(" "))?;
     writeln!(out, "tables:")?;
