@@ -264,6 +264,50 @@ fn extract_reproduces_the_source() {
         .success();
 }
 
+/// Names below `dir`, relative to it, sorted.
+fn names_below(dir: &Path) -> Vec<PathBuf> {
+    let mut names = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.symlink_metadata().unwrap().is_dir() {
+                stack.push(path.clone());
+            }
+            names.push(path.strip_prefix(dir).unwrap().to_path_buf());
+        }
+    }
+    names.sort();
+    names
+}
+
+/// `--path` restores one directory of the image (reached through a
+/// symlink here), its content straight into the destination.
+#[test]
+fn extract_restores_one_directory_on_request() {
+    let f = fixture();
+    let out = f.root.join("docs-only");
+    bale()
+        .args(["extract", "--path", "docslink"])
+        .arg(&f.image)
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(names_below(&out), names_below(&f.src.join("docs")));
+    assert_eq!(
+        std::fs::read(out.join("deep/data")).unwrap(),
+        std::fs::read(f.src.join("docs/deep/data")).unwrap()
+    );
+    bale()
+        .args(["extract", "--path", "docs/readme"])
+        .arg(&f.image)
+        .arg(f.root.join("file"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("docs/readme: not a directory"));
+    assert!(!f.root.join("file").exists());
+}
+
 /// A name holding a newline is shown quoted and escaped, as a shell
 /// writes it: one line per difference still.
 #[test]

@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 pub struct ExtractOptions {
     /// Extract into a non-empty directory, replacing what is in the way.
     pub force: bool,
+    /// The directory of the image to restore (its inode reference), when
+    /// not the root: its content goes into the destination.
+    pub subtree: Option<u64>,
 }
 
 /// What an extraction created, and what it could not.
@@ -36,7 +39,8 @@ pub struct ExtractReport {
     pub skipped: Vec<String>,
 }
 
-/// Restores the whole image under `dest` (created if missing).
+/// Restores the whole image, or `options.subtree`, under `dest` (created
+/// if missing).
 pub fn extract<R: ReadAt>(
     archive: &Archive<R>,
     dest: &Path,
@@ -75,7 +79,8 @@ pub fn extract<R: ReadAt>(
         first_links: HashMap::new(),
         report: ExtractReport::default(),
     };
-    archive.walk(&mut extractor)?;
+    let top = options.subtree.unwrap_or(archive.superblock().root_inode);
+    archive.walk_from(top, &mut extractor)?;
     Ok(extractor.report)
 }
 

@@ -1,7 +1,9 @@
-//! `bale extract IMAGE DIR [-f]`: restores the image as a directory tree.
+//! `bale extract IMAGE DIR [--path P] [-f]`: restores the image, or one of
+//! its directories, as a directory tree.
 
-use super::{counted, open_image};
+use super::{counted, open_image, resolve};
 use anyhow::Context;
+use bale_squashfs::InodeKind;
 use bale_unpack::ExtractOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,11 +17,32 @@ pub struct Args {
     /// Extract into a non-empty directory, replacing what is in the way.
     #[arg(short, long)]
     pub force: bool,
+    /// Only this directory of the image; its content goes into DIR (one
+    /// file: `bale cat`).
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let archive = open_image(&args.image)?;
-    let report = bale_unpack::extract(&archive, &args.dir, ExtractOptions { force: args.force })
+    let subtree = match &args.path {
+        Some(path) => {
+            let (inode_ref, inode) = resolve(&archive, &args.image, path, true)?;
+            if inode.kind() != InodeKind::Directory {
+                anyhow::bail!(
+                    "{}: {path}: not a directory (bale cat writes out one file)",
+                    args.image.display()
+                );
+            }
+            Some(inode_ref)
+        }
+        None => None,
+    };
+    let options = ExtractOptions {
+        force: args.force,
+        subtree,
+    };
+    let report = bale_unpack::extract(&archive, &args.dir, options)
         .with_context(|| args.image.display().to_string())?;
     for skipped in &report.skipped {
         eprintln!("bale: skipped {skipped}");
