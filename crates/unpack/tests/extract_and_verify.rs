@@ -71,6 +71,12 @@ fn image_of(src: &Path, dir: &Path) -> Archive<File> {
     Archive::open(File::open(image).unwrap()).unwrap()
 }
 
+/// Extracting into a non-empty directory.
+const FORCE: ExtractOptions = ExtractOptions {
+    force: true,
+    subtree: None,
+};
+
 #[test]
 fn extraction_round_trips() {
     let tmp = tempfile::tempdir().unwrap();
@@ -88,15 +94,7 @@ fn extraction_round_trips() {
     assert!(sparse.blocks() * 512 < sparse.len() / 4, "holes stay holes");
     let err = extract(&archive, &out, ExtractOptions::default()).unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
-    extract(
-        &archive,
-        &out,
-        ExtractOptions {
-            force: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    extract(&archive, &out, FORCE).unwrap();
     assert_eq!(verify_against(&archive, &out).unwrap().1, vec![]);
 }
 
@@ -145,15 +143,7 @@ fn existing_symlinks_are_replaced_not_followed() {
     std::fs::create_dir(&out).unwrap();
     symlink(&outside, out.join("d")).unwrap();
     symlink(outside.join("big"), out.join("big")).unwrap();
-    extract(
-        &archive,
-        &out,
-        ExtractOptions {
-            force: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    extract(&archive, &out, FORCE).unwrap();
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
     assert_eq!(std::fs::read(outside.join("big")).unwrap(), b"precious");
     assert_eq!(verify_against(&archive, &out).unwrap().1, vec![]);
