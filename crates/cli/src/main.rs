@@ -132,30 +132,7 @@ fn one_line(err: &anyhow::Error) -> String {
             line.push_str(&cause);
         }
     }
-    without_error_numbers(&line)
-}
-
-fn without_error_numbers(line: &str) -> String {
-    const MARK: &str = " (os error ";
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(at) = rest.find(MARK) {
-        let tail = &rest[at + MARK.len()..];
-        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
-        let numbered = digits > 0 && tail[digits..].starts_with(')');
-        let skip = if numbered {
-            MARK.len() + digits + 1
-        } else {
-            MARK.len()
-        };
-        out.push_str(&rest[..at]);
-        if !numbered {
-            out.push_str(MARK);
-        }
-        rest = &rest[at + skip..];
-    }
-    out.push_str(rest);
-    out
+    bale_helper::reason::without_error_numbers(&line)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -425,3 +425,76 @@ fn a_busy_umount_names_the_holders_and_lazy_detaches_a_read_only_mount() {
     ok(bale_as("bale-test", &["umount", rw_path]));
     assert_eq!(mount_count(&rw_mp), 0);
 }
+
+/// The helper creates records, lock files and directories with the modes
+/// it names whatever the caller's umask (a 077 umask once made the node's
+/// records unreadable: `bale list` failed for everyone else), and gives a
+/// command run under `bale run` the caller's umask back.
+#[test]
+fn a_callers_umask_reaches_the_command_but_not_what_the_helper_writes() {
+    use std::os::unix::fs::PermissionsExt;
+    let _site = frame::site();
+    let name = "umask-077";
+    let (target, _mounts) = frame::guarded_module(name);
+    let image = frame::images().join(name).join("1.0.sqfs");
+    let module = format!("{name}/1.0");
+    let with_umask_077 = |args: &str| {
+        let script = format!("umask 077 && exec {} {args}", env!("CARGO_BIN_EXE_bale"));
+        frame::as_user("bale-test", "sh", &["-c", &script])
+    };
+    ok(with_umask_077(&format!("mount {module}")));
+    let mode = |path: &Path| path.metadata().unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode(&PathBuf::from(format!("{}.lock", image.display()))),
+        0o644
+    );
+    for entry in std::fs::read_dir(frame::state()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != ".lock" {
+            assert_eq!(mode(&path), 0o644, "{}", path.display());
+        }
+    }
+    let listed = ok(bale_as("bale-other", &["list"]));
+    assert!(listed.contains(&module), "{listed}");
+    let umask = ok(with_umask_077(&format!("run {module} -- sh -c umask")));
+    assert_eq!(umask, "0077");
+    ok(bale_as("bale-test", &["umount", &module]));
+    assert_eq!(mount_count(&target), 0);
+}
+
+/// `bale umount IMAGE` releases every place the caller has the image
+/// mounted on this node (a kernel mount through the helper, FUSE mounts),
+/// and then says it is mounted nowhere of theirs.
+#[test]
+fn umount_of_an_image_releases_each_of_its_callers_mounts() {
+    let _site = frame::site();
+    let home = frame::user_dir("bale-test", "umount-image");
+    let image = frame::squashfs_image(&home, "tools.sqfs");
+    run_ok("chown", &["bale-test:", image.to_str().unwrap()]);
+    let fuse_dir = home.join("fuse");
+    ok(frame::as_user(
+        "bale-test",
+        "mkdir",
+        &[fuse_dir.to_str().unwrap()],
+    ));
+    let image_arg = image.to_str().unwrap();
+    let kernel_dir = PathBuf::from(ok(bale_as("bale-test", &["mount", image_arg])));
+    ok(bale_as(
+        "bale-test",
+        &[
+            "mount",
+            "--backend",
+            "fuse",
+            image_arg,
+            fuse_dir.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(mount_count(&kernel_dir) + mount_count(&fuse_dir), 2);
+    ok(bale_as("bale-test", &["umount", image_arg]));
+    assert_eq!(mount_count(&kernel_dir) + mount_count(&fuse_dir), 0);
+    let out = bale_as("bale-test", &["umount", image_arg]);
+    assert!(
+        refusal(&out, 1).contains("tools.sqfs: not mounted by you on this node"),
+        "{out:?}"
+    );
+}

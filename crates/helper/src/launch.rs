@@ -19,16 +19,15 @@ pub fn failure(command: &Command, err: &std::io::Error) -> (String, u8) {
         err.kind(),
         ErrorKind::NotFound | ErrorKind::PermissionDenied
     );
-    let system = err.to_string();
-    let system = system.split(" (os error ").next().unwrap_or_default();
+    let system = crate::reason::without_error_numbers(&err.to_string());
     let (reason, status) = if searched && file.is_none() && missing {
         ("command not found".to_string(), 127)
     } else if err.kind() != ErrorKind::NotFound {
-        (system.to_string(), 126)
+        (system, 126)
     } else if let Some(interp) = file.as_deref().and_then(interpreter) {
         (format!("{interp}: bad interpreter: {system}"), 126)
     } else {
-        (system.to_string(), 127)
+        (system, 127)
     };
     let program = Path::new(command.get_program()).display();
     (format!("{program}: {reason}"), status)

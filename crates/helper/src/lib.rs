@@ -2,7 +2,10 @@
 //! sudo rule or setuid root and called by `bale mount`/`bale umount`/`bale run`.
 //!
 //! It takes the caller's identity from the real uid (setuid) or `SUDO_UID`
-//! (sudo), throws away the environment, reads only `/etc/bale/config.toml`,
+//! (sudo), throws away the environment and the caller's umask (what it
+//! creates — records, lock files, directories — gets the modes it names;
+//! `run` gives the command the caller's umask back), reads only
+//! `/etc/bale/config.toml`,
 //! never runs a shell, checks every rule of `bale-policy` on file
 //! descriptors it opened itself, and logs every decision to syslog.
 //!
@@ -24,6 +27,7 @@ pub mod log;
 mod mount;
 mod open;
 mod privileges;
+pub mod reason;
 mod records;
 mod run;
 mod software;
@@ -45,6 +49,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let caller_umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     log::open(c"bale-helper", libc::LOG_AUTHPRIV);
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let request = match args::parse(&argv) {
@@ -77,7 +82,7 @@ pub fn main() -> ExitCode {
                 caller.uid, caller.name
             ));
             if let Some(command) = command {
-                return run::exec(command);
+                return run::exec(command, caller_umask);
             }
             println!("{done}");
             ExitCode::SUCCESS
@@ -92,7 +97,10 @@ pub fn main() -> ExitCode {
                 "{word} uid {} ({}): {what}: {failure}",
                 caller.uid, caller.name
             ));
-            eprintln!("bale-helper: {failure}");
+            eprintln!(
+                "bale-helper: {}",
+                reason::without_error_numbers(&failure.to_string())
+            );
             ExitCode::from(code)
         }
     }

@@ -203,8 +203,14 @@ pub fn facts(fd: &OwnedFd, path: &Path) -> Result<MountpointFacts, Failure> {
 }
 
 /// `<usr root>/<caller>`, created for the caller (0755) if missing; it
-/// must be a directory the caller owns. Returns it and its real path.
+/// must be a directory the caller owns. Returns it and its real path. The
+/// root itself is created (root's, 0755) when missing: it lives on a
+/// node-local tmpfs such as /var/run, empty after every boot.
 pub fn user_dir(caller: &Caller, usr_root: &Path) -> Result<(OwnedFd, PathBuf), Failure> {
+    match rustix::fs::mkdir(usr_root, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => return Err(io(usr_root, e)),
+    }
     let root = dir(usr_root)?;
     match rustix::fs::mkdirat(&root, caller.name.as_str(), Mode::from_raw_mode(0o755)) {
         Ok(()) => {

@@ -59,10 +59,11 @@ pub fn prepare(
     Ok((done.join(", "), command))
 }
 
-/// Replaces the helper with the command; returns only if that fails
-/// (see [`crate::launch`]).
-pub fn exec(mut command: Command) -> ExitCode {
+/// Replaces the helper with the command, under the caller's `umask`;
+/// returns only if that fails (see [`crate::launch`]).
+pub fn exec(mut command: Command, umask: rustix::fs::Mode) -> ExitCode {
     crate::log::close();
+    rustix::process::umask(umask);
     let err = command.exec();
     let (reason, status) = crate::launch::failure(&command, &err);
     eprintln!("bale-helper: {reason}");

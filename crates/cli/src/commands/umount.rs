@@ -1,15 +1,20 @@
-//! `bale umount [--lazy] NAME/VERSION|MOUNTPOINT`: a FUSE mount is
+//! `bale umount [--lazy] NAME/VERSION|MOUNTPOINT|IMAGE`: a FUSE mount is
 //! unmounted directly (its server then exits); anything else goes to the
 //! privileged helper, which drops the record and unmounts when nobody uses
-//! it (`--lazy`: detaches a busy read-only mount at once).
+//! it (`--lazy`: detaches a busy read-only mount at once). An image file
+//! stands for every place the caller has it mounted on this node.
 
 use super::helper::{self, Named};
 use bale_registry::mountinfo;
+use bale_registry::node::{Key, NodeState};
+use bale_site::Config;
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Software module NAME/VERSION, or where an image is mounted.
+    /// Software module NAME/VERSION, where an image is mounted, or the image
+    /// (every place you have it mounted on this node).
     pub target: String,
     /// The SLURM job the mount was recorded for.
     #[arg(long, value_name = "ID")]
@@ -21,15 +26,80 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let named = helper::classify(&args.target);
     let config = bale_site::load(bale_site::Trust::User)?;
+    match helper::classify(&args.target) {
+        Named::Path(image) if image.is_file() => {
+            let places = mounts_of(&config, &image, args.job_id.as_deref())?;
+            if places.is_empty() {
+                anyhow::bail!(
+                    "{}: not mounted by you on this node (`bale list` shows what is)",
+                    image.display()
+                );
+            }
+            for place in places {
+                let code = unmount(&args, &config, place)?;
+                if code != ExitCode::SUCCESS {
+                    return Ok(code);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        named => unmount(&args, &config, named),
+    }
+}
+
+/// Where the caller (or `job`) has `image` mounted on this node: the
+/// records naming it, as modules or mount points, and FUSE mounts of it.
+fn mounts_of(config: &Config, image: &Path, job: Option<&str>) -> anyhow::Result<Vec<Named>> {
+    let image = image.canonicalize()?;
+    let uid = rustix::process::getuid().as_raw();
+    let key = match job {
+        Some(id) => Key::job(id).map_err(anyhow::Error::msg)?,
+        None => Key::User(user_name(uid)?),
+    };
+    let records = match NodeState::snapshot(&config.state_dir.value)? {
+        Some(state) => state.all()?,
+        None => Vec::new(),
+    };
+    let mut places: Vec<Named> = records
+        .into_iter()
+        .filter(|(k, _)| *k == key)
+        .flat_map(|(_, records)| records)
+        .filter(|r| r.image == image)
+        .map(|r| match r.module {
+            Some(module) => Named::Module(module),
+            None => Named::Path(r.mountpoint),
+        })
+        .collect();
+    if job.is_none() {
+        let owner = format!("user_id={uid}");
+        places.extend(
+            mountinfo::read()?
+                .into_iter()
+                .filter(|m| m.fstype.starts_with("fuse") && m.source == image)
+                .filter(|m| m.super_options.split(',').any(|o| o == owner))
+                .map(|m| Named::Path(m.target)),
+        );
+    }
+    Ok(places)
+}
+
+fn user_name(uid: u32) -> anyhow::Result<String> {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(user)) => Ok(user.name),
+        _ => anyhow::bail!("uid {uid}: no user name"),
+    }
+}
+
+/// Unmounts one module or mount point.
+fn unmount(args: &Args, config: &Config, named: Named) -> anyhow::Result<ExitCode> {
     if let Named::Path(path) = &named {
         let mounts = mountinfo::read()?;
         let is_fuse =
             mountinfo::mounted_at(&mounts, path).is_some_and(|m| m.fstype.starts_with("fuse"));
         // FUSE mounts, and everything when there is no helper, are the
         // FUSE driver's to unmount (it explains what is not a mount).
-        if args.job_id.is_none() && (is_fuse || !helper::available(&config)) {
+        if args.job_id.is_none() && (is_fuse || !helper::available(config)) {
             bale_fuse::unmount(path, args.lazy)?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -46,5 +116,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Named::Path(p) => argv.extend(["--mountpoint".into(), p.to_string_lossy().into_owned()]),
     }
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    helper::run(&config, &argv)
+    helper::run(config, &argv)
 }
