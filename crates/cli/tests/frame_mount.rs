@@ -464,10 +464,15 @@ fn a_callers_umask_reaches_the_command_but_not_what_the_helper_writes() {
 
 /// `bale umount IMAGE` releases every place the caller has the image
 /// mounted on this node (a kernel mount through the helper, FUSE mounts),
-/// and then says it is mounted nowhere of theirs.
+/// and then says it is mounted nowhere of theirs. `SI_USR_MOUNT_PATH`,
+/// gone as a tmpfs is after a reboot, is made again (root's, 0755).
 #[test]
 fn umount_of_an_image_releases_each_of_its_callers_mounts() {
+    use std::os::unix::fs::MetadataExt;
     let _site = frame::site();
+    let usr_root = frame::user_mounts();
+    assert_eq!(frame::mounts_below(&usr_root), Vec::<PathBuf>::new());
+    std::fs::remove_dir_all(&usr_root).unwrap();
     let home = frame::user_dir("bale-test", "umount-image");
     let image = frame::squashfs_image(&home, "tools.sqfs");
     run_ok("chown", &["bale-test:", image.to_str().unwrap()]);
@@ -490,6 +495,8 @@ fn umount_of_an_image_releases_each_of_its_callers_mounts() {
         ],
     ));
     assert_eq!(mount_count(&kernel_dir) + mount_count(&fuse_dir), 2);
+    let made = usr_root.metadata().unwrap();
+    assert_eq!((made.uid(), made.mode() & 0o7777), (0, 0o755));
     ok(bale_as("bale-test", &["umount", image_arg]));
     assert_eq!(mount_count(&kernel_dir) + mount_count(&fuse_dir), 0);
     let out = bale_as("bale-test", &["umount", image_arg]);
