@@ -93,14 +93,12 @@ pub fn main() -> ExitCode {
                 Failure::Busy(_) => ("busy", 4),
                 Failure::Error(_) => ("failed", 1),
             };
+            let failure = reason::without_error_numbers(&failure.to_string());
             log::notice(&format!(
                 "{word} uid {} ({}): {what}: {failure}",
                 caller.uid, caller.name
             ));
-            eprintln!(
-                "bale-helper: {}",
-                reason::without_error_numbers(&failure.to_string())
-            );
+            eprintln!("bale-helper: {failure}");
             ExitCode::from(code)
         }
     }
