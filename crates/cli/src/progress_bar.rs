@@ -7,9 +7,9 @@
 use bale_pack::Progress;
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex};
-use std::thread::{Scope, ScopedJoinHandle};
+use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
 
 /// How progress is shown.
@@ -28,34 +28,44 @@ pub fn with_progress<T>(progress: &Progress, show: Show, work: impl FnOnce() -> 
         Show::Lines(every) => Some(every),
         Show::Nothing | Show::Bar => return work(),
     };
-    let stop = AtomicBool::new(false);
-    let finished = (Mutex::new(false), Condvar::new());
+    let finished = Finished::default();
     std::thread::scope(|s| {
-        let drawer: ScopedJoinHandle<()> = match every {
-            None => spawn_drawer(s, progress, &stop),
-            Some(every) => {
-                let finished = &finished;
-                s.spawn(move || print_lines(progress, every, finished))
-            }
+        let finished = &finished;
+        let shower: ScopedJoinHandle<()> = match every {
+            None => s.spawn(move || draw_bar(progress, finished)),
+            Some(every) => s.spawn(move || print_lines(progress, every, finished)),
         };
         let result = work();
-        stop.store(true, Ordering::Relaxed);
-        *finished.0.lock().unwrap() = true;
-        finished.1.notify_all();
-        let _ = drawer.join();
+        *finished.done.lock().unwrap() = true;
+        finished.changed.notify_all();
+        let _ = shower.join();
         result
     })
 }
 
-/// Prints a progress line every `every` until `finished` is set.
-fn print_lines(p: &Progress, every: Duration, finished: &(Mutex<bool>, Condvar)) {
+/// Set once the work is over.
+#[derive(Default)]
+struct Finished {
+    done: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Finished {
+    /// Waits `timeout` or until the work is over; whether it is.
+    fn wait(&self, timeout: Duration) -> bool {
+        let done = self.done.lock().unwrap();
+        *self
+            .changed
+            .wait_timeout_while(done, timeout, |done| !*done)
+            .unwrap()
+            .0
+    }
+}
+
+/// Prints a progress line every `every` until the work is over.
+fn print_lines(p: &Progress, every: Duration, finished: &Finished) {
     let (mut last_bytes, mut last_time) = (0, Instant::now());
-    let mut done = finished.0.lock().unwrap();
-    loop {
-        done = finished.1.wait_timeout(done, every).unwrap().0;
-        if *done {
-            return;
-        }
+    while !finished.wait(every) {
         let bytes = p.bytes_done.load(Ordering::Relaxed);
         let rate = (bytes - last_bytes) as f64 / last_time.elapsed().as_secs_f64();
         (last_bytes, last_time) = (bytes, Instant::now());
@@ -84,41 +94,38 @@ fn status_line(p: &Progress, rate: u64) -> String {
     }
 }
 
-fn spawn_drawer<'s>(
-    s: &'s Scope<'s, '_>,
-    p: &'s Progress,
-    stop: &'s AtomicBool,
-) -> ScopedJoinHandle<'s, ()> {
-    s.spawn(move || {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap());
-        let mut packing = false;
-        while !stop.load(Ordering::Relaxed) {
-            let total_files = p.total_files.load(Ordering::Relaxed);
-            if !packing && total_files > 0 {
-                packing = true;
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{bar:30} {bytes}/{total_bytes} {msg} {bytes_per_sec} ETA {eta}",
-                    )
-                    .unwrap(),
-                );
-                bar.set_length(p.total_bytes.load(Ordering::Relaxed));
-            }
-            if packing {
-                bar.set_position(p.bytes_done.load(Ordering::Relaxed));
-                let done = p.files_done.load(Ordering::Relaxed);
-                bar.set_message(format!("{done}/{total_files} files"));
-            } else {
-                let entries = p.entries.load(Ordering::Relaxed);
-                bar.set_message(match p.bytes_done.load(Ordering::Relaxed) {
-                    0 => format!("scanning: {entries} entries"),
-                    bytes => format!("{entries} entries, {} read", HumanBytes(bytes)),
-                });
-                bar.tick();
-            }
-            std::thread::sleep(Duration::from_millis(100));
+/// Draws the bar until the work is over.
+fn draw_bar(p: &Progress, finished: &Finished) {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap());
+    let mut packing = false;
+    loop {
+        let total_files = p.total_files.load(Ordering::Relaxed);
+        if !packing && total_files > 0 {
+            packing = true;
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {bytes}/{total_bytes} {msg} {bytes_per_sec} ETA {eta}",
+                )
+                .unwrap(),
+            );
+            bar.set_length(p.total_bytes.load(Ordering::Relaxed));
         }
-        bar.finish_and_clear();
-    })
+        if packing {
+            bar.set_position(p.bytes_done.load(Ordering::Relaxed));
+            let done = p.files_done.load(Ordering::Relaxed);
+            bar.set_message(format!("{done}/{total_files} files"));
+        } else {
+            let entries = p.entries.load(Ordering::Relaxed);
+            bar.set_message(match p.bytes_done.load(Ordering::Relaxed) {
+                0 => format!("scanning: {entries} entries"),
+                bytes => format!("{entries} entries, {} read", HumanBytes(bytes)),
+            });
+            bar.tick();
+        }
+        if finished.wait(Duration::from_millis(100)) {
+            break;
+        }
+    }
+    bar.finish_and_clear();
 }
