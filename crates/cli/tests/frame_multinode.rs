@@ -237,3 +237,22 @@ fn a_hung_flock_holder_is_identified_and_its_lock_broken() {
     bale().args(["umount", s(&target)]).assert().success();
     drop(hung);
 }
+
+/// A path with neither an image nor a lock is an error, not "mounted
+/// nowhere"; a lock whose image is gone is still shown.
+#[test]
+fn lock_status_names_a_missing_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("typo.sqfs");
+    let out = bale().args(["lock-status", s(&image)]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!("bale: {}: No such file or directory", image.display())
+    );
+    std::fs::write(dir.path().join("typo.sqfs.lock"), "").unwrap();
+    let out = bale().args(["lock-status", s(&image)]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mounted nowhere"));
+}

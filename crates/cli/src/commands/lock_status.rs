@@ -39,6 +39,12 @@ pub fn status(image: &Path) -> anyhow::Result<Status> {
         .and_then(|n| n.to_str())
         .ok_or_else(|| anyhow::anyhow!("{}: not a UTF-8 file name", image.display()))?;
     let name = format!("{file}.lock");
+    // A lock whose image is gone is still worth showing (and repairing).
+    if let Err(e) = std::fs::symlink_metadata(&image) {
+        if std::fs::symlink_metadata(dir.join(&name)).is_err() {
+            anyhow::bail!("{}: {e}", image.display());
+        }
+    }
     let dir_fd = rustix::fs::open(
         &dir,
         rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
