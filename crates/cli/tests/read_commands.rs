@@ -367,6 +367,17 @@ fn verify_reports_each_difference() {
             "{expected:?} not in {stdout}"
         );
     }
+    // Compared in parallel, reported in the image's order every time.
+    for _ in 0..5 {
+        let again = bale()
+            .arg("verify")
+            .arg(&f.image)
+            .arg("--against")
+            .arg(&f.src)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(again.stdout).unwrap(), stdout);
+    }
 }
 
 #[test]

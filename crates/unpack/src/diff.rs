@@ -6,8 +6,9 @@
 use crate::error::{at_path, Result};
 use bale_squashfs::holes;
 use bale_squashfs::inode::{decode_rdev, InodeData, InodeKind};
-use bale_squashfs::reader::{Archive, FileLayout, Node, ReadAt};
+use bale_squashfs::reader::{Archive, FileLayout, ReadAt};
 use bale_squashfs::xattr::split_name;
+use bale_squashfs::Inode;
 use os_display::Quotable;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -32,10 +33,18 @@ impl fmt::Display for Difference {
     }
 }
 
-/// Collects differences between an image and the tree at `root`.
+/// Compares image nodes with the tree at `root`; one node at a time, so
+/// nodes can be compared in parallel.
 pub(crate) struct Comparer {
     root: PathBuf,
+}
+
+/// What comparing one node found.
+#[derive(Default)]
+pub(crate) struct Compared {
     pub differences: Vec<Difference>,
+    /// Whether the file's contents were read (no need to read them again).
+    pub contents_read: bool,
 }
 
 /// A path of the image as a difference line shows it: quoted and escaped
@@ -69,40 +78,44 @@ impl Comparer {
     pub fn new(root: &Path) -> Comparer {
         Comparer {
             root: root.to_path_buf(),
-            differences: Vec::new(),
         }
     }
 
-    fn differ(&mut self, path: &[u8], what: String) {
-        self.differences.push(Difference {
-            path: shown(path),
-            what,
-        });
+    /// Compares the image's node at `path` with its local counterpart.
+    pub fn compare<R: ReadAt>(
+        &self,
+        archive: &Archive<R>,
+        path: &[u8],
+        inode: &Inode,
+    ) -> Result<Compared> {
+        let mut found = Compared::default();
+        self.compare_into(archive, path, inode, &mut found)?;
+        Ok(found)
     }
 
-    /// Compares `node` with its local counterpart; returns whether file
-    /// contents were read (so the caller need not read them again).
-    pub fn compare<R: ReadAt>(&mut self, archive: &Archive<R>, node: &Node<'_>) -> Result<bool> {
-        let local = self.root.join(OsStr::from_bytes(node.path));
+    fn compare_into<R: ReadAt>(
+        &self,
+        archive: &Archive<R>,
+        path: &[u8],
+        inode: &Inode,
+        found: &mut Compared,
+    ) -> Result<()> {
+        let local = self.root.join(OsStr::from_bytes(path));
         let md = match std::fs::symlink_metadata(&local) {
             Ok(md) => md,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.differ(
-                    node.path,
-                    format!("missing from {}", self.root.maybe_quote()),
-                );
-                return Ok(false);
+                found.differ(path, format!("missing from {}", self.root.maybe_quote()));
+                return Ok(());
             }
             Err(e) => return Err(at_path(&local)(e)),
         };
-        let inode = node.inode;
         let kind = local_kind(md.file_type());
         if kind != inode.kind() {
-            self.differ(
-                node.path,
+            found.differ(
+                path,
                 format!("kind: image {:?}, tree {kind:?}", inode.kind()),
             );
-            return Ok(false);
+            return Ok(());
         }
         let fields = [
             (
@@ -122,16 +135,16 @@ impl Comparer {
                 } else {
                     (image.to_string(), tree.to_string())
                 };
-                self.differ(node.path, format!("{name}: image {image}, tree {tree}"));
+                found.differ(path, format!("{name}: image {image}, tree {tree}"));
             }
         }
-        self.compare_xattrs(archive, node, &local)?;
+        compare_xattrs(archive, path, inode, &local, found)?;
         match &inode.data {
             InodeData::Symlink { target } => {
                 let local_target = std::fs::read_link(&local).map_err(at_path(&local))?;
                 if local_target.as_os_str().as_bytes() != target.as_slice() {
-                    self.differ(
-                        node.path,
+                    found.differ(
+                        path,
                         format!(
                             "symlink target: image {}, tree {}",
                             OsStr::from_bytes(target).maybe_quote(),
@@ -144,122 +157,133 @@ impl Comparer {
                 let image = decode_rdev(*rdev);
                 let tree = (rustix::fs::major(md.rdev()), rustix::fs::minor(md.rdev()));
                 if image != tree {
-                    self.differ(node.path, format!("device: image {image:?}, tree {tree:?}"));
+                    found.differ(path, format!("device: image {image:?}, tree {tree:?}"));
                 }
             }
-            InodeData::Directory(_) => self.compare_names(archive, node, &local)?,
+            InodeData::Directory(_) => compare_names(archive, path, inode, &local, found)?,
             InodeData::File(_) => {
                 let layout = archive.file_layout(inode)?;
                 let size = layout.size();
                 if size != md.len() {
-                    self.differ(node.path, format!("size: image {size}, tree {}", md.len()));
+                    found.differ(path, format!("size: image {size}, tree {}", md.len()));
                 } else {
-                    self.compare_contents(archive, &layout, node, &local, &md)?;
-                    return Ok(true);
+                    compare_contents(archive, &layout, path, &local, &md, found)?;
+                    found.contents_read = true;
                 }
             }
             InodeData::Fifo | InodeData::Socket => {}
         }
-        Ok(false)
-    }
-
-    /// Reports names in a local directory that the image lacks.
-    fn compare_names<R: ReadAt>(
-        &mut self,
-        archive: &Archive<R>,
-        node: &Node<'_>,
-        local: &Path,
-    ) -> Result<()> {
-        let in_image: BTreeSet<Vec<u8>> = archive
-            .read_dir(node.inode)?
-            .into_iter()
-            .map(|e| e.name)
-            .collect();
-        let mut in_tree = Vec::new();
-        for entry in std::fs::read_dir(local).map_err(at_path(local))? {
-            let name = entry.map_err(at_path(local))?.file_name();
-            in_tree.push(name.as_bytes().to_vec());
-        }
-        in_tree.sort();
-        for name in in_tree.into_iter().filter(|n| !in_image.contains(n)) {
-            let mut path = node.path.to_vec();
-            if !path.is_empty() {
-                path.push(b'/');
-            }
-            path.extend_from_slice(&name);
-            self.differ(&path, "not in image".into());
-        }
         Ok(())
     }
+}
 
-    /// Compares contents block by block. A hole of the image is not read
-    /// where the local file has a hole too (asked only of a file with
-    /// fewer blocks allocated than its size needs).
-    fn compare_contents<R: ReadAt>(
-        &mut self,
-        archive: &Archive<R>,
-        layout: &FileLayout,
-        node: &Node<'_>,
-        local: &Path,
-        md: &Metadata,
-    ) -> Result<()> {
-        let tree = File::open(local).map_err(at_path(local))?;
-        let sparse = holes::may_have_holes(md.len(), md.blocks());
-        let mut hole: Option<Range<u64>> = None;
-        let covers = |hole: &Option<Range<u64>>, r: &Range<u64>| {
-            hole.as_ref()
-                .is_some_and(|h| h.start <= r.start && r.end <= h.end)
+impl Compared {
+    fn differ(&mut self, path: &[u8], what: String) {
+        self.differences.push(Difference {
+            path: shown(path),
+            what,
+        });
+    }
+}
+
+/// Reports names in a local directory that the image lacks.
+fn compare_names<R: ReadAt>(
+    archive: &Archive<R>,
+    path: &[u8],
+    inode: &Inode,
+    local: &Path,
+    found: &mut Compared,
+) -> Result<()> {
+    let in_image: BTreeSet<Vec<u8>> = archive
+        .read_dir(inode)?
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    let mut in_tree = Vec::new();
+    for entry in std::fs::read_dir(local).map_err(at_path(local))? {
+        let name = entry.map_err(at_path(local))?.file_name();
+        in_tree.push(name.as_bytes().to_vec());
+    }
+    in_tree.sort();
+    for name in in_tree.into_iter().filter(|n| !in_image.contains(n)) {
+        let mut only_here = path.to_vec();
+        if !only_here.is_empty() {
+            only_here.push(b'/');
+        }
+        only_here.extend_from_slice(&name);
+        found.differ(&only_here, "not in image".into());
+    }
+    Ok(())
+}
+
+/// Compares contents block by block. A hole of the image is not read
+/// where the local file has a hole too (asked only of a file with fewer
+/// blocks allocated than its size needs).
+fn compare_contents<R: ReadAt>(
+    archive: &Archive<R>,
+    layout: &FileLayout,
+    path: &[u8],
+    local: &Path,
+    md: &Metadata,
+    found: &mut Compared,
+) -> Result<()> {
+    let tree = File::open(local).map_err(at_path(local))?;
+    let sparse = holes::may_have_holes(md.len(), md.blocks());
+    let mut hole: Option<Range<u64>> = None;
+    let covers = |hole: &Option<Range<u64>>, r: &Range<u64>| {
+        hole.as_ref()
+            .is_some_and(|h| h.start <= r.start && r.end <= h.end)
+    };
+    let block_size = archive.superblock().block_size as usize;
+    let (mut a, mut b) = (vec![0u8; block_size], vec![0u8; block_size]);
+    for (range, image_hole) in layout.ranges() {
+        if image_hole && sparse {
+            if !covers(&hole, &range) {
+                hole = holes::next_hole(&tree, range.start, md.len());
+            }
+            if covers(&hole, &range) {
+                continue;
+            }
+        }
+        let len = (range.end - range.start) as usize;
+        let (a, b) = (&mut a[..len], &mut b[..len]);
+        archive.read_layout_at(layout, range.start, a)?;
+        FileExt::read_exact_at(&tree, b, range.start).map_err(at_path(local))?;
+        if let Some(i) = a.iter().zip(b.iter()).position(|(x, y)| x != y) {
+            found.differ(
+                path,
+                format!("content differs at byte {}", range.start + i as u64),
+            );
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+fn compare_xattrs<R: ReadAt>(
+    archive: &Archive<R>,
+    path: &[u8],
+    inode: &Inode,
+    local: &Path,
+    found: &mut Compared,
+) -> Result<()> {
+    let image: BTreeMap<Vec<u8>, Vec<u8>> = archive
+        .xattrs(inode)?
+        .into_iter()
+        .map(|x| (x.name, x.value))
+        .collect();
+    let tree = local_xattrs(local)?;
+    for name in image.keys().chain(tree.keys()).collect::<BTreeSet<_>>() {
+        let what = match (image.get(name), tree.get(name)) {
+            (Some(_), None) => "only in image",
+            (None, Some(_)) => "only in tree",
+            (Some(a), Some(b)) if a != b => "values differ",
+            _ => continue,
         };
-        let block_size = archive.superblock().block_size as usize;
-        let (mut a, mut b) = (vec![0u8; block_size], vec![0u8; block_size]);
-        for (range, image_hole) in layout.ranges() {
-            if image_hole && sparse {
-                if !covers(&hole, &range) {
-                    hole = holes::next_hole(&tree, range.start, md.len());
-                }
-                if covers(&hole, &range) {
-                    continue;
-                }
-            }
-            let len = (range.end - range.start) as usize;
-            let (a, b) = (&mut a[..len], &mut b[..len]);
-            archive.read_layout_at(layout, range.start, a)?;
-            FileExt::read_exact_at(&tree, b, range.start).map_err(at_path(local))?;
-            if let Some(i) = a.iter().zip(b.iter()).position(|(x, y)| x != y) {
-                self.differ(
-                    node.path,
-                    format!("content differs at byte {}", range.start + i as u64),
-                );
-                return Ok(());
-            }
-        }
-        Ok(())
+        let what = format!("xattr {}: {what}", String::from_utf8_lossy(name));
+        found.differ(path, what);
     }
-
-    fn compare_xattrs<R: ReadAt>(
-        &mut self,
-        archive: &Archive<R>,
-        node: &Node<'_>,
-        local: &Path,
-    ) -> Result<()> {
-        let image: BTreeMap<Vec<u8>, Vec<u8>> = archive
-            .xattrs(node.inode)?
-            .into_iter()
-            .map(|x| (x.name, x.value))
-            .collect();
-        let tree = local_xattrs(local)?;
-        for name in image.keys().chain(tree.keys()).collect::<BTreeSet<_>>() {
-            let what = match (image.get(name), tree.get(name)) {
-                (Some(_), None) => "only in image",
-                (None, Some(_)) => "only in tree",
-                (Some(a), Some(b)) if a != b => "values differ",
-                _ => continue,
-            };
-            let what = format!("xattr {}: {what}", String::from_utf8_lossy(name));
-            self.differ(node.path, what);
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// The local node's attributes in the namespaces squashfs can store.

@@ -3,8 +3,8 @@
 //! walk); optionally compare each node with a local tree (see
 //! [`crate::Difference`]).
 
-use crate::diff::{Comparer, Difference};
-use crate::error::{Error, Result};
+use crate::diff::{Compared, Comparer, Difference};
+use crate::error::{at_path, Error, Result};
 use bale_squashfs::inode::InodeKind;
 use bale_squashfs::reader::{Archive, Node, ReadAt, Visitor};
 use bale_squashfs::Inode;
@@ -38,29 +38,64 @@ pub fn verify_against<R: ReadAt>(
     archive: &Archive<R>,
     against: &Path,
 ) -> Result<(Summary, Vec<Difference>)> {
-    check(archive, Some(Comparer::new(against)))
+    check(archive, Some(against))
 }
+
+/// Comparisons with the tree in flight at once: each is a few metadata
+/// calls and reads of the tree, round trips on a parallel file system.
+const COMPARERS: usize = 16;
 
 fn check<R: ReadAt>(
     archive: &Archive<R>,
-    comparer: Option<Comparer>,
+    against: Option<&Path>,
 ) -> Result<(Summary, Vec<Difference>)> {
     let mut checker = Checker {
         archive,
         summary: Summary::default(),
         seen: HashSet::new(),
-        comparer,
-        unread: Vec::new(),
+        compare: against.is_some(),
+        nodes: Vec::new(),
+        files: Vec::new(),
     };
     archive.walk(&mut checker)?;
-    checker.unread.par_iter().try_for_each(|(path, inode)| {
-        read_all(archive, inode).map_err(|source| Error::InImage {
-            path: String::from_utf8_lossy(path).into_owned(),
-            source,
-        })
-    })?;
-    let differences = checker.comparer.map(|c| c.differences).unwrap_or_default();
-    Ok((checker.summary, differences))
+    let Checker {
+        nodes,
+        files,
+        summary,
+        ..
+    } = checker;
+    // Compared in parallel, reported in walk order.
+    let mut contents_read = HashSet::new();
+    let mut differences = Vec::new();
+    if let Some(tree) = against {
+        let comparer = Comparer::new(tree);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(COMPARERS)
+            .build()
+            .map_err(|e| at_path(tree)(std::io::Error::other(format!("no threads: {e}"))))?;
+        let compared: Vec<Compared> = pool.install(|| {
+            nodes
+                .par_iter()
+                .map(|(path, inode)| comparer.compare(archive, path, inode))
+                .collect::<Result<_>>()
+        })?;
+        for ((_, inode), found) in nodes.iter().zip(compared) {
+            if found.contents_read {
+                contents_read.insert(inode.number);
+            }
+            differences.extend(found.differences);
+        }
+    }
+    files
+        .par_iter()
+        .filter(|(_, inode)| !contents_read.contains(&inode.number))
+        .try_for_each(|(path, inode)| {
+            read_all(archive, inode).map_err(|source| Error::InImage {
+                path: String::from_utf8_lossy(path).into_owned(),
+                source,
+            })
+        })?;
+    Ok((summary, differences))
 }
 
 /// Reads (and so decompresses and checks) every stored block of a file;
@@ -75,9 +110,12 @@ struct Checker<'a, R> {
     summary: Summary,
     /// Inode numbers already counted.
     seen: HashSet<u32>,
-    comparer: Option<Comparer>,
-    /// Files whose contents the comparison did not read.
-    unread: Vec<(Vec<u8>, Inode)>,
+    /// Whether nodes are kept for comparing with a tree.
+    compare: bool,
+    /// Every node walked, when comparing.
+    nodes: Vec<(Vec<u8>, Inode)>,
+    /// Each file once (its first name), to read.
+    files: Vec<(Vec<u8>, Inode)>,
 }
 
 impl<R: ReadAt> Visitor for Checker<'_, R> {
@@ -89,10 +127,9 @@ impl<R: ReadAt> Visitor for Checker<'_, R> {
         archive.uid(inode)?;
         archive.gid(inode)?;
         archive.xattrs(inode)?;
-        let contents_read = match &mut self.comparer {
-            Some(comparer) => comparer.compare(archive, node)?,
-            None => false,
-        };
+        if self.compare {
+            self.nodes.push((node.path.to_vec(), inode.clone()));
+        }
         if !self.seen.insert(inode.number) {
             return Ok(());
         }
@@ -107,9 +144,7 @@ impl<R: ReadAt> Visitor for Checker<'_, R> {
         }
         if inode.kind() == InodeKind::File {
             s.bytes += archive.file_layout(inode)?.size();
-            if !contents_read {
-                self.unread.push((node.path.to_vec(), inode.clone()));
-            }
+            self.files.push((node.path.to_vec(), inode.clone()));
         }
         Ok(())
     }
