@@ -88,33 +88,44 @@ impl Comparer {
         path: &[u8],
         inode: &Inode,
     ) -> Result<Compared> {
-        let mut found = Compared::default();
-        self.compare_into(archive, path, inode, &mut found)?;
-        Ok(found)
+        let mut pair = Pair {
+            archive,
+            path,
+            inode,
+            local: self.root.join(OsStr::from_bytes(path)),
+            found: Compared::default(),
+        };
+        match std::fs::symlink_metadata(&pair.local) {
+            Ok(md) => pair.compare(&md)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                pair.differ(format!("missing from {}", self.root.maybe_quote()));
+            }
+            Err(e) => return Err(at_path(&pair.local)(e)),
+        }
+        Ok(pair.found)
+    }
+}
+
+/// One node of the image and the same path in the tree.
+struct Pair<'a, R> {
+    archive: &'a Archive<R>,
+    path: &'a [u8],
+    inode: &'a Inode,
+    local: PathBuf,
+    found: Compared,
+}
+
+impl<R: ReadAt> Pair<'_, R> {
+    fn differ(&mut self, what: String) {
+        self.found.differ(self.path, what);
     }
 
-    fn compare_into<R: ReadAt>(
-        &self,
-        archive: &Archive<R>,
-        path: &[u8],
-        inode: &Inode,
-        found: &mut Compared,
-    ) -> Result<()> {
-        let local = self.root.join(OsStr::from_bytes(path));
-        let md = match std::fs::symlink_metadata(&local) {
-            Ok(md) => md,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                found.differ(path, format!("missing from {}", self.root.maybe_quote()));
-                return Ok(());
-            }
-            Err(e) => return Err(at_path(&local)(e)),
-        };
+    /// Compares with the local node, whose status is `md`.
+    fn compare(&mut self, md: &Metadata) -> Result<()> {
+        let (archive, inode) = (self.archive, self.inode);
         let kind = local_kind(md.file_type());
         if kind != inode.kind() {
-            found.differ(
-                path,
-                format!("kind: image {:?}, tree {kind:?}", inode.kind()),
-            );
+            self.differ(format!("kind: image {:?}, tree {kind:?}", inode.kind()));
             return Ok(());
         }
         let fields = [
@@ -135,43 +146,124 @@ impl Comparer {
                 } else {
                     (image.to_string(), tree.to_string())
                 };
-                found.differ(path, format!("{name}: image {image}, tree {tree}"));
+                self.differ(format!("{name}: image {image}, tree {tree}"));
             }
         }
-        compare_xattrs(archive, path, inode, &local, found)?;
+        self.xattrs()?;
         match &inode.data {
             InodeData::Symlink { target } => {
-                let local_target = std::fs::read_link(&local).map_err(at_path(&local))?;
+                let local_target = std::fs::read_link(&self.local).map_err(at_path(&self.local))?;
                 if local_target.as_os_str().as_bytes() != target.as_slice() {
-                    found.differ(
-                        path,
-                        format!(
-                            "symlink target: image {}, tree {}",
-                            OsStr::from_bytes(target).maybe_quote(),
-                            local_target.maybe_quote()
-                        ),
-                    );
+                    self.differ(format!(
+                        "symlink target: image {}, tree {}",
+                        OsStr::from_bytes(target).maybe_quote(),
+                        local_target.maybe_quote()
+                    ));
                 }
             }
             InodeData::BlockDevice { rdev } | InodeData::CharDevice { rdev } => {
                 let image = decode_rdev(*rdev);
                 let tree = (rustix::fs::major(md.rdev()), rustix::fs::minor(md.rdev()));
                 if image != tree {
-                    found.differ(path, format!("device: image {image:?}, tree {tree:?}"));
+                    self.differ(format!("device: image {image:?}, tree {tree:?}"));
                 }
             }
-            InodeData::Directory(_) => compare_names(archive, path, inode, &local, found)?,
+            InodeData::Directory(_) => self.names()?,
             InodeData::File(_) => {
                 let layout = archive.file_layout(inode)?;
                 let size = layout.size();
                 if size != md.len() {
-                    found.differ(path, format!("size: image {size}, tree {}", md.len()));
+                    self.differ(format!("size: image {size}, tree {}", md.len()));
                 } else {
-                    compare_contents(archive, &layout, path, &local, &md, found)?;
-                    found.contents_read = true;
+                    self.contents(&layout, md)?;
+                    self.found.contents_read = true;
                 }
             }
             InodeData::Fifo | InodeData::Socket => {}
+        }
+        Ok(())
+    }
+
+    /// Reports names in the local directory that the image lacks.
+    fn names(&mut self) -> Result<()> {
+        let in_image: BTreeSet<Vec<u8>> = self
+            .archive
+            .read_dir(self.inode)?
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        let local = &self.local;
+        let mut in_tree = Vec::new();
+        for entry in std::fs::read_dir(local).map_err(at_path(local))? {
+            let name = entry.map_err(at_path(local))?.file_name();
+            in_tree.push(name.as_bytes().to_vec());
+        }
+        in_tree.sort();
+        for name in in_tree.into_iter().filter(|n| !in_image.contains(n)) {
+            let mut only_here = self.path.to_vec();
+            if !only_here.is_empty() {
+                only_here.push(b'/');
+            }
+            only_here.extend_from_slice(&name);
+            self.found.differ(&only_here, "not in image".into());
+        }
+        Ok(())
+    }
+
+    /// Compares contents block by block. A hole of the image is not read
+    /// where the local file has a hole too (asked only of a file with
+    /// fewer blocks allocated than its size needs).
+    fn contents(&mut self, layout: &FileLayout, md: &Metadata) -> Result<()> {
+        let local = &self.local;
+        let tree = File::open(local).map_err(at_path(local))?;
+        let sparse = holes::may_have_holes(md.len(), md.blocks());
+        let mut hole: Option<Range<u64>> = None;
+        let covers = |hole: &Option<Range<u64>>, r: &Range<u64>| {
+            hole.as_ref()
+                .is_some_and(|h| h.start <= r.start && r.end <= h.end)
+        };
+        let block_size = self.archive.superblock().block_size as usize;
+        let (mut a, mut b) = (vec![0u8; block_size], vec![0u8; block_size]);
+        for (range, image_hole) in layout.ranges() {
+            if image_hole && sparse {
+                if !covers(&hole, &range) {
+                    hole = holes::next_hole(&tree, range.start, md.len());
+                }
+                if covers(&hole, &range) {
+                    continue;
+                }
+            }
+            let len = (range.end - range.start) as usize;
+            let (a, b) = (&mut a[..len], &mut b[..len]);
+            self.archive.read_layout_at(layout, range.start, a)?;
+            FileExt::read_exact_at(&tree, b, range.start).map_err(at_path(local))?;
+            if let Some(i) = a.iter().zip(b.iter()).position(|(x, y)| x != y) {
+                self.differ(format!(
+                    "content differs at byte {}",
+                    range.start + i as u64
+                ));
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn xattrs(&mut self) -> Result<()> {
+        let image: BTreeMap<Vec<u8>, Vec<u8>> = self
+            .archive
+            .xattrs(self.inode)?
+            .into_iter()
+            .map(|x| (x.name, x.value))
+            .collect();
+        let tree = local_xattrs(&self.local)?;
+        for name in image.keys().chain(tree.keys()).collect::<BTreeSet<_>>() {
+            let what = match (image.get(name), tree.get(name)) {
+                (Some(_), None) => "only in image",
+                (None, Some(_)) => "only in tree",
+                (Some(a), Some(b)) if a != b => "values differ",
+                _ => continue,
+            };
+            self.differ(format!("xattr {}: {what}", String::from_utf8_lossy(name)));
         }
         Ok(())
     }
@@ -184,106 +276,6 @@ impl Compared {
             what,
         });
     }
-}
-
-/// Reports names in a local directory that the image lacks.
-fn compare_names<R: ReadAt>(
-    archive: &Archive<R>,
-    path: &[u8],
-    inode: &Inode,
-    local: &Path,
-    found: &mut Compared,
-) -> Result<()> {
-    let in_image: BTreeSet<Vec<u8>> = archive
-        .read_dir(inode)?
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
-    let mut in_tree = Vec::new();
-    for entry in std::fs::read_dir(local).map_err(at_path(local))? {
-        let name = entry.map_err(at_path(local))?.file_name();
-        in_tree.push(name.as_bytes().to_vec());
-    }
-    in_tree.sort();
-    for name in in_tree.into_iter().filter(|n| !in_image.contains(n)) {
-        let mut only_here = path.to_vec();
-        if !only_here.is_empty() {
-            only_here.push(b'/');
-        }
-        only_here.extend_from_slice(&name);
-        found.differ(&only_here, "not in image".into());
-    }
-    Ok(())
-}
-
-/// Compares contents block by block. A hole of the image is not read
-/// where the local file has a hole too (asked only of a file with fewer
-/// blocks allocated than its size needs).
-fn compare_contents<R: ReadAt>(
-    archive: &Archive<R>,
-    layout: &FileLayout,
-    path: &[u8],
-    local: &Path,
-    md: &Metadata,
-    found: &mut Compared,
-) -> Result<()> {
-    let tree = File::open(local).map_err(at_path(local))?;
-    let sparse = holes::may_have_holes(md.len(), md.blocks());
-    let mut hole: Option<Range<u64>> = None;
-    let covers = |hole: &Option<Range<u64>>, r: &Range<u64>| {
-        hole.as_ref()
-            .is_some_and(|h| h.start <= r.start && r.end <= h.end)
-    };
-    let block_size = archive.superblock().block_size as usize;
-    let (mut a, mut b) = (vec![0u8; block_size], vec![0u8; block_size]);
-    for (range, image_hole) in layout.ranges() {
-        if image_hole && sparse {
-            if !covers(&hole, &range) {
-                hole = holes::next_hole(&tree, range.start, md.len());
-            }
-            if covers(&hole, &range) {
-                continue;
-            }
-        }
-        let len = (range.end - range.start) as usize;
-        let (a, b) = (&mut a[..len], &mut b[..len]);
-        archive.read_layout_at(layout, range.start, a)?;
-        FileExt::read_exact_at(&tree, b, range.start).map_err(at_path(local))?;
-        if let Some(i) = a.iter().zip(b.iter()).position(|(x, y)| x != y) {
-            found.differ(
-                path,
-                format!("content differs at byte {}", range.start + i as u64),
-            );
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-fn compare_xattrs<R: ReadAt>(
-    archive: &Archive<R>,
-    path: &[u8],
-    inode: &Inode,
-    local: &Path,
-    found: &mut Compared,
-) -> Result<()> {
-    let image: BTreeMap<Vec<u8>, Vec<u8>> = archive
-        .xattrs(inode)?
-        .into_iter()
-        .map(|x| (x.name, x.value))
-        .collect();
-    let tree = local_xattrs(local)?;
-    for name in image.keys().chain(tree.keys()).collect::<BTreeSet<_>>() {
-        let what = match (image.get(name), tree.get(name)) {
-            (Some(_), None) => "only in image",
-            (None, Some(_)) => "only in tree",
-            (Some(a), Some(b)) if a != b => "values differ",
-            _ => continue,
-        };
-        let what = format!("xattr {}: {what}", String::from_utf8_lossy(name));
-        found.differ(path, what);
-    }
-    Ok(())
 }
 
 /// The local node's attributes in the namespaces squashfs can store.
