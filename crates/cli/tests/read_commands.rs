@@ -323,7 +323,16 @@ fn verify_shows_odd_names_on_one_line() {
         .arg(&image)
         .assert()
         .success();
-    std::fs::write(src.join("odd\nname"), "2").unwrap();
+    // New content, same size and modification time: one difference.
+    let odd = src.join("odd\nname");
+    let mtime = odd.metadata().unwrap().modified().unwrap();
+    std::fs::write(&odd, "2").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&odd)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
     let out = bale()
         .arg("verify")
         .arg(&image)
