@@ -2,6 +2,8 @@
 //! installed): info agrees with `unsquashfs -s`, ls with the tree, cat with
 //! the bytes, extract reproduces the source, verify finds differences.
 
+mod support;
+
 use assert_cmd::Command;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -398,6 +400,28 @@ fn corrupt_images_are_named_in_one_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.starts_with(&format!("bale: {}: ", bad.display())),
+        "{stderr}"
+    );
+}
+
+/// A write failing in a writer thread (a full disk here) ends the
+/// extraction with one line naming a file, exit status 1.
+#[test]
+fn extract_onto_a_full_disk_fails_in_one_line() {
+    let f = fixture();
+    let small = support::Tmpfs::new(&f.root.join("small"), "256k");
+    let out = bale()
+        .arg("extract")
+        .arg(&f.image)
+        .arg(small.dir.join("out"))
+        .output()
+        .unwrap();
+    drop(small);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("out/") && stderr.ends_with(": No space left on device\n"),
         "{stderr}"
     );
 }

@@ -4,10 +4,12 @@
 //! cannot make the extraction write outside the destination. Holes stay
 //! sparse; hard links are recreated; owners and device nodes need root.
 //! A directory's mode, owner and times are applied after its content.
+//! The walk creates every entry in order; files' contents (decompression
+//! and writes) and their attributes are done by a few writer threads.
 
 use crate::error::{at_path, Error, Result};
 use bale_squashfs::inode::{decode_rdev, Inode, InodeData, InodeKind};
-use bale_squashfs::reader::{Archive, Node, ReadAt, Visitor};
+use bale_squashfs::reader::{Archive, FileLayout, Node, ReadAt, Visitor};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps};
 use rustix::io::Errno;
 use std::collections::HashMap;
@@ -16,6 +18,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ExtractOptions {
@@ -41,7 +45,7 @@ pub struct ExtractReport {
 
 /// Restores the whole image, or `options.subtree`, under `dest` (created
 /// if missing).
-pub fn extract<R: ReadAt>(
+pub fn extract<R: ReadAt + Sync>(
     archive: &Archive<R>,
     dest: &Path,
     options: ExtractOptions,
@@ -69,19 +73,94 @@ pub fn extract<R: ReadAt>(
             reason: "directory not empty (use --force to extract into it anyway)".into(),
         });
     }
-    let mut extractor = Extractor {
-        archive,
-        dest: dest.to_path_buf(),
-        force: options.force,
-        as_root: rustix::process::geteuid().is_root(),
-        dirs: Vec::new(),
-        root: Some(root),
-        first_links: HashMap::new(),
-        report: ExtractReport::default(),
-    };
+    let failed = Mutex::new(None);
+    let (jobs, queue) = sync_channel::<Vec<FileJob>>(QUEUED_BATCHES);
+    let queue = Mutex::new(queue);
+    let as_root = rustix::process::geteuid().is_root();
     let top = options.subtree.unwrap_or(archive.superblock().root_inode);
-    archive.walk_from(top, &mut extractor)?;
-    Ok(extractor.report)
+    let (walked, report) = std::thread::scope(|s| {
+        for _ in 0..writers() {
+            s.spawn(|| {
+                while let Ok(batch) = queue.lock().unwrap().recv() {
+                    for job in batch {
+                        if let Err(e) = write_contents(archive, as_root, job) {
+                            failed.lock().unwrap().get_or_insert(e);
+                        }
+                    }
+                }
+            });
+        }
+        let mut extractor = Extractor {
+            archive,
+            dest: dest.to_path_buf(),
+            force: options.force,
+            as_root,
+            dirs: Vec::new(),
+            root: Some(root),
+            first_links: HashMap::new(),
+            report: ExtractReport::default(),
+            jobs: Some(jobs),
+            batch: Vec::new(),
+            batch_bytes: 0,
+            failed: &failed,
+        };
+        let walked = archive.walk_from(top, &mut extractor);
+        extractor.hand_over();
+        // Closing the queue lets the writers finish and end.
+        extractor.jobs = None;
+        (walked, extractor.report)
+    });
+    walked?;
+    match failed.into_inner().unwrap() {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// Files are handed to the writers in batches of this many, or of this
+/// many bytes: one hand-over (a thread wake-up) per file would cost more
+/// than writing a small file.
+const BATCH_FILES: usize = 64;
+const BATCH_BYTES: u64 = 4 << 20;
+/// Batches handed over and not yet taken (their files hold descriptors).
+const QUEUED_BATCHES: usize = 4;
+
+/// Writer threads: decompression is the work, so one per core.
+fn writers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 16))
+}
+
+/// A created file whose contents and attributes are still to write.
+struct FileJob {
+    file: std::fs::File,
+    layout: FileLayout,
+    inode: Inode,
+    /// Its path, for errors.
+    path: PathBuf,
+}
+
+/// Writes a file's stored blocks (holes stay holes), then its owner
+/// (as root), mode, xattrs and times, in that order: a change of owner
+/// clears set-id bits and capabilities, which come after it.
+fn write_contents<R: ReadAt>(archive: &Archive<R>, as_root: bool, job: FileJob) -> Result<()> {
+    let FileJob {
+        file,
+        layout,
+        inode,
+        path,
+    } = job;
+    archive.for_each_stored_block(&layout, |offset, data| {
+        file.write_all_at(data, offset).map_err(at_path(&path))
+    })?;
+    file.set_len(layout.size()).map_err(at_path(&path))?;
+    if as_root {
+        let (uid, gid) = owner(archive, &inode)?;
+        rustix::fs::fchown(&file, Some(uid), Some(gid)).map_err(at_path(&path))?;
+    }
+    rustix::fs::fchmod(&file, Mode::from_raw_mode(inode.mode() & 0o7777))
+        .map_err(at_path(&path))?;
+    set_xattrs(archive, &file, &inode, &path)?;
+    rustix::fs::futimens(&file, &times(&inode)).map_err(at_path(&path))
 }
 
 struct Extractor<'a, R> {
@@ -96,12 +175,22 @@ struct Extractor<'a, R> {
     /// Where the first name of each multiply-linked inode was created.
     first_links: HashMap<u32, Vec<u8>>,
     report: ExtractReport,
+    /// Where created files go to be written; `None` once the walk is over.
+    jobs: Option<SyncSender<Vec<FileJob>>>,
+    /// Created files not handed over yet, and their bytes.
+    batch: Vec<FileJob>,
+    batch_bytes: u64,
+    /// The first error of a writer, which stops the walk.
+    failed: &'a Mutex<Option<Error>>,
 }
 
 impl<R: ReadAt> Visitor for Extractor<'_, R> {
     type Error = Error;
 
     fn visit(&mut self, node: &Node<'_>) -> Result<()> {
+        if let Some(e) = self.failed.lock().unwrap().take() {
+            return Err(e);
+        }
         if node.depth == 0 {
             let root = self.root.take().expect("the root is visited first");
             self.set_xattrs_fd(&root, node)?;
@@ -150,8 +239,8 @@ impl<R: ReadAt> Visitor for Extractor<'_, R> {
         let inode = dir.inode;
         let path = self.local(dir);
         if self.as_root {
-            rustix::fs::fchown(&fd, Some(self.uid(inode)?), Some(self.gid(inode)?))
-                .map_err(at_path(&path))?;
+            let (uid, gid) = owner(self.archive, inode)?;
+            rustix::fs::fchown(&fd, Some(uid), Some(gid)).map_err(at_path(&path))?;
         }
         rustix::fs::fchmod(&fd, Mode::from_raw_mode(inode.mode() & 0o7777))
             .map_err(at_path(&path))?;
@@ -170,14 +259,6 @@ impl<R: ReadAt> Extractor<'_, R> {
 
     fn shown(&self, node: &Node<'_>) -> String {
         self.local(node).display().to_string()
-    }
-
-    fn uid(&self, inode: &Inode) -> Result<rustix::process::Uid> {
-        Ok(rustix::process::Uid::from_raw(self.archive.uid(inode)?))
-    }
-
-    fn gid(&self, inode: &Inode) -> Result<rustix::process::Gid> {
-        Ok(rustix::process::Gid::from_raw(self.archive.gid(inode)?))
     }
 
     /// Runs `create` for the node's name; with `force`, removes a
@@ -227,8 +308,8 @@ impl<R: ReadAt> Extractor<'_, R> {
         .map_err(at_path(self.local(node)))
     }
 
+    /// Creates a file and hands it to the writers.
     fn write_file(&mut self, node: &Node<'_>) -> Result<()> {
-        let path = self.local(node);
         let fd = self.replace_existing(node, |parent, name| {
             rustix::fs::openat(
                 parent,
@@ -237,24 +318,29 @@ impl<R: ReadAt> Extractor<'_, R> {
                 Mode::from_raw_mode(0o600),
             )
         })?;
-        let file = std::fs::File::from(fd);
         let layout = self.archive.file_layout(node.inode)?;
-        self.archive
-            .for_each_stored_block(&layout, |offset, data| {
-                file.write_all_at(data, offset).map_err(at_path(&path))
-            })?;
-        file.set_len(layout.size()).map_err(at_path(&path))?;
         self.report.files += 1;
         self.report.bytes += layout.size();
-        let inode = node.inode;
-        if self.as_root {
-            rustix::fs::fchown(&file, Some(self.uid(inode)?), Some(self.gid(inode)?))
-                .map_err(at_path(&path))?;
+        self.batch_bytes += layout.size();
+        self.batch.push(FileJob {
+            file: std::fs::File::from(fd),
+            layout,
+            inode: node.inode.clone(),
+            path: self.local(node),
+        });
+        if self.batch.len() >= BATCH_FILES || self.batch_bytes >= BATCH_BYTES {
+            self.hand_over();
         }
-        rustix::fs::fchmod(&file, Mode::from_raw_mode(inode.mode() & 0o7777))
-            .map_err(at_path(&path))?;
-        self.set_xattrs_fd(&file, node)?;
-        rustix::fs::futimens(&file, &times(inode)).map_err(at_path(&path))
+        Ok(())
+    }
+
+    /// Hands the files created so far to the writers.
+    fn hand_over(&mut self) {
+        if let (Some(jobs), false) = (&self.jobs, self.batch.is_empty()) {
+            let batch = std::mem::take(&mut self.batch);
+            jobs.send(batch).expect("the writers outlive the walk");
+            self.batch_bytes = 0;
+        }
     }
 
     fn make_node(&mut self, node: &Node<'_>, dev: u64) -> Result<()> {
@@ -287,11 +373,12 @@ impl<R: ReadAt> Extractor<'_, R> {
         let parent = self.parent();
         let inode = node.inode;
         if self.as_root {
+            let (uid, gid) = owner(self.archive, inode)?;
             rustix::fs::chownat(
                 parent,
                 node.name,
-                Some(self.uid(inode)?),
-                Some(self.gid(inode)?),
+                Some(uid),
+                Some(gid),
                 AtFlags::SYMLINK_NOFOLLOW,
             )
             .map_err(at_path(&path))?;
@@ -316,16 +403,7 @@ impl<R: ReadAt> Extractor<'_, R> {
     }
 
     fn set_xattrs_fd(&self, fd: impl AsFd, node: &Node<'_>) -> Result<()> {
-        for x in self.archive.xattrs(node.inode)? {
-            rustix::fs::fsetxattr(
-                &fd,
-                x.name.as_slice(),
-                &x.value,
-                rustix::fs::XattrFlags::empty(),
-            )
-            .map_err(at_path(self.local(node)))?;
-        }
-        Ok(())
+        set_xattrs(self.archive, fd, node.inode, &self.local(node))
     }
 
     /// Makes another name for an inode already extracted at `first`.
@@ -349,6 +427,36 @@ impl<R: ReadAt> Extractor<'_, R> {
         self.report.hard_links += 1;
         Ok(())
     }
+}
+
+/// The owner to give an extracted entry (as root).
+fn owner<R: ReadAt>(
+    archive: &Archive<R>,
+    inode: &Inode,
+) -> Result<(rustix::process::Uid, rustix::process::Gid)> {
+    Ok((
+        rustix::process::Uid::from_raw(archive.uid(inode)?),
+        rustix::process::Gid::from_raw(archive.gid(inode)?),
+    ))
+}
+
+/// Sets an inode's xattrs on the open entry `fd` (at `path`).
+fn set_xattrs<R: ReadAt>(
+    archive: &Archive<R>,
+    fd: impl AsFd,
+    inode: &Inode,
+    path: &Path,
+) -> Result<()> {
+    for x in archive.xattrs(inode)? {
+        rustix::fs::fsetxattr(
+            &fd,
+            x.name.as_slice(),
+            &x.value,
+            rustix::fs::XattrFlags::empty(),
+        )
+        .map_err(at_path(path))?;
+    }
+    Ok(())
 }
 
 fn times(inode: &Inode) -> Timestamps {
