@@ -44,48 +44,39 @@ pub fn verify_against<R: ReadAt>(
 /// Comparisons with the tree in flight at once: each is a few metadata
 /// calls and reads of the tree, round trips on a parallel file system.
 const COMPARERS: usize = 16;
+/// Nodes gathered from the walk before they are compared: enough to keep
+/// every comparer busy, few enough that memory does not grow with the image.
+const CHUNK: usize = 16_384;
 
-fn check<R: ReadAt>(
+fn check<R: ReadAt + Sync>(
     archive: &Archive<R>,
     against: Option<&Path>,
 ) -> Result<(Summary, Vec<Difference>)> {
+    let comparison = match against {
+        Some(tree) => Some(Comparison::new(tree)?),
+        None => None,
+    };
     let mut checker = Checker {
         archive,
         summary: Summary::default(),
         seen: HashSet::new(),
-        compare: against.is_some(),
-        nodes: Vec::new(),
+        comparison,
         files: Vec::new(),
     };
     archive.walk(&mut checker)?;
     let Checker {
-        nodes,
         files,
         summary,
+        comparison,
         ..
     } = checker;
-    // Compared in parallel, reported in walk order.
-    let mut contents_read = HashSet::new();
-    let mut differences = Vec::new();
-    if let Some(tree) = against {
-        let comparer = Comparer::new(tree);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(COMPARERS)
-            .build()
-            .map_err(|e| at_path(tree)(std::io::Error::other(format!("no threads: {e}"))))?;
-        let compared: Vec<Compared> = pool.install(|| {
-            nodes
-                .par_iter()
-                .map(|(path, inode)| comparer.compare(archive, path, inode))
-                .collect::<Result<_>>()
-        })?;
-        for ((_, inode), found) in nodes.iter().zip(compared) {
-            if found.contents_read {
-                contents_read.insert(inode.number);
-            }
-            differences.extend(found.differences);
+    let (differences, contents_read) = match comparison {
+        Some(mut c) => {
+            c.flush(archive)?;
+            (c.differences, c.contents_read)
         }
-    }
+        None => Default::default(),
+    };
     files
         .par_iter()
         .filter(|(_, inode)| !contents_read.contains(&inode.number))
@@ -96,6 +87,64 @@ fn check<R: ReadAt>(
             })
         })?;
     Ok((summary, differences))
+}
+
+/// Nodes compared with the tree in parallel, chunk by chunk, their
+/// differences kept in walk order.
+struct Comparison {
+    comparer: Comparer,
+    pool: rayon::ThreadPool,
+    pending: Vec<(Vec<u8>, Inode)>,
+    differences: Vec<Difference>,
+    /// Files whose contents a comparison read (inode numbers).
+    contents_read: HashSet<u32>,
+}
+
+impl Comparison {
+    fn new(tree: &Path) -> Result<Comparison> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(COMPARERS)
+            .build()
+            .map_err(|e| at_path(tree)(std::io::Error::other(format!("no threads: {e}"))))?;
+        Ok(Comparison {
+            comparer: Comparer::new(tree),
+            pool,
+            pending: Vec::new(),
+            differences: Vec::new(),
+            contents_read: HashSet::new(),
+        })
+    }
+
+    fn add<R: ReadAt + Sync>(
+        &mut self,
+        archive: &Archive<R>,
+        path: &[u8],
+        inode: &Inode,
+    ) -> Result<()> {
+        self.pending.push((path.to_vec(), inode.clone()));
+        match self.pending.len() >= CHUNK {
+            true => self.flush(archive),
+            false => Ok(()),
+        }
+    }
+
+    /// Compares the nodes gathered so far.
+    fn flush<R: ReadAt + Sync>(&mut self, archive: &Archive<R>) -> Result<()> {
+        let (comparer, pending) = (&self.comparer, &self.pending);
+        let compared: Vec<Compared> = self.pool.install(|| {
+            pending
+                .par_iter()
+                .map(|(path, inode)| comparer.compare(archive, path, inode))
+                .collect::<Result<_>>()
+        })?;
+        for ((_, inode), found) in self.pending.drain(..).zip(compared) {
+            if found.contents_read {
+                self.contents_read.insert(inode.number);
+            }
+            self.differences.extend(found.differences);
+        }
+        Ok(())
+    }
 }
 
 /// Reads (and so decompresses and checks) every stored block of a file;
@@ -110,15 +159,13 @@ struct Checker<'a, R> {
     summary: Summary,
     /// Inode numbers already counted.
     seen: HashSet<u32>,
-    /// Whether nodes are kept for comparing with a tree.
-    compare: bool,
-    /// Every node walked, when comparing.
-    nodes: Vec<(Vec<u8>, Inode)>,
+    /// The comparison with a tree, if asked for.
+    comparison: Option<Comparison>,
     /// Each file once (its first name), to read.
     files: Vec<(Vec<u8>, Inode)>,
 }
 
-impl<R: ReadAt> Visitor for Checker<'_, R> {
+impl<R: ReadAt + Sync> Visitor for Checker<'_, R> {
     type Error = Error;
 
     fn visit(&mut self, node: &Node<'_>) -> Result<()> {
@@ -127,8 +174,8 @@ impl<R: ReadAt> Visitor for Checker<'_, R> {
         archive.uid(inode)?;
         archive.gid(inode)?;
         archive.xattrs(inode)?;
-        if self.compare {
-            self.nodes.push((node.path.to_vec(), inode.clone()));
+        if let Some(comparison) = &mut self.comparison {
+            comparison.add(archive, node.path, inode)?;
         }
         if !self.seen.insert(inode.number) {
             return Ok(());

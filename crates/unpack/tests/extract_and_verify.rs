@@ -148,3 +148,30 @@ fn existing_symlinks_are_replaced_not_followed() {
     assert_eq!(std::fs::read(outside.join("big")).unwrap(), b"precious");
     assert_eq!(verify_against(&archive, &out).unwrap().1, vec![]);
 }
+
+/// More nodes than one chunk of parallel comparisons: every difference
+/// is found, in the image's order, whichever chunk it falls in.
+#[test]
+fn differences_come_in_image_order_across_comparison_chunks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    for dir in ["a", "b"] {
+        std::fs::create_dir_all(src.join(dir)).unwrap();
+        for i in 0..10_000 {
+            std::fs::write(src.join(dir).join(format!("f{i:05}")), "").unwrap();
+        }
+    }
+    let archive = image_of(&src, tmp.path());
+    let changed = ["a/f00007", "a/f09999", "b/f00000", "b/f04321", "b/f09998"];
+    for name in changed {
+        std::fs::set_permissions(src.join(name), PermissionsExt::from_mode(0o600)).unwrap();
+    }
+    let (summary, differences) = verify_against(&archive, &src).unwrap();
+    assert_eq!(summary.files, 20_000);
+    let paths: Vec<&str> = differences.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(paths, changed);
+    assert!(
+        differences.iter().all(|d| d.what.starts_with("mode: ")),
+        "{differences:?}"
+    );
+}
