@@ -99,16 +99,15 @@ pub fn extract<R: ReadAt + Sync>(
             root: Some(root),
             first_links: HashMap::new(),
             report: ExtractReport::default(),
-            jobs: Some(jobs),
+            jobs,
             batch: Vec::new(),
-            batch_bytes: 0,
             failed: &failed,
         };
         let walked = archive.walk_from(top, &mut extractor);
         extractor.hand_over();
-        // Closing the queue lets the writers finish and end.
-        extractor.jobs = None;
-        (walked, extractor.report)
+        // Dropping the extractor closes the queue: the writers finish and end.
+        let Extractor { report, .. } = extractor;
+        (walked, report)
     });
     walked?;
     match failed.into_inner().unwrap() {
@@ -175,11 +174,10 @@ struct Extractor<'a, R> {
     /// Where the first name of each multiply-linked inode was created.
     first_links: HashMap<u32, Vec<u8>>,
     report: ExtractReport,
-    /// Where created files go to be written; `None` once the walk is over.
-    jobs: Option<SyncSender<Vec<FileJob>>>,
-    /// Created files not handed over yet, and their bytes.
+    /// Where created files go to be written.
+    jobs: SyncSender<Vec<FileJob>>,
+    /// Created files not handed over yet.
     batch: Vec<FileJob>,
-    batch_bytes: u64,
     /// The first error of a writer, which stops the walk.
     failed: &'a Mutex<Option<Error>>,
 }
@@ -321,14 +319,14 @@ impl<R: ReadAt> Extractor<'_, R> {
         let layout = self.archive.file_layout(node.inode)?;
         self.report.files += 1;
         self.report.bytes += layout.size();
-        self.batch_bytes += layout.size();
         self.batch.push(FileJob {
             file: std::fs::File::from(fd),
             layout,
             inode: node.inode.clone(),
             path: self.local(node),
         });
-        if self.batch.len() >= BATCH_FILES || self.batch_bytes >= BATCH_BYTES {
+        let bytes: u64 = self.batch.iter().map(|job| job.layout.size()).sum();
+        if self.batch.len() >= BATCH_FILES || bytes >= BATCH_BYTES {
             self.hand_over();
         }
         Ok(())
@@ -336,10 +334,9 @@ impl<R: ReadAt> Extractor<'_, R> {
 
     /// Hands the files created so far to the writers.
     fn hand_over(&mut self) {
-        if let (Some(jobs), false) = (&self.jobs, self.batch.is_empty()) {
+        if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
-            jobs.send(batch).expect("the writers outlive the walk");
-            self.batch_bytes = 0;
+            self.jobs.send(batch).expect("the writers outlive the walk");
         }
     }
 
