@@ -132,7 +132,7 @@ fn one_line(err: &anyhow::Error) -> String {
             line.push_str(&cause);
         }
     }
-    bale_helper::reason::without_error_numbers(&line)
+    bale_os::reason::without_error_numbers(&line)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -8,7 +8,7 @@ use crate::fs::BaleFs;
 use crate::options::{fuser_config, MountConfig};
 use crate::server::Server;
 use bale_squashfs::reader::Archive;
-use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags, CWD};
+use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -43,9 +43,7 @@ fn check_mountpoint(path: &Path) -> Result<PathBuf, Error> {
     let canonical = path.canonicalize().map_err(|e| Error::new(path, e))?;
     let x = statx(CWD, &canonical, AtFlags::empty(), StatxFlags::TYPE)
         .map_err(|e| Error::new(path, std::io::Error::from(e)))?;
-    if x.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT)
-        && x.stx_attributes.contains(StatxAttributes::MOUNT_ROOT)
-    {
+    if bale_os::mount_root::is_mount_root(&x) {
         return Err(Error::new(
             path,
             "something is already mounted there (unmount it first)",

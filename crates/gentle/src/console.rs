@@ -26,15 +26,6 @@ impl Failed {
     }
 }
 
-/// The reason in an I/O error without Rust's " (os error N)" suffix.
-pub fn reason(err: &io::Error) -> String {
-    let text = err.to_string();
-    match text.find(" (os error ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
-}
-
 pub struct Console {
     prog: String,
     quiet: bool,
@@ -99,7 +90,7 @@ impl Console {
 
     /// Record and (unless quiet) print a failure on `path`.
     pub fn fail(&self, path: &Path, failed: &Failed) {
-        let why = reason(&failed.error);
+        let why = bale_os::reason::of(&failed.error);
         if !self.quiet {
             self.note(&format!("{} {}: {why}", failed.action, path.quote()));
         }
@@ -148,12 +139,6 @@ impl Console {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strips_os_error_suffix() {
-        let e = io::Error::from_raw_os_error(libc::EACCES);
-        assert_eq!(reason(&e), "Permission denied");
-    }
 
     #[test]
     fn summarises_failures_by_reason() {

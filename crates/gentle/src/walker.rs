@@ -19,7 +19,7 @@ use crate::limiter::RateLimiter;
 use crate::stats::{CallStats, Op};
 use os_display::Quotable;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Statx, StatxAttributes, StatxFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Statx, StatxFlags};
 use rustix::io::Errno;
 use std::ffi::{CStr, CString, OsStr};
 use std::mem::MaybeUninit;
@@ -133,12 +133,6 @@ pub type InodeKey = ((u32, u32), u64);
 
 pub fn inode_key(stat: &Statx) -> InodeKey {
     (device(stat), stat.stx_ino)
-}
-
-fn is_mount_root(stat: &Statx) -> bool {
-    stat.stx_attributes_mask
-        .contains(StatxAttributes::MOUNT_ROOT)
-        && stat.stx_attributes.contains(StatxAttributes::MOUNT_ROOT)
 }
 
 /// Raise the soft limit on open files to the hard limit: a deep, wide walk
@@ -494,7 +488,7 @@ impl<V: Visitor> Walk<'_, V> {
         let is_dir = entry.is_dir();
         if is_dir
             && walker.one_file_system
-            && (device(&stat) != self.root_dev || is_mount_root(&stat))
+            && (device(&stat) != self.root_dev || bale_os::mount_root::is_mount_root(&stat))
         {
             walker.console.fail_with(
                 &format!(

@@ -19,7 +19,7 @@ pub fn failure(command: &Command, err: &std::io::Error) -> (String, u8) {
         err.kind(),
         ErrorKind::NotFound | ErrorKind::PermissionDenied
     );
-    let system = crate::reason::without_error_numbers(&err.to_string());
+    let system = bale_os::reason::of(err);
     let (reason, status) = if searched && file.is_none() && missing {
         ("command not found".to_string(), 127)
     } else if err.kind() != ErrorKind::NotFound {

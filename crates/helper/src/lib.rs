@@ -27,7 +27,6 @@ pub mod log;
 mod mount;
 mod open;
 mod privileges;
-pub mod reason;
 mod records;
 mod run;
 mod software;
@@ -93,7 +92,7 @@ pub fn main() -> ExitCode {
                 Failure::Busy(_) => ("busy", 4),
                 Failure::Error(_) => ("failed", 1),
             };
-            let failure = reason::without_error_numbers(&failure.to_string());
+            let failure = bale_os::reason::without_error_numbers(&failure.to_string());
             log::notice(&format!(
                 "{word} uid {} ({}): {what}: {failure}",
                 caller.uid, caller.name

@@ -8,7 +8,7 @@ use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use bale_policy::{ImageKind, MountpointFacts, Refusal};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, StatxAttributes, StatxFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, StatxFlags};
 use std::path::{Path, PathBuf};
 
 /// An image opened for the loop device, with what its superblock says.
@@ -197,8 +197,7 @@ pub fn facts(fd: &OwnedFd, path: &Path) -> Result<MountpointFacts, Failure> {
     Ok(MountpointFacts {
         is_dir: FileType::from_raw_mode(st.st_mode) == FileType::Directory,
         owner: st.st_uid,
-        mounted: x.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT)
-            && x.stx_attributes.contains(StatxAttributes::MOUNT_ROOT),
+        mounted: bale_os::mount_root::is_mount_root(&x),
     })
 }
 

@@ -13,7 +13,7 @@ use bale_registry::node::{Key, NodeState, Record};
 use bale_registry::owner::Node;
 use bale_site::Config;
 use rustix::fd::AsRawFd;
-use rustix::fs::{AtFlags, OFlags, StatxAttributes, StatxFlags};
+use rustix::fs::{AtFlags, OFlags, StatxFlags};
 use std::path::Path;
 
 pub fn run(caller: &Caller, config: &Config, req: &UmountRequest) -> Result<String, Failure> {
@@ -179,7 +179,7 @@ pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failu
     )?;
     let x = rustix::fs::statx(&parent, leaf, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::TYPE)
         .map_err(|e| io(&record.mountpoint, e))?;
-    if !x.stx_attributes.contains(StatxAttributes::MOUNT_ROOT) {
+    if !bale_os::mount_root::is_mount_root(&x) {
         return Err(Failure::Error(format!(
             "{}: is not a mount point any more",
             record.mountpoint.display()

@@ -1,6 +1,6 @@
 //! System reasons as people read them: Rust's `io::Error` adds
-//! " (os error N)" to the system's message; the one-line errors of `bale`
-//! and of the helper leave it out.
+//! " (os error N)" to the system's message; the one-line errors of bale's
+//! tools leave it out.
 
 /// `line` without any " (os error N)".
 pub fn without_error_numbers(line: &str) -> String {
@@ -26,6 +26,11 @@ pub fn without_error_numbers(line: &str) -> String {
     out
 }
 
+/// The reason an I/O error gives, without its number: "Permission denied".
+pub fn of(err: &std::io::Error) -> String {
+    without_error_numbers(&err.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +42,6 @@ mod tests {
             without_error_numbers(&format!("img.sqfs (os error x): {err}")),
             "img.sqfs (os error x): Is a directory"
         );
+        assert_eq!(of(&err), "Is a directory");
     }
 }
