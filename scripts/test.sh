@@ -11,6 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(squashfs-tools squashfuse fuse3 e2fsprogs attr acl util-linux sudo gcc make)
+# Manual pages rendered by groff (crates/cli/tests/generate.rs).
+packages+=(groff-base)
 # Archives written by libarchive's bsdtar (crates/cli/tests/pack_archive.rs).
 packages+=(libarchive-tools)
 # The venv workflow (crates/cli/tests/venv.rs).

@@ -6,7 +6,7 @@ mod commands;
 mod dropin;
 mod progress_bar;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -66,6 +66,8 @@ enum Command {
     Modulefile(commands::modulefile::Args),
     /// Print the effective site configuration and where each value came from.
     Config(commands::config::Args),
+    /// Print shell completions, or write manual pages, for packaging.
+    Generate(commands::generate::Args),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +108,7 @@ fn main() -> ExitCode {
         Command::Resize(args) => commands::resize::run(args),
         Command::ModuleHook(args) => commands::module_hook::run(args),
         Command::Modulefile(args) => commands::modulefile::run(args),
+        Command::Generate(args) => commands::generate::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -9,6 +9,7 @@ pub mod create_software;
 pub mod du;
 mod e2fs;
 pub mod extract;
+pub mod generate;
 mod gentle_args;
 mod helper;
 pub mod info;

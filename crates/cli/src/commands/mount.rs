@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long, value_name = "ID")]
     pub job_id: Option<String>,
     /// Use this backend instead of the site's order of preference.
-    #[arg(long, value_parser = parse_backend)]
+    #[arg(long, value_parser = backend_parser())]
     pub backend: Option<Backend>,
     /// FUSE: stay attached, serve until unmounted or interrupted, log to stderr.
     #[arg(short, long)]
@@ -50,12 +50,14 @@ pub struct Args {
     pub debug: bool,
 }
 
-pub(super) fn parse_backend(s: &str) -> Result<Backend, String> {
-    match s {
-        "kernel" => Ok(Backend::Kernel),
-        "fuse" => Ok(Backend::Fuse),
-        _ => Err("expected kernel or fuse".into()),
-    }
+/// The backends by name; listing them lets clap check the value and shells
+/// complete it.
+pub(super) fn backend_parser() -> impl clap::builder::TypedValueParser<Value = Backend> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(["kernel", "fuse"]).map(|name| match name.as_str() {
+        "kernel" => Backend::Kernel,
+        _ => Backend::Fuse,
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

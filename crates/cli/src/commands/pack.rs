@@ -21,7 +21,7 @@ pub struct Args {
     /// Image file to write (refused if it exists, unless --force).
     pub image: PathBuf,
     /// Compression: zstd, gzip, xz or lz4.
-    #[arg(short = 'c', long = "compression", alias = "comp", default_value = "zstd", value_parser = parse_codec)]
+    #[arg(short = 'c', long = "compression", alias = "comp", default_value = "zstd", value_parser = codec_parser())]
     pub codec: Codec,
     /// Compression level (zstd 1-22, default 3; gzip 1-9, default 9; xz 0-9, default 6).
     #[arg(short = 'l', long)]
@@ -88,14 +88,16 @@ pub struct Args {
     pub progress_every: Option<Duration>,
 }
 
-fn parse_codec(s: &str) -> Result<Codec, String> {
-    match s {
-        "zstd" => Ok(Codec::Zstd),
-        "gzip" => Ok(Codec::Gzip),
-        "xz" => Ok(Codec::Xz),
-        "lz4" => Ok(Codec::Lz4),
-        _ => Err("expected zstd, gzip, xz or lz4".into()),
-    }
+/// The codecs by name; listing them lets clap check the value and shells
+/// complete it.
+fn codec_parser() -> impl clap::builder::TypedValueParser<Value = Codec> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(["zstd", "gzip", "xz", "lz4"]).map(|name| match name.as_str() {
+        "gzip" => Codec::Gzip,
+        "xz" => Codec::Xz,
+        "lz4" => Codec::Lz4,
+        _ => Codec::Zstd,
+    })
 }
 
 /// Parses sizes like `131072`, `128K`, `1M` that fit in 32 bits.

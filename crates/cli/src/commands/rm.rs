@@ -33,7 +33,7 @@ pub struct Args {
     pub once: bool,
     /// Prompt never, once (-I) or always (-i, the default WHEN).
     #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
-          default_missing_value = "always", value_parser = parse_interactive,
+          default_missing_value = "always", value_parser = interactive_parser(),
           overrides_with_all = ["force", "always", "once"])]
     pub interactive: Option<Interactive>,
     /// Do not cross into other file systems (always the case).
@@ -49,8 +49,16 @@ pub struct Args {
     pub gentle: Gentle,
 }
 
-fn parse_interactive(s: &str) -> Result<Interactive, String> {
-    s.parse()
+/// GNU rm's WHEN words (with its aliases); listing them lets clap check the
+/// value and shells complete it.
+fn interactive_parser() -> impl clap::builder::TypedValueParser<Value = Interactive> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("never").aliases(["no", "none"]),
+        PossibleValue::new("once"),
+        PossibleValue::new("always").alias("yes"),
+    ])
+    .try_map(|when| when.parse::<Interactive>())
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

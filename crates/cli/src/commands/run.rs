@@ -16,7 +16,7 @@
 //! command's; see docs/run.md.
 
 use super::helper::{self, Named};
-use super::mount::parse_backend;
+use super::mount::backend_parser;
 use super::supervise::supervise;
 use anyhow::Context;
 use bale_fuse::MountConfig;
@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(value_name = "IMAGES")]
     pub images: String,
     /// Use this backend instead of the site's order of preference.
-    #[arg(long, value_parser = parse_backend)]
+    #[arg(long, value_parser = backend_parser())]
     pub backend: Option<Backend>,
     /// The command and its arguments, after `--` (run directly, no shell).
     #[arg(last = true, required = true, value_name = "COMMAND")]
