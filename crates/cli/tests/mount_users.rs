@@ -57,15 +57,91 @@ fn an_ordinary_user_mounts_reads_and_unmounts() {
     assert!(!other.status.success());
     assert!(std::fs::read(dir.join("hello.txt")).is_err());
 
-    // Someone else cannot unmount it.
-    let out = bale_as(OTHER_USER)
-        .arg("umount")
-        .arg(&dir)
+    // Someone else cannot unmount it, named absolutely or relatively —
+    // `mnt/x` looks like a module NAME/VERSION, but it is a path, also to
+    // someone who may not look at it.
+    let inner = work.path().join("mnt2/x");
+    let second = FuseMount::new_as(TEST_USER, &image, &inner, &[]);
+    for (cwd, target) in [
+        (Path::new("/"), dir.as_path()),
+        (work.path(), Path::new("mnt2/x")),
+    ] {
+        let out = bale_as(OTHER_USER)
+            .current_dir(cwd)
+            .env("BALE_CONFIG", no_helper(&work))
+            .arg("umount")
+            .arg(target)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.ends_with(": mounted by bale-test, not by you\n"),
+            "{err}"
+        );
+    }
+    assert!(is_mounted(&dir) && is_mounted(&inner));
+    second.unmount(&[]);
+    mount.unmount(&[]);
+}
+
+/// A configuration naming a helper that is not installed.
+fn no_helper(work: &tempfile::TempDir) -> std::path::PathBuf {
+    let config = work.path().join("no-helper.toml");
+    std::fs::write(&config, "helper = \"/nonexistent/bale-helper\"\n").unwrap();
+    config
+}
+
+#[test]
+fn umount_leaves_alone_what_bale_did_not_mount() {
+    ensure_users();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = no_helper(&work);
+    let tmpfs = support::Tmpfs::new(&work.path().join("tmpfs"), "1M");
+    let plain = work.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    // Root could unmount anything; without a helper bale unmounts only
+    // its own FUSE mounts, and no user reaches fusermount3's complaints.
+    for (user, target, says) in [
+        (
+            "root",
+            tmpfs.dir.as_path(),
+            "a tmpfs mount that bale did not make",
+        ),
+        (
+            TEST_USER,
+            Path::new("/proc"),
+            "a proc mount that bale did not make",
+        ),
+        (TEST_USER, plain.as_path(), "not a mount point"),
+    ] {
+        let out = as_user(user, assert_cmd::cargo::cargo_bin("bale"))
+            .env("BALE_CONFIG", &config)
+            .arg("umount")
+            .arg(target)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{user} {target:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = format!("bale: {}: {says}", target.display());
+        assert!(
+            err.starts_with(&line) && err.lines().count() == 1,
+            "{user}: {err}"
+        );
+    }
+    assert!(is_mounted(&tmpfs.dir));
+    // A module needs the helper, and bale says so instead of sudo.
+    let out = bale_as(TEST_USER)
+        .env("BALE_CONFIG", &config)
+        .args(["umount", "gcc/12.2"])
+        .current_dir(work.path())
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(is_mounted(&dir));
-    mount.unmount(&[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "bale: gcc/12.2: the helper /nonexistent/bale-helper is not installed (docs/admin.md)\n"
+    );
 }
 
 #[test]

@@ -6,6 +6,15 @@ use crate::error::Error;
 use fuser::{Config, MountOption, SessionACL};
 use std::path::{Path, PathBuf};
 
+/// The subtype our mounts carry: mountinfo shows them as `fuse.bale`.
+const SUBTYPE: &str = "bale";
+
+/// Whether a mount of this type (mountinfo's third field after the dash)
+/// is one of ours.
+pub fn is_bale_mount(fstype: &str) -> bool {
+    fstype.strip_prefix("fuse.") == Some(SUBTYPE)
+}
+
 /// Default bytes of decompressed blocks kept by the server.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
@@ -80,9 +89,9 @@ pub(crate) fn fuser_config(config: &MountConfig, image: &Path) -> Result<Config,
     // A direct mount(2) takes the subtype as a kernel option; fusermount3
     // takes it as its own.
     options.push(if root {
-        MountOption::CUSTOM("subtype=bale".into())
+        MountOption::CUSTOM(format!("subtype={SUBTYPE}"))
     } else {
-        MountOption::Subtype("bale".into())
+        MountOption::Subtype(SUBTYPE.into())
     });
     let mut fuser_config = Config::default();
     fuser_config.mount_options = options;

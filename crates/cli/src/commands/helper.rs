@@ -16,6 +16,7 @@ pub fn available(config: &Config) -> bool {
 
 /// Runs the helper with `args`, printing its answer.
 pub fn run(config: &Config, args: &[&str]) -> anyhow::Result<ExitCode> {
+    installed(config)?;
     let status = command(config, args)
         .status()
         .map_err(|e| cannot_run(config, e))?;
@@ -24,6 +25,7 @@ pub fn run(config: &Config, args: &[&str]) -> anyhow::Result<ExitCode> {
 
 /// Runs the helper with `args`, keeping its answer and complaint.
 pub fn output(config: &Config, args: &[&str]) -> anyhow::Result<Output> {
+    installed(config)?;
     command(config, args)
         .output()
         .map_err(|e| cannot_run(config, e))
@@ -52,6 +54,18 @@ pub fn command<S: AsRef<std::ffi::OsStr>>(config: &Config, args: &[S]) -> Comman
     command
 }
 
+/// Fails unless the helper is installed: sudo would only say "command not
+/// found" or ask for a password.
+fn installed(config: &Config) -> anyhow::Result<()> {
+    if !available(config) {
+        anyhow::bail!(
+            "the helper {} is not installed (docs/admin.md)",
+            config.helper.value.display()
+        );
+    }
+    Ok(())
+}
+
 fn cannot_run(config: &Config, e: std::io::Error) -> anyhow::Error {
     anyhow::anyhow!(
         "{}: cannot run the helper: {e}",
@@ -70,11 +84,14 @@ pub enum Named {
     Path(std::path::PathBuf),
 }
 
-/// An existing file is an image; otherwise text of the form `NAME/VERSION`
-/// (relative, one `/`) is a software module; anything else a path.
+/// Text of the form `NAME/VERSION` (relative, one `/`) that names nothing
+/// is a software module; anything else a path — also one the caller cannot
+/// look at, such as another user's FUSE mount.
 pub fn classify(text: &str) -> Named {
     let path = Path::new(text);
-    if !path.exists() && bale_policy::module_name(text).is_ok() {
+    let missing =
+        matches!(path.symlink_metadata(), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+    if missing && bale_policy::module_name(text).is_ok() {
         return Named::Module(text.to_string());
     }
     Named::Path(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))

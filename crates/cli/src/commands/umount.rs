@@ -5,6 +5,7 @@
 //! stands for every place the caller has it mounted on this node.
 
 use super::helper::{self, Named};
+use anyhow::Context;
 use bale_registry::mountinfo;
 use bale_registry::node::{Key, NodeState};
 use bale_site::Config;
@@ -76,12 +77,31 @@ fn mounts_of(config: &Config, image: &Path, job: Option<&str>) -> anyhow::Result
         places.extend(
             mountinfo::read()?
                 .into_iter()
-                .filter(|m| m.fstype.starts_with("fuse") && m.source == image)
+                .filter(|m| bale_fuse::is_bale_mount(&m.fstype) && m.source == image)
                 .filter(|m| m.super_options.split(',').any(|o| o == owner))
                 .map(|m| Named::Path(m.target)),
         );
     }
     Ok(places)
+}
+
+/// An ordinary user may unmount only their own FUSE mounts (fusermount3
+/// would refuse the others with a message about /etc/mtab).
+fn check_fuse_owner(path: &Path, mount: &mountinfo::Mount) -> anyhow::Result<()> {
+    let uid = rustix::process::getuid();
+    let owner = mount
+        .super_options
+        .split(',')
+        .find_map(|o| o.strip_prefix("user_id="))
+        .and_then(|id| id.parse::<u32>().ok());
+    match owner {
+        Some(owner) if !uid.is_root() && owner != uid.as_raw() => anyhow::bail!(
+            "{}: mounted by {}, not by you",
+            path.display(),
+            user_name(owner).unwrap_or_else(|_| format!("uid {owner}"))
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn user_name(uid: u32) -> anyhow::Result<String> {
@@ -91,17 +111,29 @@ fn user_name(uid: u32) -> anyhow::Result<String> {
     }
 }
 
-/// Unmounts one module or mount point.
+/// Unmounts one module or mount point: bale's FUSE mounts directly, the
+/// rest through the helper, which releases only what its records hold.
+/// Without a helper nothing but bale's FUSE mounts is unmounted — not even
+/// by root, who could unmount anything.
 fn unmount(args: &Args, config: &Config, named: Named) -> anyhow::Result<ExitCode> {
-    if let Named::Path(path) = &named {
+    if let (Named::Path(path), None) = (&named, &args.job_id) {
+        // mountinfo holds real paths; a mount whose server died cannot be
+        // resolved, and is named as given.
+        let real = path.canonicalize().unwrap_or_else(|_| path.clone());
         let mounts = mountinfo::read()?;
-        let is_fuse =
-            mountinfo::mounted_at(&mounts, path).is_some_and(|m| m.fstype.starts_with("fuse"));
-        // FUSE mounts, and everything when there is no helper, are the
-        // FUSE driver's to unmount (it explains what is not a mount).
-        if args.job_id.is_none() && (is_fuse || !helper::available(config)) {
-            bale_fuse::unmount(path, args.lazy)?;
-            return Ok(ExitCode::SUCCESS);
+        match mountinfo::mounted_at(&mounts, &real) {
+            Some(m) if bale_fuse::is_bale_mount(&m.fstype) => {
+                check_fuse_owner(path, m)?;
+                bale_fuse::unmount(&real, args.lazy)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            _ if helper::available(config) => {}
+            None => anyhow::bail!("{}: not a mount point", path.display()),
+            Some(m) => anyhow::bail!(
+                "{}: a {} mount that bale did not make (bale unmounts only its own)",
+                path.display(),
+                m.fstype
+            ),
         }
     }
     let mut argv = vec!["umount".to_string()];
@@ -116,5 +148,5 @@ fn unmount(args: &Args, config: &Config, named: Named) -> anyhow::Result<ExitCod
         Named::Path(p) => argv.extend(["--mountpoint".into(), p.to_string_lossy().into_owned()]),
     }
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    helper::run(config, &argv)
+    helper::run(config, &argv).with_context(|| args.target.clone())
 }
