@@ -4,6 +4,7 @@
 
 mod commands;
 mod dropin;
+mod output;
 mod progress_bar;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -110,13 +111,24 @@ fn main() -> ExitCode {
         Command::Modulefile(args) => commands::modulefile::run(args),
         Command::Generate(args) => commands::generate::run(args, Cli::command()),
     };
+    // What is still buffered must reach the output too, or a command that
+    // succeeded failed after all (one that failed has said why).
+    let result = result.and_then(|code| {
+        if code == ExitCode::SUCCESS {
+            std::io::Write::flush(&mut output::stdout())?;
+        }
+        Ok(code)
+    });
     match result {
         Ok(code) => code,
         // Like other Unix tools, end quietly when the reader of our output
         // goes away (`bale ls IMAGE | head`).
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("bale: {}", one_line(&err));
+            match output::failure(&err) {
+                Some(failed) => eprintln!("bale: {failed}"),
+                None => eprintln!("bale: {}", one_line(&err)),
+            }
             ExitCode::FAILURE
         }
     }

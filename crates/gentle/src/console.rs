@@ -7,6 +7,7 @@ use os_display::Quotable;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// An operation that failed on one path.
@@ -31,6 +32,8 @@ pub struct Console {
     quiet: bool,
     bar: OnceLock<ProgressBar>,
     failures: Mutex<BTreeMap<String, u64>>,
+    /// Standard output failed once; nothing more is written to it.
+    output_failed: AtomicBool,
 }
 
 impl Console {
@@ -42,6 +45,7 @@ impl Console {
             quiet,
             bar: OnceLock::new(),
             failures: Mutex::new(BTreeMap::new()),
+            output_failed: AtomicBool::new(false),
         }
     }
 
@@ -81,11 +85,25 @@ impl Console {
         });
     }
 
-    /// Print a line to stdout.
+    /// Print a line to stdout. The first failed write (a full disk behind
+    /// `> file`) is reported and counted as a failure, so the exit status
+    /// tells; a closed pipe (`| head`) just ends the output. Either way
+    /// the work goes on: an `rm` is not left half done for its listing.
     pub fn out(&self, line: &str) {
-        self.with_bar_hidden(|| {
-            let _ = writeln!(io::stdout().lock(), "{line}");
-        });
+        if self.output_failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut written = Ok(());
+        self.with_bar_hidden(|| written = writeln!(io::stdout().lock(), "{line}"));
+        if let Err(e) = written {
+            if !self.output_failed.swap(true, Ordering::Relaxed)
+                && e.kind() != io::ErrorKind::BrokenPipe
+            {
+                let why = bale_os::reason::of(&e);
+                self.note(&format!("standard output: {why}"));
+                self.tally(why);
+            }
+        }
     }
 
     /// Record and (unless quiet) print a failure on `path`.

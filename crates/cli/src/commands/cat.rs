@@ -2,9 +2,9 @@
 //! following symlinks inside the image as a mount of it would.
 
 use super::{open_image, resolve};
+use crate::output;
 use anyhow::Context;
 use bale_squashfs::inode::InodeData;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,8 +27,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         _ => anyhow::bail!("{}: is a special file, not a regular file", context()),
     }
     let mut reader = archive.open_file(&inode).with_context(context)?;
-    let mut out = std::io::stdout().lock();
-    std::io::copy(&mut reader, &mut out).with_context(context)?;
-    out.flush().with_context(context)?;
+    std::io::copy(&mut reader, &mut output::stdout()).with_context(context)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -25,9 +25,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = bale_site::load(bale_site::Trust::User)?;
     let survey = list::survey(&config)?;
     if args.verbose {
-        list::print_held(&survey, None);
+        list::print_held(&survey, None)?;
     }
-    list::print_unreported(&survey);
+    list::print_unreported(&survey)?;
     if !args.cleanup {
         return Ok(ExitCode::SUCCESS);
     }

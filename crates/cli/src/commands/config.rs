@@ -1,6 +1,8 @@
 //! `bale config`: the effective site configuration, one `key = value`
 //! line each, with where the value came from (default, file, environment).
 
+use crate::output;
+use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -12,7 +14,7 @@ pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
         let bare =
             value.starts_with('[') || value.parse::<u64>().is_ok() || value.parse::<bool>().is_ok();
         let value = if bare { value } else { format!("{value:?}") };
-        println!("{key} = {value}  # {source}");
+        writeln!(output::stdout(), "{key} = {value}  # {source}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,9 +5,11 @@
 
 use super::e2fs;
 use super::parse_bytes;
+use crate::output;
 use anyhow::{bail, Context};
 use std::ffi::OsStr;
 use std::fs::Metadata;
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -66,7 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         Ok(()) => {
             std::mem::forget(temp);
-            println!("created {shown}: ext4, {size} bytes");
+            writeln!(output::stdout(), "created {shown}: ext4, {size} bytes")?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Err(e),

@@ -5,8 +5,10 @@
 //! atomically: renamed if on the same file system, else copied to a
 //! temporary file beside the destination, synced and renamed.
 
+use crate::output;
 use anyhow::{bail, Context};
 use bale_pack::{pack, PackOptions, Progress};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,13 +74,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .and_then(|()| move_into_place(&work, &dest));
     let _ = std::fs::remove_file(&work);
     placed?;
-    println!(
+    writeln!(
+        output::stdout(),
         "packed {} entries of {} into {} ({} bytes)",
         summary.entries,
         source.display(),
         dest.display(),
         summary.image_bytes
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

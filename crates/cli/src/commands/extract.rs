@@ -2,9 +2,11 @@
 //! its directories, as a directory tree.
 
 use super::{counted, open_image, resolve};
+use crate::output;
 use anyhow::Context;
 use bale_squashfs::InodeKind;
 use bale_unpack::ExtractOptions;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -47,7 +49,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for skipped in &report.skipped {
         eprintln!("bale: skipped {skipped}");
     }
-    println!(
+    writeln!(
+        output::stdout(),
         "extracted {}, {} ({} bytes), {}, {}, {}",
         counted(report.directories, "directory", "directories"),
         counted(report.files, "file", "files"),
@@ -55,6 +58,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         counted(report.symlinks, "symlink", "symlinks"),
         counted(report.hard_links, "hard link", "hard links"),
         counted(report.special, "special file", "special files"),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,9 +3,11 @@
 //! directory) — generated from the same definitions as `--help`, so they
 //! never disagree with it.
 
+use crate::output;
 use anyhow::Context;
 use clap::ValueEnum;
 use clap_complete::Shell;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -58,7 +60,9 @@ pub fn run(args: Args, cli: clap::Command) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
-    let mut cli = cli;
-    clap_complete::generate(shell, &mut cli, "bale", &mut std::io::stdout().lock());
+    // clap_complete panics when its output fails; ours reports it.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cli.clone(), "bale", &mut script);
+    output::stdout().write_all(&script)?;
     Ok(ExitCode::SUCCESS)
 }

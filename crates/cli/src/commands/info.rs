@@ -2,6 +2,7 @@
 //! inodes by kind, table sizes and flags.
 
 use super::open_image;
+use crate::output;
 use anyhow::Context;
 use bale_squashfs::superblock::flags;
 use bale_squashfs::InodeKind;
@@ -87,8 +88,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             region.start
         )?;
     }
-    std::io::stdout()
-        .write_all(out.as_bytes())
-        .context("stdout")?;
+    output::stdout().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

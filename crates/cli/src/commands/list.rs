@@ -6,10 +6,12 @@
 //! `{"mounts": [...], "loops": [...], "unreported": {"mounts": [...],
 //! "records": [...], "loops": [...]}}` (`unreported` only with the flag).
 
+use crate::output;
 use bale_registry::node::{Key, NodeState};
 use bale_registry::survey::{is_framework_image, survey as survey_of, Held, Survey};
 use bale_registry::{loops, mountinfo};
 use serde_json::{json, Value};
+use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -64,20 +66,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if args.unreported {
             out["unreported"] = unreported_json(&survey);
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        writeln!(output::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    print_held(&survey, job.as_ref());
+    print_held(&survey, job.as_ref())?;
     for l in loops::attached()? {
-        println!(
+        writeln!(
+            output::stdout(),
             "loop {} {} ({})",
             l.device.display(),
             l.backing_file.display(),
             if l.read_only { "ro" } else { "rw" }
-        );
+        )?;
     }
     if args.unreported {
-        print_unreported(&survey);
+        print_unreported(&survey)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -109,7 +112,7 @@ fn unreported_json(s: &Survey) -> Value {
 }
 
 /// One line per record: owner, mode, what, where, and its state.
-pub fn print_held(s: &Survey, only: Option<&Key>) {
+pub fn print_held(s: &Survey, only: Option<&Key>) -> std::io::Result<()> {
     for h in s.held.iter().filter(|h| only.is_none_or(|k| h.key == *k)) {
         let what = h
             .record
@@ -120,37 +123,43 @@ pub fn print_held(s: &Survey, only: Option<&Key>) {
             Some(dev) => format!("mounted from {}", dev.display()),
             None => "NOT MOUNTED (stale record)".into(),
         };
-        println!(
+        writeln!(
+            output::stdout(),
             "{} {} {what} on {}: {state}",
             h.key,
             if h.record.rw { "rw" } else { "ro" },
             h.record.mountpoint.display()
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// What no record explains, one line each with what `cleanup` will do.
-pub fn print_unreported(s: &Survey) {
+pub fn print_unreported(s: &Survey) -> std::io::Result<()> {
     for f in &s.forgotten_mounts {
-        println!(
+        writeln!(
+            output::stdout(),
             "unreported: {} mounted on {} ({}) with no record: cleanup unmounts it",
             f.image.display(),
             f.mountpoint.display(),
             f.device.display()
-        );
+        )?;
     }
     for h in s.stale_records() {
-        println!(
+        writeln!(
+            output::stdout(),
             "unreported: record of {} for {} but nothing mounted: cleanup drops it",
             h.record.mountpoint.display(),
             h.key
-        );
+        )?;
     }
     for l in &s.idle_loops {
-        println!(
+        writeln!(
+            output::stdout(),
             "unreported: {} attached to {} but not mounted: cleanup detaches it",
             l.device.display(),
             l.backing_file.display()
-        );
+        )?;
     }
+    Ok(())
 }

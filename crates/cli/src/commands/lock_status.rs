@@ -3,9 +3,11 @@
 //! another node can only be judged there), and who holds the flock if
 //! someone does — a hung client can hold it forever.
 
+use crate::output;
 use bale_registry::cluster_lock::{self, Contents};
 use bale_registry::owner::{pid_alive, Liveness, Node, Owner};
 use serde_json::json;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -91,35 +93,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let holder = s.contents.holder.as_ref().zip(s.holder.as_ref()).map(|(h, l)| json!({
             "host": h.host, "boot": h.boot, "pid": h.pid, "time": h.time, "state": state_word(l), "why": why(l),
         }));
-        println!(
+        writeln!(
+            output::stdout(),
             "{}",
             serde_json::to_string_pretty(&json!({
                 "image": s.image, "locked": s.locked, "entries": entries, "holder": holder,
             }))?
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     if s.contents.entries.is_empty() {
-        println!("{}: mounted nowhere", s.image.display());
+        writeln!(output::stdout(), "{}: mounted nowhere", s.image.display())?;
     }
     for (entry, judged) in s.contents.entries.iter().zip(&s.entries) {
-        println!(
+        writeln!(
+            output::stdout(),
             "{}: {} {}: {judged}",
             s.image.display(),
             if entry.rw { "rw" } else { "ro" },
             entry.owner
-        );
+        )?;
     }
     if let (Some(holder), Some(judged)) = (&s.contents.holder, &s.holder) {
-        println!(
+        writeln!(
+            output::stdout(),
             "{}: lock file held by {holder}: {judged}",
             s.image.display()
-        );
+        )?;
     } else if s.locked {
-        println!(
+        writeln!(
+            output::stdout(),
             "{}: lock file held by an unknown process",
             s.image.display()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! `ls` (numeric owners, UTC times), optionally recursively.
 
 use super::{open_image, resolve};
+use crate::output;
 use anyhow::Context;
 use bale_squashfs::inode::{decode_rdev, InodeData};
 use bale_squashfs::reader::{Archive, Node, Visitor};
@@ -34,7 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut lister = Lister {
         archive: &archive,
         args: &args,
-        out: std::io::BufWriter::new(std::io::stdout().lock()),
+        out: std::io::BufWriter::new(output::stdout()),
         first: true,
     };
     let context = || format!("{}: {}", args.image.display(), args.path);
@@ -49,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         lister.list(&inode).with_context(context)?;
     }
-    lister.out.flush().context("stdout")?;
+    lister.out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

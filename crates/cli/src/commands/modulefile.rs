@@ -6,7 +6,9 @@
 //! so that the snippet asks the module system for the module's own name
 //! and one text fits every modulefile.
 
+use crate::output;
 use anyhow::{bail, Context};
+use std::io::Write;
 use std::process::ExitCode;
 
 const LMOD: &str = include_str!("../../../../contrib/modules/bale.lua");
@@ -38,12 +40,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the path of this bale")?;
     let exe = quotable("bale", &exe.to_string_lossy())?;
     let template = if lmod { LMOD } else { TCL };
-    print!(
+    write!(
+        output::stdout(),
         "{}",
         template
             .replace("@BALE@", &exe)
             .replace("@MODULE@", &module)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

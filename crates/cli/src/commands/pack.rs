@@ -2,11 +2,13 @@
 //! parsing, progress display and the final summary around the pack engine.
 
 use super::counted;
+use crate::output;
 use crate::progress_bar::{with_progress, Show};
 use anyhow::Context;
 use bale_pack::{pack, PackOptions, Progress, Summary};
 use bale_squashfs::Codec;
 use indicatif::HumanBytes;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -199,7 +201,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(summary) => {
             warn(&summary);
             if !args.quiet {
-                print_summary(&opts, &summary);
+                print_summary(&opts, &summary)?;
             }
             if args.verbose {
                 for (phase, took) in summary.phases {
@@ -256,7 +258,7 @@ fn warn(s: &Summary) {
 }
 
 /// The summary line.
-fn print_summary(opts: &PackOptions, s: &Summary) {
+fn print_summary(opts: &PackOptions, s: &Summary) -> std::io::Result<()> {
     let ratio = if s.input_bytes > 0 {
         100.0 * s.image_bytes as f64 / s.input_bytes as f64
     } else {
@@ -266,7 +268,8 @@ fn print_summary(opts: &PackOptions, s: &Summary) {
         0 => String::new(),
         n => format!(", {} of it holes", HumanBytes(n)),
     };
-    println!(
+    writeln!(
+        output::stdout(),
         "packed {} ({} in {}{holes}) into {}: {} ({ratio:.1}%), {} ({} saved), {:.1} s",
         counted(s.entries, "entry", "entries"),
         HumanBytes(s.input_bytes),
@@ -276,5 +279,5 @@ fn print_summary(opts: &PackOptions, s: &Summary) {
         counted(s.duplicate_files, "duplicate file", "duplicate files"),
         HumanBytes(s.duplicate_bytes),
         s.elapsed.as_secs_f64()
-    );
+    )
 }

@@ -5,10 +5,12 @@
 
 use super::e2fs;
 use super::parse_bytes;
+use crate::output;
 use anyhow::{bail, Context};
 use bale_registry::cluster_lock::ClusterLock;
 use bale_registry::owner::Node;
 use std::ffi::OsStr;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -87,6 +89,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| shown.clone())?;
     }
     drop(lock);
-    println!("resized {shown} to {} bytes", args.size);
+    writeln!(output::stdout(), "resized {shown} to {} bytes", args.size)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -5,9 +5,11 @@
 //! own rights: the lock file is the image owner's.
 
 use super::lock_status::status;
+use crate::output;
 use anyhow::bail;
 use bale_registry::cluster_lock::{break_lock, ClusterLock, Entry};
 use bale_registry::owner::{Liveness, Node};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -53,14 +55,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(l) if removable(l) => break_lock(&dir_fd, &s.dir, &s.name, &keep)?,
             _ => bail!("{}: the lock file is held by a live or unknown process (see bale lock-status; --force also breaks a holder on another node)", s.image.display()),
         }
-        println!(
+        writeln!(
+            output::stdout(),
             "{}: broke the lock file's flock; removed {removed} stale line(s)",
             s.image.display()
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     if removed == 0 && s.contents.holder.is_none() {
-        println!("{}: nothing stale", s.image.display());
+        writeln!(output::stdout(), "{}: nothing stale", s.image.display())?;
         return Ok(ExitCode::SUCCESS);
     }
     let node =
@@ -81,6 +84,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .cloned()
         .collect();
     lock.commit(&keep)?;
-    println!("{}: removed {removed} stale line(s)", s.image.display());
+    writeln!(
+        output::stdout(),
+        "{}: removed {removed} stale line(s)",
+        s.image.display()
+    )?;
     Ok(ExitCode::SUCCESS)
 }

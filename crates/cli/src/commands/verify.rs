@@ -2,8 +2,10 @@
 //! with `--against`, prints one line per difference from DIR (exit 1).
 
 use super::{counted, open_image};
+use crate::output;
 use anyhow::Context;
 use bale_unpack::Summary;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,7 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
     };
     for difference in &differences {
-        println!("{difference}");
+        writeln!(output::stdout(), "{difference}")?;
     }
     eprintln!("{}", describe(&summary));
     if differences.is_empty() {
