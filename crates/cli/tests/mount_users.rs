@@ -93,6 +93,40 @@ fn no_helper(work: &tempfile::TempDir) -> std::path::PathBuf {
 }
 
 #[test]
+fn a_missing_sudo_rule_is_named_instead_of_sudos_password_prompt() {
+    ensure_users();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A helper that would succeed, where no sudo rule names it.
+    let helper = work.path().join("bale-helper");
+    std::fs::copy("/bin/true", &helper).unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = work.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("helper = {:?}\n", helper.to_str().unwrap()),
+    )
+    .unwrap();
+    for args in [&["umount", "gcc/12.2"][..], &["umount-all"]] {
+        let out = bale_as(TEST_USER)
+            .env("BALE_CONFIG", &config)
+            .args(args)
+            .current_dir(work.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.ends_with(&format!(
+                "{}: sudo does not let you run the helper (no sudo rule for it: docs/admin.md)\n",
+                helper.display()
+            )) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
 fn umount_leaves_alone_what_bale_did_not_mount() {
     ensure_users();
     let work = tempfile::tempdir().unwrap();

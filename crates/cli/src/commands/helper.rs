@@ -5,30 +5,63 @@
 //! 4 = busy).
 
 use bale_site::Config;
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, ExitCode, ExitStatus, Output};
+use std::process::{Command, ExitCode, ExitStatus, Output, Stdio};
 
 /// Whether the helper is installed where the configuration says.
 pub fn available(config: &Config) -> bool {
     config.helper.value.is_file()
 }
 
-/// Runs the helper with `args`, printing its answer.
+/// Runs the helper with `args`, printing its answer (its complaint once
+/// it has ended, unless sudo refused to run it at all).
 pub fn run(config: &Config, args: &[&str]) -> anyhow::Result<ExitCode> {
     installed(config)?;
-    let status = command(config, args)
-        .status()
+    let output = command(config, args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|child| child.wait_with_output())
         .map_err(|e| cannot_run(config, e))?;
-    Ok(exit_code(status))
+    refused_by_sudo(config, output.status)?;
+    std::io::stderr().write_all(&output.stderr)?;
+    Ok(exit_code(output.status))
 }
 
 /// Runs the helper with `args`, keeping its answer and complaint.
 pub fn output(config: &Config, args: &[&str]) -> anyhow::Result<Output> {
     installed(config)?;
-    command(config, args)
+    let output = command(config, args)
         .output()
-        .map_err(|e| cannot_run(config, e))
+        .map_err(|e| cannot_run(config, e))?;
+    refused_by_sudo(config, output.status)?;
+    Ok(output)
+}
+
+/// After a failure through sudo: whether sudo ran the helper at all. Its
+/// own refusal ("a password is required") does not tell a user what is
+/// wrong: the site's sudo rule is missing.
+fn refused_by_sudo(config: &Config, status: ExitStatus) -> anyhow::Result<()> {
+    let helper = &config.helper.value;
+    if status.success() || !through_sudo(helper) {
+        return Ok(());
+    }
+    let allowed = Command::new("sudo")
+        .arg("-n")
+        .arg("-l")
+        .arg(helper)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !allowed {
+        anyhow::bail!(
+            "{}: sudo does not let you run the helper (no sudo rule for it: docs/admin.md)",
+            helper.display()
+        );
+    }
+    Ok(())
 }
 
 /// The helper's exit status as ours.
@@ -43,15 +76,21 @@ pub fn exit_code(status: ExitStatus) -> ExitCode {
 /// The helper with `args` as a command: itself, or `sudo -n HELPER`.
 pub fn command<S: AsRef<std::ffi::OsStr>>(config: &Config, args: &[S]) -> Command {
     let helper = &config.helper.value;
-    let mut command = if rustix::process::geteuid().is_root() || setuid_root(helper) {
-        Command::new(helper)
-    } else {
+    let mut command = if through_sudo(helper) {
         let mut sudo = Command::new("sudo");
         sudo.arg("-n").arg(helper);
         sudo
+    } else {
+        Command::new(helper)
     };
     command.args(args);
     command
+}
+
+/// Whether the helper must be run through sudo: we are not root, and it
+/// is not setuid root.
+fn through_sudo(helper: &Path) -> bool {
+    !rustix::process::geteuid().is_root() && !setuid_root(helper)
 }
 
 /// Fails unless the helper is installed: sudo would only say "command not
