@@ -37,6 +37,7 @@ mod user_target;
 use args::Request;
 use failure::Failure;
 pub use identity::user_name;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// The whole helper: identity, environment, request, decision, log.
@@ -83,7 +84,9 @@ pub fn main() -> ExitCode {
             if let Some(command) = command {
                 return run::exec(command, caller_umask);
             }
-            println!("{done}");
+            // The work is done and logged; an output that cannot take the
+            // report changes neither (println! would panic).
+            let _ = writeln!(std::io::stdout(), "{done}");
             ExitCode::SUCCESS
         }
         Err(failure) => {
