@@ -64,9 +64,10 @@ fn apparent_size_matches_du() {
 #[test]
 fn human_readable_matches_du() {
     let t = tree();
+    // -h as in du (help is --help); -H is accepted too.
     assert_same(
         t.path(),
-        &["-H"],
+        &["-sh"],
         &["-sh"],
         &["tree", "tree/a/b", "tree/d/sparse"],
     );
@@ -76,6 +77,36 @@ fn human_readable_matches_du() {
         &["-sh", "--apparent-size"],
         &["tree/d", "tree/a/b/c"],
     );
+}
+
+#[test]
+fn bytes_and_grand_total_match_du() {
+    let t = tree();
+    assert_same(t.path(), &["-b"], &["-sb"], &["tree", "tree/d/sparse"]);
+    assert_same(
+        t.path(),
+        &["-c"],
+        &["-sc"],
+        &["tree/a", "tree/d", "outside", "tree/a/b"],
+    );
+    assert_same(t.path(), &["-bc"], &["-sbc"], &["tree/d", "outside"]);
+    assert_same(
+        t.path(),
+        &["-hc", "--inodes"],
+        &["-sc", "--inodes"],
+        &["tree", "outside"],
+    );
+}
+
+#[test]
+fn one_file_system_leaves_out_mounts_silently_like_du() {
+    support::require_root();
+    let t = tree();
+    let mnt = t.path().join("tree/mnt");
+    let tmpfs = support::Tmpfs::new(&mnt, "4M");
+    std::fs::write(tmpfs.dir.join("data"), vec![1u8; 500_000]).unwrap();
+    assert_same(t.path(), &["-x"], &["-sx"], &["tree"]);
+    assert_same(t.path(), &[], &["-s"], &["tree"]);
 }
 
 #[test]
@@ -274,8 +305,10 @@ fn version_and_help_flags() {
     let v = bale().args(["du", "-V"]).output().unwrap();
     assert!(v.status.success());
     assert!(stdout(&v).contains(env!("CARGO_PKG_VERSION")));
-    let h = bale().args(["du", "-h"]).output().unwrap();
+    let h = bale().args(["du", "--help"]).output().unwrap();
     assert!(stdout(&h).contains("--stat-limit"));
+    let h = bale().args(["rm", "--help"]).output().unwrap();
+    assert!(stdout(&h).contains("--unlink-limit"));
 }
 
 /// SIGUSR1 prints the rates and the walk goes on; SIGINT then stops it

@@ -33,6 +33,16 @@ impl Totals {
     pub fn inodes(&self) -> u64 {
         self.files + self.dirs + self.symlinks + self.other
     }
+
+    /// Adds `other` to these totals (a grand total over several paths).
+    pub fn add(&mut self, other: &Totals) {
+        self.allocated += other.allocated;
+        self.apparent += other.apparent;
+        self.files += other.files;
+        self.dirs += other.dirs;
+        self.symlinks += other.symlinks;
+        self.other += other.other;
+    }
 }
 
 #[derive(Default)]

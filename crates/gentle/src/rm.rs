@@ -9,7 +9,7 @@ use crate::limiter::{InvalidRate, RateLimiter};
 use crate::prompt::{Interactive, Prompter};
 use crate::session::{limiter, Session};
 use crate::stats::{CallStats, Op};
-use crate::walker::{inode_key, Entry, InodeKey, Visit, Visitor};
+use crate::walker::{inode_key, Entry, InodeKey, OtherFileSystems, Visit, Visitor};
 use os_display::Quotable;
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
@@ -352,7 +352,7 @@ pub fn run(
         }
         return Err(RmError::MissingOperand);
     }
-    session.walker.one_file_system = true;
+    session.walker.other_file_systems = OtherFileSystems::Refused;
     if options.interactive == Interactive::Always {
         // Questions come one at a time, in walk order.
         session.walker.workers = 1;

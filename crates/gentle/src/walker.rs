@@ -90,12 +90,23 @@ pub trait Visitor: Sync {
     }
 }
 
+/// What a walk does with a directory on another file system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherFileSystems {
+    /// Visited like any other.
+    Crossed,
+    /// Left out without a word (`du -x`).
+    Skipped,
+    /// Left out and reported as a failure (`rm`: what it did not remove).
+    Refused,
+}
+
 /// Settings and shared state for walks.
 pub struct Walker {
     pub workers: usize,
-    /// Do not descend into directories on another file system (or mount
-    /// points of the same one); report them as skipped.
-    pub one_file_system: bool,
+    /// What becomes of directories on another file system (or mount
+    /// points of the same one).
+    pub other_file_systems: OtherFileSystems,
     pub stat_limit: Option<RateLimiter>,
     pub stats: Arc<CallStats>,
     pub stop: Arc<AtomicBool>,
@@ -276,7 +287,7 @@ impl Walker {
     pub fn new(workers: usize, console: Arc<Console>) -> Self {
         Walker {
             workers: workers.max(1),
-            one_file_system: false,
+            other_file_systems: OtherFileSystems::Crossed,
             stat_limit: None,
             stats: Arc::new(CallStats::new()),
             stop: Arc::new(AtomicBool::new(false)),
@@ -487,16 +498,18 @@ impl<V: Visitor> Walk<'_, V> {
         };
         let is_dir = entry.is_dir();
         if is_dir
-            && walker.one_file_system
+            && walker.other_file_systems != OtherFileSystems::Crossed
             && (device(&stat) != self.root_dev || bale_os::mount_root::is_mount_root(&stat))
         {
-            walker.console.fail_with(
-                &format!(
-                    "skipping {}: on another file system (not crossed)",
-                    path.quote()
-                ),
-                "skipped on another file system",
-            );
+            if walker.other_file_systems == OtherFileSystems::Refused {
+                walker.console.fail_with(
+                    &format!(
+                        "skipping {}: on another file system (not crossed)",
+                        path.quote()
+                    ),
+                    "skipped on another file system",
+                );
+            }
             return false;
         }
         match self.visitor.visit(&entry) {

@@ -17,8 +17,8 @@ pub struct Gentle {
     /// Sizes in kibibytes (1024-byte units).
     #[arg(short = 'k', long, overrides_with = "human_readable")]
     pub kilobytes: bool,
-    /// Sizes like 1.5K, 23M, 4.0G (powers of 1024).
-    #[arg(short = 'H', long, overrides_with = "kilobytes")]
+    /// Sizes like 1.5K, 23M, 4.0G (powers of 1024); -H is accepted too.
+    #[arg(short = 'h', short_alias = 'H', long, overrides_with = "kilobytes")]
     pub human_readable: bool,
     /// At most RATE stat calls per second, evenly spaced (0 = no limit).
     #[arg(short = 'S', long, value_name = "RATE")]
@@ -30,6 +30,9 @@ pub struct Gentle {
     #[arg(short = 'j', long, value_name = "N", default_value_t = DEFAULT_WORKERS as u16,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: u16,
+    /// Print help (-h is --human-readable, as in du).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
 }
 
 impl Gentle {

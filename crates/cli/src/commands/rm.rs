@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
-#[command(version)]
+#[command(version, disable_help_flag = true)]
 pub struct Args {
     /// Files and directories to remove.
     #[arg(value_name = "PATH")]
