@@ -16,8 +16,8 @@ fn tree() -> tempfile::TempDir {
     t
 }
 
-/// `bale du ARGS PATHS` and `du DU_ARGS PATHS` print the same, run in `dir`.
-fn assert_same(dir: &Path, bale_args: &[&str], du_args: &[&str], paths: &[&str]) {
+/// The outputs of `bale du ARGS PATHS` and `du DU_ARGS PATHS`, run in `dir`.
+fn both(dir: &Path, bale_args: &[&str], du_args: &[&str], paths: &[&str]) -> (String, String) {
     let ours = bale()
         .arg("du")
         .args(bale_args)
@@ -29,11 +29,48 @@ fn assert_same(dir: &Path, bale_args: &[&str], du_args: &[&str], paths: &[&str])
     let theirs = run_in("du", &du, dir);
     assert!(theirs.status.success(), "du failed: {}", stderr(&theirs));
     assert!(ours.status.success(), "bale du failed: {}", stderr(&ours));
+    (stdout(&ours), stdout(&theirs))
+}
+
+/// `bale du ARGS PATHS` and `du DU_ARGS PATHS` print the same, run in `dir`.
+fn assert_same(dir: &Path, bale_args: &[&str], du_args: &[&str], paths: &[&str]) {
+    let (ours, theirs) = both(dir, bale_args, du_args, paths);
     assert_eq!(
-        stdout(&ours),
-        stdout(&theirs),
+        ours, theirs,
         "bale du {bale_args:?} vs du {du_args:?} on {paths:?}"
     );
+}
+
+/// Like [`assert_same`] for a breakdown (`-d`, `-a`): the same lines, in
+/// an order of bale's own (the walk is parallel) that still reports every
+/// entry before the directories that contain it, as du does.
+fn assert_same_breakdown(dir: &Path, args: &[&str], paths: &[&str]) {
+    let (ours, theirs) = both(dir, args, args, paths);
+    let sorted = |s: &str| {
+        let mut lines: Vec<String> = s.lines().map(String::from).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(sorted(&ours), sorted(&theirs), "{args:?} on {paths:?}");
+    assert_children_first(&ours);
+}
+
+/// No line's path lies inside the path of an earlier line.
+fn assert_children_first(output: &str) {
+    let paths: Vec<&Path> = output
+        .lines()
+        .map(|l| Path::new(l.split_once('\t').unwrap().1))
+        .collect();
+    for (i, earlier) in paths.iter().enumerate() {
+        for later in &paths[i + 1..] {
+            assert!(
+                !(later != earlier && later.starts_with(earlier)),
+                "{} printed after {}:\n{output}",
+                later.display(),
+                earlier.display()
+            );
+        }
+    }
 }
 
 #[test]
@@ -141,6 +178,58 @@ fn hard_links_count_once_across_paths_like_du() {
         .output()
         .unwrap();
     assert_eq!(stdout(&out).lines().count(), 1);
+}
+
+#[test]
+fn max_depth_and_all_match_du() {
+    let t = tree();
+    // tree/a holds a hard-linked pair in one directory; tree/a/b none.
+    assert_same_breakdown(t.path(), &["-d1"], &["tree/a"]);
+    assert_same_breakdown(t.path(), &["--max-depth=2", "--apparent-size"], &["tree/a"]);
+    assert_same_breakdown(t.path(), &["-a"], &["tree/a/b"]);
+    assert_same_breakdown(t.path(), &["-a", "-d1", "--inodes"], &["tree/a/b"]);
+    // d/big-link is charged to a/b/c/big measured first, and not listed.
+    assert_same_breakdown(t.path(), &["-ab"], &["tree/a/b", "tree/d"]);
+    assert_same_breakdown(t.path(), &["-d", "1", "-c"], &["tree/a/b", "tree/d"]);
+    // Depth 0 is -s.
+    assert_same(t.path(), &["-d0"], &["-s"], &["tree"]);
+}
+
+#[test]
+fn breakdown_charges_each_hard_link_once_in_walk_order() {
+    let t = tree();
+    // a/b/c/big and d/big-link are one inode in sibling directories: which
+    // one is charged depends on the order of the walk (for du, of
+    // readdir), but it is charged exactly once and the path's total is
+    // du's.
+    let (ours, theirs) = both(t.path(), &["-d1"], &["-d1"], &["tree"]);
+    let sum = |s: &str| -> (u64, Option<String>) {
+        let mut sum = 0;
+        let mut top = None;
+        for (size, path) in s.lines().map(|l| l.split_once('\t').unwrap()) {
+            if path == "tree" {
+                top = Some(size.to_string());
+            } else {
+                sum += size.parse::<u64>().unwrap();
+            }
+        }
+        (sum, top)
+    };
+    assert_eq!(sum(&ours), sum(&theirs), "ours:\n{ours}\ndu:\n{theirs}");
+    assert_children_first(&ours);
+}
+
+#[test]
+fn summarize_conflicts_with_a_breakdown() {
+    for extra in ["-d1", "-a"] {
+        let out = bale().args(["du", "-s", extra, "."]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cannot be used with"),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]

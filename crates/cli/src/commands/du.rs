@@ -1,8 +1,9 @@
-//! `bale du PATH…`: disk usage per path like `du -s`, with a gentle,
+//! `bale du PATH…`: disk usage per path like `du -s` (or per directory
+//! down to `--max-depth`, and per file with `-a`), with a gentle,
 //! rate-limited parallel walk.
 
 use super::gentle_args::Gentle;
-use bale_gentle::du::{self, Totals};
+use bale_gentle::du::{self, Breakdown, Totals};
 use bale_gentle::session::Session;
 use bale_gentle::stats::Op;
 use bale_gentle::units::Units;
@@ -27,9 +28,17 @@ pub struct Args {
     /// Apparent sizes in bytes (--apparent-size in bytes), as du -b.
     #[arg(short = 'b', long, conflicts_with = "inodes")]
     pub bytes: bool,
-    /// One total per PATH (always the case; accepted as in du).
-    #[arg(short = 's', long)]
+    /// One total per PATH (the default unless --max-depth or --all).
+    #[arg(short = 's', long, conflicts_with_all = ["max_depth", "all"])]
     pub summarize: bool,
+    /// Also a line for every directory down to N levels below each PATH
+    /// (0: like -s), children before their parent.
+    #[arg(short = 'd', long, value_name = "N")]
+    pub max_depth: Option<usize>,
+    /// A line for files too, not only directories (every level, or down to
+    /// --max-depth).
+    #[arg(short = 'a', long)]
+    pub all: bool,
     /// A last line with the grand total of all PATHs.
     #[arg(short = 'c', long)]
     pub total: bool,
@@ -66,14 +75,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.paths
     };
     let monitor = session.start_monitor()?;
-    let mut total = Totals::default();
-    du::run(&session, &paths, |usage| {
+    let breakdown = Breakdown {
+        max_depth: args.max_depth,
+        all: args.all,
+    };
+    let total = du::run(&session, &paths, breakdown, &|usage| {
         let t = &usage.totals;
-        total.add(t);
         session
             .console
             .out(&format!("{}\t{}", value(t), usage.path.display()));
-        if args.gentle.verbose > 0 {
+        if args.gentle.verbose > 0 && usage.depth == 0 {
             session.console.note(&format!(
                 "{}: {} files, {} directories, {} symbolic links, {} other; {} apparent, {} allocated",
                 usage.path.display(),
