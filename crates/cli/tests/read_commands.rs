@@ -348,6 +348,53 @@ fn verify_shows_odd_names_on_one_line() {
 }
 
 #[test]
+fn verify_can_leave_out_owners_and_mtimes() {
+    support::require_root();
+    let f = fixture();
+    let image = f.root.join("all-root.sqfs");
+    bale()
+        .args(["pack", "-q", "--all-root", "--mtime", "1"])
+        .arg(&f.src)
+        .arg(&image)
+        .assert()
+        .success();
+    let verify = |ignore: &[&str]| {
+        bale()
+            .arg("verify")
+            .arg(&image)
+            .arg("--against")
+            .arg(&f.src)
+            .args(ignore)
+            .output()
+            .unwrap()
+    };
+    let all = String::from_utf8(verify(&[]).stdout).unwrap();
+    assert!(
+        all.contains("docs/readme: uid: image 0, tree 1001"),
+        "{all}"
+    );
+    assert!(
+        all.contains("docs/readme: gid: image 0, tree 1002"),
+        "{all}"
+    );
+    assert!(all.contains("docs/n00: mtime: image 1, tree "), "{all}");
+    let owners_kept = verify(&["--ignore-mtimes"]);
+    assert_eq!(owners_kept.status.code(), Some(1));
+    let owners_kept = String::from_utf8(owners_kept.stdout).unwrap();
+    assert!(!owners_kept.contains("mtime"), "{owners_kept}");
+    // docs/readme and its hard link readme, uid and gid.
+    assert_eq!(owners_kept.lines().count(), 4, "{owners_kept}");
+    let neither = verify(&["--ignore-owners", "--ignore-mtimes"]);
+    assert!(neither.status.success(), "{}", support::stdout(&neither));
+    // Meaningless without a tree to compare with.
+    bale()
+        .args(["verify", "--ignore-owners"])
+        .arg(&image)
+        .assert()
+        .code(2);
+}
+
+#[test]
 fn verify_reports_each_difference() {
     let f = fixture();
     bale().arg("verify").arg(&f.image).assert().success();

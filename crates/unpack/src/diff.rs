@@ -33,10 +33,22 @@ impl fmt::Display for Difference {
     }
 }
 
+/// Metadata a comparison leaves out, for trees that differ from the image
+/// on purpose: extracted by an ordinary user (owners), packed with
+/// `--all-root` (owners) or `--mtime` (mtimes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ignore {
+    /// Do not compare uid and gid.
+    pub owners: bool,
+    /// Do not compare modification times.
+    pub mtimes: bool,
+}
+
 /// Compares image nodes with the tree at `root`; one node at a time, so
 /// nodes can be compared in parallel.
 pub(crate) struct Comparer {
     root: PathBuf,
+    ignore: Ignore,
 }
 
 /// What comparing one node found.
@@ -75,9 +87,10 @@ fn local_kind(ft: std::fs::FileType) -> InodeKind {
 }
 
 impl Comparer {
-    pub fn new(root: &Path) -> Comparer {
+    pub fn new(root: &Path, ignore: Ignore) -> Comparer {
         Comparer {
             root: root.to_path_buf(),
+            ignore,
         }
     }
 
@@ -93,6 +106,7 @@ impl Comparer {
             path,
             inode,
             local: self.root.join(OsStr::from_bytes(path)),
+            ignore: self.ignore,
             found: Compared::default(),
         };
         match std::fs::symlink_metadata(&pair.local) {
@@ -112,6 +126,7 @@ struct Pair<'a, R> {
     path: &'a [u8],
     inode: &'a Inode,
     local: PathBuf,
+    ignore: Ignore,
     found: Compared,
 }
 
@@ -128,18 +143,20 @@ impl<R: ReadAt> Pair<'_, R> {
             self.differ(format!("kind: image {:?}, tree {kind:?}", inode.kind()));
             return Ok(());
         }
+        let (owners, mtimes) = (!self.ignore.owners, !self.ignore.mtimes);
         let fields = [
             (
                 "mode",
+                true,
                 u64::from(inode.mode() & 0o7777),
                 u64::from(md.mode() & 0o7777),
             ),
-            ("uid", archive.uid(inode)?.into(), md.uid().into()),
-            ("gid", archive.gid(inode)?.into(), md.gid().into()),
-            ("mtime", inode.mtime.into(), md.mtime() as u64),
-            ("link count", inode.link_count.into(), md.nlink()),
+            ("uid", owners, archive.uid(inode)?.into(), md.uid().into()),
+            ("gid", owners, archive.gid(inode)?.into(), md.gid().into()),
+            ("mtime", mtimes, inode.mtime.into(), md.mtime() as u64),
+            ("link count", true, inode.link_count.into(), md.nlink()),
         ];
-        for (name, image, tree) in fields {
+        for (name, _, image, tree) in fields.into_iter().filter(|f| f.1) {
             if image != tree {
                 let (image, tree) = if name == "mode" {
                     (format!("{image:04o}"), format!("{tree:04o}"))

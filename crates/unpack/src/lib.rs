@@ -8,7 +8,7 @@ mod error;
 mod extract;
 mod verify;
 
-pub use diff::Difference;
+pub use diff::{Difference, Ignore};
 pub use error::{Error, Result};
 pub use extract::{extract, ExtractOptions, ExtractReport};
 pub use verify::{verify, verify_against, Summary};

@@ -3,7 +3,7 @@
 //! walk); optionally compare each node with a local tree (see
 //! [`crate::Difference`]).
 
-use crate::diff::{Compared, Comparer, Difference};
+use crate::diff::{Compared, Comparer, Difference, Ignore};
 use crate::error::{at_path, Error, Result};
 use bale_squashfs::inode::InodeKind;
 use bale_squashfs::reader::{Archive, Node, ReadAt, Visitor};
@@ -33,12 +33,14 @@ pub fn verify<R: ReadAt>(archive: &Archive<R>) -> Result<Summary> {
     check(archive, None).map(|(summary, _)| summary)
 }
 
-/// [`verify`], and every difference from the tree at `against`.
+/// [`verify`], and every difference from the tree at `against` (but
+/// what `ignore` leaves out).
 pub fn verify_against<R: ReadAt>(
     archive: &Archive<R>,
     against: &Path,
+    ignore: Ignore,
 ) -> Result<(Summary, Vec<Difference>)> {
-    check(archive, Some(against))
+    check(archive, Some((against, ignore)))
 }
 
 /// Comparisons with the tree in flight at once: each is a few metadata
@@ -50,10 +52,10 @@ const CHUNK: usize = 16_384;
 
 fn check<R: ReadAt + Sync>(
     archive: &Archive<R>,
-    against: Option<&Path>,
+    against: Option<(&Path, Ignore)>,
 ) -> Result<(Summary, Vec<Difference>)> {
     let comparison = match against {
-        Some(tree) => Some(Comparison::new(tree)?),
+        Some((tree, ignore)) => Some(Comparison::new(tree, ignore)?),
         None => None,
     };
     let mut checker = Checker {
@@ -101,13 +103,13 @@ struct Comparison {
 }
 
 impl Comparison {
-    fn new(tree: &Path) -> Result<Comparison> {
+    fn new(tree: &Path, ignore: Ignore) -> Result<Comparison> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(COMPARERS)
             .build()
             .map_err(|e| at_path(tree)(std::io::Error::other(format!("no threads: {e}"))))?;
         Ok(Comparison {
-            comparer: Comparer::new(tree),
+            comparer: Comparer::new(tree, ignore),
             pool,
             pending: Vec::new(),
             differences: Vec::new(),

@@ -3,7 +3,7 @@
 //! found, and an existing symlink cannot redirect the extraction.
 
 use bale_squashfs::reader::Archive;
-use bale_unpack::{extract, verify, verify_against, ExtractOptions};
+use bale_unpack::{extract, verify, verify_against, ExtractOptions, Ignore};
 use std::fs::File;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -86,16 +86,22 @@ fn extraction_round_trips() {
     let report = extract(&archive, &out, ExtractOptions::default()).unwrap();
     assert_eq!(report.hard_links, 1);
     assert!(report.skipped.is_empty() || !is_root());
-    let (summary, differences) = verify_against(&archive, &out).unwrap();
+    let (summary, differences) = verify_against(&archive, &out, Ignore::default()).unwrap();
     assert_eq!(differences, vec![], "extracted tree differs");
     assert_eq!(summary, verify(&archive).unwrap());
-    assert_eq!(verify_against(&archive, &src).unwrap().1, vec![]);
+    assert_eq!(
+        verify_against(&archive, &src, Ignore::default()).unwrap().1,
+        vec![]
+    );
     let sparse = std::fs::metadata(out.join("sparse")).unwrap();
     assert!(sparse.blocks() * 512 < sparse.len() / 4, "holes stay holes");
     let err = extract(&archive, &out, ExtractOptions::default()).unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
     extract(&archive, &out, FORCE).unwrap();
-    assert_eq!(verify_against(&archive, &out).unwrap().1, vec![]);
+    assert_eq!(
+        verify_against(&archive, &out, Ignore::default()).unwrap().1,
+        vec![]
+    );
 }
 
 #[test]
@@ -112,7 +118,7 @@ fn differences_are_named() {
     std::fs::set_permissions(src.join("d/file"), PermissionsExt::from_mode(0o600)).unwrap();
     std::fs::remove_file(src.join("d/up")).unwrap();
     std::fs::write(src.join("d/extra"), b"").unwrap();
-    let lines: Vec<String> = verify_against(&archive, &src)
+    let lines: Vec<String> = verify_against(&archive, &src, Ignore::default())
         .unwrap()
         .1
         .iter()
@@ -146,7 +152,10 @@ fn existing_symlinks_are_replaced_not_followed() {
     extract(&archive, &out, FORCE).unwrap();
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
     assert_eq!(std::fs::read(outside.join("big")).unwrap(), b"precious");
-    assert_eq!(verify_against(&archive, &out).unwrap().1, vec![]);
+    assert_eq!(
+        verify_against(&archive, &out, Ignore::default()).unwrap().1,
+        vec![]
+    );
 }
 
 /// More nodes than one chunk of parallel comparisons: every difference
@@ -166,7 +175,7 @@ fn differences_come_in_image_order_across_comparison_chunks() {
     for name in changed {
         std::fs::set_permissions(src.join(name), PermissionsExt::from_mode(0o600)).unwrap();
     }
-    let (summary, differences) = verify_against(&archive, &src).unwrap();
+    let (summary, differences) = verify_against(&archive, &src, Ignore::default()).unwrap();
     assert_eq!(summary.files, 20_000);
     let paths: Vec<&str> = differences.iter().map(|d| d.path.as_str()).collect();
     assert_eq!(paths, changed);

@@ -4,7 +4,7 @@
 use super::{counted, open_image};
 use crate::output;
 use anyhow::Context;
-use bale_unpack::Summary;
+use bale_unpack::{Ignore, Summary};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,13 +16,27 @@ pub struct Args {
     /// Compare contents and metadata with this directory tree.
     #[arg(long, value_name = "DIR")]
     pub against: Option<PathBuf>,
+    /// With --against: do not compare owners (a tree extracted by an
+    /// ordinary user, an image packed with --all-root).
+    #[arg(long, requires = "against")]
+    pub ignore_owners: bool,
+    /// With --against: do not compare mtimes (an image packed with
+    /// --mtime or SOURCE_DATE_EPOCH).
+    #[arg(long, requires = "against")]
+    pub ignore_mtimes: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let archive = open_image(&args.image)?;
     let context = || args.image.display().to_string();
     let (summary, differences) = match &args.against {
-        Some(dir) => bale_unpack::verify_against(&archive, dir).with_context(context)?,
+        Some(dir) => {
+            let ignore = Ignore {
+                owners: args.ignore_owners,
+                mtimes: args.ignore_mtimes,
+            };
+            bale_unpack::verify_against(&archive, dir, ignore).with_context(context)?
+        }
         None => (
             bale_unpack::verify(&archive).with_context(context)?,
             Vec::new(),
