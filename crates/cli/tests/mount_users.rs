@@ -92,21 +92,27 @@ fn no_helper(work: &tempfile::TempDir) -> std::path::PathBuf {
     config
 }
 
-#[test]
-fn a_missing_sudo_rule_is_named_instead_of_sudos_password_prompt() {
-    ensure_users();
-    let work = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    // A helper that would succeed, where no sudo rule names it.
-    let helper = work.path().join("bale-helper");
+/// A configuration naming a helper that would succeed, but that no sudo
+/// rule names; returns the configuration and the helper.
+fn helper_without_sudo_rule(work: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let helper = work.join("bale-helper");
     std::fs::copy("/bin/true", &helper).unwrap();
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let config = work.path().join("config.toml");
+    let config = work.join("config.toml");
     std::fs::write(
         &config,
         format!("helper = {:?}\n", helper.to_str().unwrap()),
     )
     .unwrap();
+    (config, helper)
+}
+
+#[test]
+fn a_missing_sudo_rule_is_named_instead_of_sudos_password_prompt() {
+    ensure_users();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (config, helper) = helper_without_sudo_rule(work.path());
     for args in [&["umount", "gcc/12.2"][..], &["umount-all"]] {
         let out = bale_as(TEST_USER)
             .env("BALE_CONFIG", &config)
@@ -124,6 +130,60 @@ fn a_missing_sudo_rule_is_named_instead_of_sudos_password_prompt() {
             "{args:?}: {err}"
         );
     }
+}
+
+#[test]
+fn without_a_sudo_rule_the_kernel_backend_is_passed_over_for_fuse() {
+    ensure_users();
+    let (work, image) = image_of(|src| {
+        std::fs::write(src.join("hello.txt"), "hello\n").unwrap();
+    });
+    let (config, helper) = helper_without_sudo_rule(work.path());
+    let mnt = work.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    std::os::unix::fs::chown(&mnt, Some(1001), Some(1001)).unwrap();
+    // The site prefers the kernel backend; this user cannot have it.
+    let bale = || {
+        let mut bale = bale_as(TEST_USER);
+        bale.env("BALE_CONFIG", &config).current_dir(work.path());
+        bale
+    };
+    let out = bale()
+        .arg("run")
+        .arg(format!("{}:{}", image.display(), mnt.display()))
+        .args(["--", "cat"])
+        .arg(mnt.join("hello.txt"))
+        .output()
+        .unwrap();
+    assert_ok(&out, "bale run without a sudo rule");
+    assert_eq!(out.stdout, b"hello\n");
+    let no_rule = format!(
+        "{}: sudo does not let you run the helper (no sudo rule for it: docs/admin.md)",
+        helper.display()
+    );
+    // Where only the kernel backend would do, the reason is the missing rule.
+    let out = bale()
+        .args(["run", "--backend", "kernel"])
+        .arg(&image)
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "bale: {}: no allowed backend (kernel) can run this: {no_rule}\n",
+            image.display()
+        )
+    );
+    let out = bale().arg("mount").arg(&image).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "bale: {}: the kernel backend would mount this, but {no_rule}\n",
+            image.display()
+        )
+    );
+    assert!(!is_mounted(&mnt));
 }
 
 #[test]

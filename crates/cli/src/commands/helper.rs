@@ -44,24 +44,50 @@ pub fn output(config: &Config, args: &[&str]) -> anyhow::Result<Output> {
 /// wrong: the site's sudo rule is missing.
 fn refused_by_sudo(config: &Config, status: ExitStatus) -> anyhow::Result<()> {
     let helper = &config.helper.value;
-    if status.success() || !through_sudo(helper) {
+    if status.success() || !through_sudo(helper) || sudo_allows(helper) {
         return Ok(());
     }
-    let allowed = Command::new("sudo")
+    anyhow::bail!(no_sudo_rule(helper))
+}
+
+/// Why we cannot run the helper, if we cannot: it is not installed, or it
+/// must go through sudo and no sudo rule lets us (asks sudo, a few ms).
+/// A backend that needs the helper is then not an option.
+pub fn unusable(config: &Config) -> Option<String> {
+    let helper = &config.helper.value;
+    if !available(config) {
+        Some(not_installed(helper))
+    } else if through_sudo(helper) && !sudo_allows(helper) {
+        Some(no_sudo_rule(helper))
+    } else {
+        None
+    }
+}
+
+/// Whether `sudo -n` would run the helper for us.
+fn sudo_allows(helper: &Path) -> bool {
+    Command::new("sudo")
         .arg("-n")
         .arg("-l")
         .arg(helper)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
-    if !allowed {
-        anyhow::bail!(
-            "{}: sudo does not let you run the helper (no sudo rule for it: docs/admin.md)",
-            helper.display()
-        );
-    }
-    Ok(())
+        .is_ok_and(|s| s.success())
+}
+
+fn no_sudo_rule(helper: &Path) -> String {
+    format!(
+        "{}: sudo does not let you run the helper (no sudo rule for it: docs/admin.md)",
+        helper.display()
+    )
+}
+
+fn not_installed(helper: &Path) -> String {
+    format!(
+        "the helper {} is not installed (docs/admin.md)",
+        helper.display()
+    )
 }
 
 /// The helper's exit status as ours.
@@ -97,10 +123,7 @@ fn through_sudo(helper: &Path) -> bool {
 /// found" or ask for a password.
 fn installed(config: &Config) -> anyhow::Result<()> {
     if !available(config) {
-        anyhow::bail!(
-            "the helper {} is not installed (docs/admin.md)",
-            config.helper.value.display()
-        );
+        anyhow::bail!(not_installed(&config.helper.value));
     }
     Ok(())
 }

@@ -85,15 +85,22 @@ fn choose(
     mountpoint: Option<&Path>,
 ) -> anyhow::Result<Backend> {
     let user_root = config.usr_mount_path.value.as_path();
-    let kernel_ok = helper::available(config)
-        && (matches!(named, Named::Module(_))
-            || mountpoint.is_none_or(|m| m.starts_with(user_root)));
+    let kernel_place =
+        matches!(named, Named::Module(_)) || mountpoint.is_none_or(|m| m.starts_with(user_root));
+    // Asked (of sudo, perhaps) only when the kernel backend is tried.
+    let kernel_unusable = std::cell::OnceCell::new();
+    let kernel_ok = || {
+        kernel_place
+            && kernel_unusable
+                .get_or_init(|| helper::unusable(config))
+                .is_none()
+    };
     let fuse_ok = matches!(named, Named::Path(_))
         && mountpoint.is_some()
         && !args.rw
         && args.job_id.is_none();
     let usable = |b: &Backend| match b {
-        Backend::Kernel => kernel_ok,
+        Backend::Kernel => kernel_ok(),
         Backend::Fuse => fuse_ok,
     };
     let order = match args.backend {
@@ -101,12 +108,20 @@ fn choose(
         None => config.backends.value.clone(),
     };
     order.iter().copied().find(usable).ok_or_else(|| {
-        let why = match named {
-            Named::Module(m) if !helper::available(config) => format!(
-                "software module {m} needs the kernel backend, and the helper {} is not installed",
-                config.helper.value.display()
+        let why = match (named, kernel_unusable.get().cloned().flatten()) {
+            (Named::Module(m), Some(why)) => {
+                format!("software module {m} needs the kernel backend, and {why}")
+            }
+            (_, Some(why)) if args.rw || args.job_id.is_some() => {
+                format!("--rw and --job-id need the kernel backend, and {why}")
+            }
+            _ if args.rw || args.job_id.is_some() => format!(
+                "--rw and --job-id need the kernel backend, which mounts only below {}/$USER",
+                user_root.display()
             ),
-            _ if args.rw || args.job_id.is_some() => "--rw and --job-id need the kernel backend (is the helper installed and the mount point below $SI_USR_MOUNT_PATH/$USER?)".to_string(),
+            (_, Some(why)) if kernel_place && !fuse_ok => {
+                format!("the kernel backend would mount this, but {why}")
+            }
             _ => format!(
                 "no allowed backend ({}) can mount this: the kernel backend mounts below {}/$USER, the FUSE backend needs a MOUNTPOINT",
                 order.iter().map(Backend::to_string).collect::<Vec<_>>().join(", "),

@@ -54,8 +54,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let order = args
         .backend
         .map_or_else(|| config.backends.value.clone(), |b| vec![b]);
-    let kernel_ok = helper::available(&config);
-    match order.iter().find(|b| **b == Backend::Fuse || kernel_ok) {
+    // Asked only when the kernel backend comes first.
+    let kernel_unusable = std::cell::OnceCell::new();
+    let kernel_ok = || {
+        kernel_unusable
+            .get_or_init(|| helper::unusable(&config))
+            .is_none()
+    };
+    match order.iter().find(|b| **b == Backend::Fuse || kernel_ok()) {
         Some(Backend::Kernel) => kernel(&config, &specs, &args.command),
         Some(Backend::Fuse) => match fuse_plan(&config, &specs) {
             Ok(plan) => fuse(&plan, &args.command),
@@ -66,14 +72,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(e) => Err(e),
         },
         None => anyhow::bail!(
-            "{}: no allowed backend ({}) can run this: the kernel backend needs the helper {}",
+            "{}: no allowed backend ({}) can run this: {}",
             args.images,
             order
                 .iter()
                 .map(Backend::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            config.helper.value.display()
+            kernel_unusable.get().cloned().flatten().unwrap_or_default()
         ),
     }
 }
