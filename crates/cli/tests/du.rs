@@ -221,15 +221,18 @@ fn breakdown_charges_each_hard_link_once_in_walk_order() {
 
 #[test]
 fn summarize_conflicts_with_a_breakdown() {
-    for extra in ["-d1", "-a"] {
+    for (extra, says) in [
+        ("-d1", "--summarize conflicts with --max-depth"),
+        ("-a", "cannot be used with"),
+    ] {
         let out = bale().args(["du", "-s", extra, "."]).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-        assert!(
-            stderr(&out).contains("cannot be used with"),
-            "{}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+        assert!(out.stdout.is_empty());
     }
+    // As du, -s goes with a depth of 0.
+    let t = tree();
+    assert_same(t.path(), &["-s", "-d0"], &["-s", "-d0"], &["tree"]);
 }
 
 #[test]

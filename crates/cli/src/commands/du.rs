@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(short = 'b', long, conflicts_with = "inodes")]
     pub bytes: bool,
     /// One total per PATH (the default unless --max-depth or --all).
-    #[arg(short = 's', long, conflicts_with_all = ["max_depth", "all"])]
+    #[arg(short = 's', long, conflicts_with = "all")]
     pub summarize: bool,
     /// Also a line for every directory down to N levels below each PATH
     /// (0: like -s), children before their parent.
@@ -49,6 +49,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.summarize && args.max_depth.is_some_and(|d| d > 0) {
+        eprintln!("bale du: --summarize conflicts with --max-depth (only 0 goes with it)");
+        return Ok(ExitCode::from(2));
+    }
     let mut session = Session::new("bale du", args.gentle.common(), &[Op::Stat])
         .map_err(|e| anyhow::anyhow!("--stat-limit: {e}"))?;
     if args.one_file_system {
