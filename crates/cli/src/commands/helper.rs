@@ -5,6 +5,7 @@
 //! 4 = busy).
 
 use bale_site::Config;
+use std::cell::OnceCell;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -50,10 +51,39 @@ fn refused_by_sudo(config: &Config, status: ExitStatus) -> anyhow::Result<()> {
     anyhow::bail!(no_sudo_rule(helper))
 }
 
+/// Whether we can run the helper, found out at most once and only when a
+/// backend that needs it is considered (through sudo that is a call to
+/// sudo, a few ms). A backend that needs the helper is otherwise not an
+/// option.
+pub struct Usability<'a> {
+    config: &'a Config,
+    unusable: OnceCell<Option<String>>,
+}
+
+impl<'a> Usability<'a> {
+    pub fn new(config: &'a Config) -> Self {
+        Usability {
+            config,
+            unusable: OnceCell::new(),
+        }
+    }
+
+    /// Whether the helper can be run (finds out on the first call).
+    pub fn ok(&self) -> bool {
+        self.unusable
+            .get_or_init(|| unusable(self.config))
+            .is_none()
+    }
+
+    /// Why it cannot, if [`Usability::ok`] was asked and said no.
+    pub fn why_not(&self) -> Option<&str> {
+        self.unusable.get()?.as_deref()
+    }
+}
+
 /// Why we cannot run the helper, if we cannot: it is not installed, or it
-/// must go through sudo and no sudo rule lets us (asks sudo, a few ms).
-/// A backend that needs the helper is then not an option.
-pub fn unusable(config: &Config) -> Option<String> {
+/// must go through sudo and no sudo rule lets us.
+fn unusable(config: &Config) -> Option<String> {
     let helper = &config.helper.value;
     if !available(config) {
         Some(not_installed(helper))

@@ -87,14 +87,8 @@ fn choose(
     let user_root = config.usr_mount_path.value.as_path();
     let kernel_place =
         matches!(named, Named::Module(_)) || mountpoint.is_none_or(|m| m.starts_with(user_root));
-    // Asked (of sudo, perhaps) only when the kernel backend is tried.
-    let kernel_unusable = std::cell::OnceCell::new();
-    let kernel_ok = || {
-        kernel_place
-            && kernel_unusable
-                .get_or_init(|| helper::unusable(config))
-                .is_none()
-    };
+    let helper_use = helper::Usability::new(config);
+    let kernel_ok = || kernel_place && helper_use.ok();
     let fuse_ok = matches!(named, Named::Path(_))
         && mountpoint.is_some()
         && !args.rw
@@ -108,7 +102,7 @@ fn choose(
         None => config.backends.value.clone(),
     };
     order.iter().copied().find(usable).ok_or_else(|| {
-        let why = match (named, kernel_unusable.get().cloned().flatten()) {
+        let why = match (named, helper_use.why_not()) {
             (Named::Module(m), Some(why)) => {
                 format!("software module {m} needs the kernel backend, and {why}")
             }

@@ -54,14 +54,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let order = args
         .backend
         .map_or_else(|| config.backends.value.clone(), |b| vec![b]);
-    // Asked only when the kernel backend comes first.
-    let kernel_unusable = std::cell::OnceCell::new();
-    let kernel_ok = || {
-        kernel_unusable
-            .get_or_init(|| helper::unusable(&config))
-            .is_none()
-    };
-    match order.iter().find(|b| **b == Backend::Fuse || kernel_ok()) {
+    let helper_use = helper::Usability::new(&config);
+    match order
+        .iter()
+        .find(|b| **b == Backend::Fuse || helper_use.ok())
+    {
         Some(Backend::Kernel) => kernel(&config, &specs, &args.command),
         Some(Backend::Fuse) => match fuse_plan(&config, &specs) {
             Ok(plan) => fuse(&plan, &args.command),
@@ -79,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map(Backend::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            kernel_unusable.get().cloned().flatten().unwrap_or_default()
+            helper_use.why_not().unwrap_or_default()
         ),
     }
 }
