@@ -80,8 +80,14 @@ struct Counters {
 }
 
 impl Counters {
+    /// Adds `other`; counters it leaves at zero are not touched (they are
+    /// shared by every worker: most entries change three of the six).
     fn add(&self, other: &Totals) {
-        let add = |c: &AtomicU64, v: u64| c.fetch_add(v, Ordering::Relaxed);
+        let add = |c: &AtomicU64, v: u64| {
+            if v != 0 {
+                c.fetch_add(v, Ordering::Relaxed);
+            }
+        };
         add(&self.allocated, other.allocated);
         add(&self.apparent, other.apparent);
         add(&self.files, other.files);
