@@ -187,6 +187,25 @@ echo
 same_du=$(du -s "$LINUX" | cut -f1); same_bale=$("$BALE" du -s "$LINUX" | cut -f1)
 echo "Totals agree: du -s says $same_du KiB, bale du -s says $same_bale KiB."
 
+echo
+echo "### Per-directory lines: bale du -d 2 and -a vs du on the same tree"
+echo
+echo "As above; \`-d 2\` prints the $(find "$LINUX" -mindepth 1 -maxdepth 2 -type d | wc -l) directories down to depth 2, \`-a\` one line per entry (output to /dev/null)."
+echo
+echo "| caches | du -d 2 | bale du -d 2 | speed-up | du -a | bale du -a | speed-up |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for mode in cold warm; do
+    log "linux tree, lines, $mode"
+    mapfile -t r < <(compare_times $mode "du -d 2 $LINUX" "$BALE du -d 2 $LINUX" "du -a $LINUX" "$BALE du -a $LINUX")
+    python3 - "$mode" "${r[@]}" <<'PY'
+import sys
+mode, rows = sys.argv[1], [list(map(float, a.split())) for a in sys.argv[2:]]
+cell = lambda r: f"{r[0]:.3f} s ({r[1]:.3f}–{r[2]:.3f})"
+(d2, b2, da, ba) = rows
+print(f"| {mode} | {cell(d2)} | {cell(b2)} | {d2[0]/b2[0]:.2f}x | {cell(da)} | {cell(ba)} | {da[0]/ba[0]:.2f}x |")
+PY
+done
+
 fi
 
 want pfs && [ -n "${PFS_DIR:-}" ] || exit 0
