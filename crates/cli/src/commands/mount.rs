@@ -21,7 +21,7 @@ pub struct Args {
     /// Image to mount, or software module NAME/VERSION.
     pub image: String,
     /// Where to mount a user image (default with the kernel backend:
-    /// $SI_USR_MOUNT_PATH/$USER/<image name>).
+    /// $SI_USR_MOUNT_PATH/$USER/<image name without extension>).
     pub mountpoint: Option<PathBuf>,
     /// Mount read-write (ext4 images, kernel backend, one node at a time).
     #[arg(long)]
