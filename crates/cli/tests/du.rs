@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use support::gentle_tree::{listing, make_tree};
@@ -374,8 +374,14 @@ fn bad_rate_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "bale: --stat-limit: invalid rate -5: expected a positive number of calls per second\n"
+        "bale: --stat-limit: invalid rate -5: expected calls per second from 0.001 to 1e9 (0: no limit)\n"
     );
+    // Rates too slow or too fast for the clock: the same line, no panic.
+    for rate in ["1e-20", "1e-19", "99999999999999999999"] {
+        let out = bale().args(["du", "-S", rate, "."]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{rate}: {}", stderr(&out));
+        assert!(stderr(&out).contains("invalid rate"), "{}", stderr(&out));
+    }
     let out = bale().args(["du", "-S", "nan", "."]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -404,7 +410,8 @@ fn version_and_help_flags() {
 }
 
 /// SIGUSR1 prints the rates and the walk goes on; SIGINT then stops it
-/// cleanly with a summary and status 130.
+/// cleanly with a summary, no total (it would be a partial one) and status
+/// 130.
 #[test]
 fn sigusr1_reports_rates_and_sigint_stops_cleanly() {
     let t = tempfile::tempdir().unwrap();
@@ -415,7 +422,7 @@ fn sigusr1_reports_rates_and_sigint_stops_cleanly() {
     }
     // 2000 entries at 100 stat/s: 20 s if left alone.
     let mut child = Command::new(bale_path())
-        .args(["du", "-v", "-S", "100", "big"])
+        .args(["du", "-v", "-c", "-S", "100", "big"])
         .current_dir(t.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -448,6 +455,14 @@ fn sigusr1_reports_rates_and_sigint_stops_cleanly() {
     let rest: Vec<String> = std::iter::from_fn(|| lines.next().map(|l| l.unwrap())).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{rest:?}");
+    let mut printed = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut printed)
+        .unwrap();
+    assert_eq!(printed, "", "a partial total looks like a real one");
     let rest = rest.join("\n");
     assert!(rest.contains("bale du: interrupted after "), "{rest}");
 }

@@ -492,7 +492,7 @@ fn sigterm_and_sigint_leave_nothing_behind() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(
             out.status.code(),
-            Some(130),
+            Some(128 + signal.as_raw()),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
@@ -622,5 +622,47 @@ fn damaged_archives_pack_or_fail_in_one_line() {
         let mut left = leftovers(w, &["src", "a.tar", "a.tgz", "damaged"]);
         left.sort();
         assert_eq!(left, Vec::<String>::new(), "case {case}");
+    }
+}
+
+/// Login nodes often limit a user's processes: when the system will not
+/// give the pack its threads it stops with one line (no panic, no hang
+/// waiting for threads that never started) and leaves nothing.
+#[test]
+fn a_limit_on_processes_fails_in_one_line_and_leaves_nothing() {
+    require_root();
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    let out_dir = w.path().join("out");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&out_dir).unwrap();
+    for i in 0..200 {
+        std::fs::write(src.join(format!("f{i}")), format!("{i}")).unwrap();
+    }
+    run_ok("chown", &["-R", "bale-test", w.path().to_str().unwrap()]);
+    // Limits apply to the user's processes and threads; root's are exempt.
+    for threads in [["-j", "1000"], ["--readers", "1000"]] {
+        let started = Instant::now();
+        let out = std::process::Command::new("runuser")
+            .args(["-u", "bale-test", "--", "bash", "-c"])
+            .arg(r#"ulimit -u 60 && exec timeout -s KILL 120 "$@""#)
+            .arg("bash")
+            .arg(bale_path())
+            .args(["pack", "-q"])
+            .args(threads)
+            .arg(&src)
+            .arg(out_dir.join("i.sqfs"))
+            .output()
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(100),
+            "{threads:?}: hung"
+        );
+        one_line_error(
+            &out,
+            "threads: Resource temporarily unavailable (a limit on processes?",
+        );
+        assert_eq!(out.status.code(), Some(1), "{threads:?}");
+        assert_eq!(leftovers(&out_dir, &[]), Vec::<String>::new());
     }
 }

@@ -282,12 +282,13 @@ pub fn run(
             complete: outcome.complete,
             depth: 0,
         };
+        // An interrupted walk's total would look like a real one.
+        if outcome.interrupted {
+            break;
+        }
         if outcome.found && !counter.take_root_seen_before() {
             grand_total.add(&usage.totals);
             report(&usage);
-        }
-        if outcome.interrupted {
-            break;
         }
     }
     grand_total

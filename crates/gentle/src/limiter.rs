@@ -24,10 +24,29 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 /// milliseconds), small enough to add at most 1% to a 10-second window.
 pub const MAX_LAG: Duration = Duration::from_millis(100);
 
-/// A rate that is not a positive, finite number of calls per second.
+/// The slowest rate: one call in about 17 minutes.
+pub const MIN_RATE: f64 = 1e-3;
+/// The fastest: one call a nanosecond, the clock's resolution.
+pub const MAX_RATE: f64 = 1e9;
+
+/// A rate that is not a number of calls per second from [`MIN_RATE`] to
+/// [`MAX_RATE`].
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid rate {0}: expected a positive number of calls per second")]
+#[error(
+    "invalid rate {}: expected calls per second from {MIN_RATE} to {MAX_RATE:e} (0: no limit)",
+    shown(*.0)
+)]
 pub struct InvalidRate(pub f64);
+
+/// A rate as an error shows it: in scientific notation when plain digits
+/// would run long.
+fn shown(rate: f64) -> String {
+    if rate != 0.0 && !(1e-3..1e9).contains(&rate.abs()) {
+        format!("{rate:e}")
+    } else {
+        rate.to_string()
+    }
+}
 
 pub struct RateLimiter<C: Clock = SystemClock> {
     clock: C,
@@ -47,13 +66,10 @@ impl RateLimiter<SystemClock> {
 impl<C: Clock> RateLimiter<C> {
     /// A limiter allowing `rate` calls per second on the given clock.
     pub fn with_clock(rate: f64, clock: C) -> Result<Self, InvalidRate> {
-        if !(rate.is_finite() && rate > 0.0) {
+        if !(MIN_RATE..=MAX_RATE).contains(&rate) {
             return Err(InvalidRate(rate));
         }
         let interval = Duration::from_secs_f64(1.0 / rate);
-        if interval.is_zero() {
-            return Err(InvalidRate(rate));
-        }
         Ok(RateLimiter {
             clock,
             rate,
@@ -204,10 +220,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_rates() {
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e300, 2e9, 9e-4, 1e-20] {
             assert!(RateLimiter::new(bad).is_err(), "{bad} accepted");
         }
-        assert!(RateLimiter::new(0.5).is_ok());
+        for good in [0.5, MIN_RATE, MAX_RATE] {
+            assert!(RateLimiter::new(good).is_ok(), "{good} refused");
+        }
+        assert_eq!(
+            InvalidRate(1e308).to_string(),
+            "invalid rate 1e308: expected calls per second from 0.001 to 1e9 (0: no limit)"
+        );
     }
 
     #[test]

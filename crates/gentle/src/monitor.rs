@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 use std::io::{self, IsTerminal};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -73,6 +73,7 @@ impl Monitor {
         console: Arc<Console>,
         stats: Arc<CallStats>,
         stop: Arc<AtomicBool>,
+        stopped_by: Arc<AtomicI32>,
         ops: Vec<Op>,
         progress: Progress,
     ) -> io::Result<Monitor> {
@@ -96,11 +97,20 @@ impl Monitor {
                     for signal in signals.pending() {
                         match signal {
                             SIGUSR1 => report_rates(&console, &stats, &ops),
-                            _ if stop.swap(true, Ordering::Relaxed) => {
-                                console.note("interrupted again, exiting now");
-                                std::process::exit(130);
+                            _ => {
+                                // Before `stop`, which publishes it.
+                                let _ = stopped_by.compare_exchange(
+                                    0,
+                                    signal,
+                                    Ordering::Relaxed,
+                                    Ordering::Relaxed,
+                                );
+                                if stop.swap(true, Ordering::AcqRel) {
+                                    console.note("interrupted again, exiting now");
+                                    std::process::exit(128 + signal);
+                                }
+                                console.note("interrupted: stopping after the calls in flight");
                             }
-                            _ => console.note("interrupted: stopping after the calls in flight"),
                         }
                     }
                     if let Some(bar) = &bar {

@@ -7,7 +7,7 @@ use crate::monitor::{report_rates, Monitor, Progress};
 use crate::stats::Op;
 use crate::walker::{raise_fd_limit, Walker};
 use std::io;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 /// The default number of walker threads: metadata calls wait on the file
@@ -55,6 +55,8 @@ pub struct Session {
     pub options: CommonOptions,
     /// The call kinds this tool reports.
     ops: Vec<Op>,
+    /// The signal that interrupted us (0: none), for the exit status.
+    stopped_by: Arc<AtomicI32>,
 }
 
 impl Session {
@@ -68,6 +70,7 @@ impl Session {
             walker,
             options,
             ops: ops.to_vec(),
+            stopped_by: Arc::new(AtomicI32::new(0)),
         })
     }
 
@@ -77,6 +80,7 @@ impl Session {
             Arc::clone(&self.console),
             Arc::clone(&self.walker.stats),
             Arc::clone(&self.walker.stop),
+            Arc::clone(&self.stopped_by),
             self.ops.clone(),
             if self.options.quiet_progress {
                 Progress::Off
@@ -98,12 +102,13 @@ impl Session {
     }
 
     pub fn interrupted(&self) -> bool {
-        self.walker.stop.load(Ordering::Relaxed)
+        self.walker.stop.load(Ordering::Acquire)
     }
 
     /// Print the closing lines (rates when asked for or verbose, the
     /// interruption, the failure summary) and return the exit status:
-    /// 130 when interrupted, 1 after failures, else 0.
+    /// 128 + the signal when interrupted (130 for Ctrl-C, 143 for a
+    /// SIGTERM such as scancel's), 1 after failures, else 0.
     pub fn finish(&self) -> u8 {
         if self.options.rate_report || self.options.verbose > 0 {
             report_rates(&self.console, &self.walker.stats, &self.ops);
@@ -119,7 +124,10 @@ impl Session {
             self.console.note(&summary);
         }
         if interrupted {
-            130
+            match self.stopped_by.load(Ordering::Relaxed) {
+                0 => 130,
+                signal => 128 + u8::try_from(signal).unwrap_or(2),
+            }
         } else if self.console.failure_count() > 0 {
             1
         } else {

@@ -38,6 +38,16 @@ pub enum PackError {
 
 pub type Result<T> = std::result::Result<T, PackError>;
 
+impl PackError {
+    /// The system would not give us the threads of a stage (a limit on
+    /// processes, as login nodes often set, or on memory).
+    pub fn no_threads(stage: &str, e: impl std::fmt::Display) -> PackError {
+        PackError::Limit(format!(
+            "cannot start {stage} threads: {e} (a limit on processes? try fewer --threads or --readers)"
+        ))
+    }
+}
+
 /// A name from a source as an error line shows it: quoted and escaped as
 /// a shell would need it when it has to be (a newline in it can neither
 /// break the one-line error nor fake a second line), else as it is.

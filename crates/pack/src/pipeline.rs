@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::thread::{Scope, ScopedJoinHandle};
 
 /// A unit of work for a compression worker.
 pub struct Job {
@@ -118,6 +119,22 @@ impl Pipeline<'_> {
     }
 }
 
+/// Starts one thread of a stage, or, when the system will not give us one
+/// (a limit on processes or memory), fails the pipeline so that the threads
+/// already running stop instead of waiting for it.
+fn start_thread<'scope, T: Send + 'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    p: &Pipeline<'_>,
+    name: String,
+    body: impl FnOnce() -> T + Send + 'scope,
+) -> Option<ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn_scoped(scope, body)
+        .map_err(|e| p.fail(PackError::no_threads("pack", e)))
+        .ok()
+}
+
 /// Everything the metadata writer needs from the data phase.
 pub struct DataLayout {
     pub files: Vec<FileData>,
@@ -156,51 +173,54 @@ pub fn write_data(
     let (dispatched, emitted, archive_tree) = std::thread::scope(|s| {
         for i in 0..threads {
             let p = &p;
-            std::thread::Builder::new()
-                .name(format!("bale-zip-{i}"))
-                .spawn_scoped(s, move || {
-                    p.settle(compress_jobs(p, spec));
-                    p.done.producer_done();
-                })
-                .expect("spawn compressor");
+            let compressor = start_thread(s, p, format!("bale-zip-{i}"), move || {
+                p.settle(compress_jobs(p, spec));
+                p.done.producer_done();
+            });
+            if compressor.is_none() {
+                break;
+            }
         }
         let emitter = {
             let p = &p;
-            std::thread::Builder::new()
-                .name("bale-write".into())
-                .spawn_scoped(s, move || p.settle(emit(p, image, start, opts.block_size)))
-                .expect("spawn writer")
+            start_thread(s, p, "bale-write".into(), move || {
+                p.settle(emit(p, image, start, opts.block_size))
+            })
         };
         let (dispatched, archive_tree) = match &source {
             Source::Tree { tree, root, .. } => {
                 for i in 0..opts.readers.max(1) {
                     let p = &p;
-                    std::thread::Builder::new()
-                        .name(format!("bale-read-{i}"))
-                        .spawn_scoped(s, move || read_files(p, root, opts.block_size, opts.xattrs))
-                        .expect("spawn reader");
+                    let reader = start_thread(s, p, format!("bale-read-{i}"), move || {
+                        read_files(p, root, opts.block_size, opts.xattrs)
+                    });
+                    if reader.is_none() {
+                        break;
+                    }
                 }
                 (p.settle(dispatch(tree, opts, &p, image)), None)
             }
             Source::Archive(archive) => {
                 let (p, streamed) = (&p, &streamed);
-                let reader = std::thread::Builder::new()
-                    .name("bale-read-archive".into())
-                    .spawn_scoped(s, move || {
-                        let tree = p.settle(read_archive(p, archive, opts, streamed));
-                        streamed.producer_done();
-                        tree
-                    })
-                    .expect("spawn reader");
-                let dispatched = p.settle(dispatch_stream(opts, p, image, streamed));
-                (dispatched, reader.join().expect("archive reader panicked"))
+                let reader = start_thread(s, p, "bale-read-archive".into(), move || {
+                    let tree = p.settle(read_archive(p, archive, opts, streamed));
+                    streamed.producer_done();
+                    tree
+                });
+                match reader {
+                    Some(reader) => {
+                        let dispatched = p.settle(dispatch_stream(opts, p, image, streamed));
+                        (dispatched, reader.join().expect("archive reader panicked"))
+                    }
+                    None => (None, None),
+                }
             }
         };
         p.read_jobs.close();
         p.jobs.producer_done();
         p.done.producer_done();
         p.budget.close();
-        let emitted = emitter.join().expect("writer thread panicked");
+        let emitted = emitter.and_then(|e| e.join().expect("writer thread panicked"));
         (dispatched, emitted, archive_tree)
     });
     if let Some(e) = p.error.lock().unwrap().take() {

@@ -76,7 +76,7 @@ pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport
         .num_threads(opts.readers.max(1))
         .thread_name(|i| format!("bale-scan-{i}"))
         .build()
-        .map_err(|e| PackError::Limit(format!("cannot start scan threads: {e}")))?;
+        .map_err(|e| PackError::no_threads("scan", e))?;
     let root_node = pool.install(|| -> Result<Node> {
         let (children, xattrs) = scanner.scan_dir(root, Path::new(""))?;
         Ok(Node {

@@ -101,7 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
         }
     });
-    if args.total {
+    if args.total && !session.interrupted() {
         session.console.out(&format!("{}\ttotal", value(&total)));
     }
     monitor.finish();

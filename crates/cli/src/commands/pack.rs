@@ -11,7 +11,8 @@ use indicatif::HumanBytes;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(clap::Args)]
@@ -64,12 +65,14 @@ pub struct Args {
     /// Overwrite IMAGE if it exists.
     #[arg(short, long)]
     pub force: bool,
-    /// Compression threads (default: one per core).
-    #[arg(short = 'j', long, default_value_t = 0)]
-    pub threads: usize,
-    /// Concurrent source readers: opens, stats and reads in flight.
-    #[arg(long, default_value_t = bale_pack::options::DEFAULT_READERS)]
-    pub readers: usize,
+    /// Compression threads (default: one per core), at most 1024.
+    #[arg(short = 'j', long, default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub threads: u16,
+    /// Concurrent source readers: opens, stats and reads in flight (1 to 1024).
+    #[arg(long, default_value_t = bale_pack::options::DEFAULT_READERS as u16,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub readers: u16,
     /// File data read ahead of the writer, at most (e.g. 16M, 64M): the
     /// main part of the memory a pack needs besides ~100 bytes per entry.
     /// Default 32M from a directory, 8M from an archive (one reader).
@@ -180,15 +183,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         one_file_system: args.one_file_system,
         xattrs: !args.no_xattrs,
         force: args.force,
-        threads: args.threads,
-        readers: args.readers,
+        threads: usize::from(args.threads),
+        readers: usize::from(args.readers),
         skip_unreadable: args.skip_unreadable,
         read_ahead: args.read_ahead,
         ..PackOptions::new(args.source, args.image)
     };
     let progress = Progress::default();
+    // The signal that stopped us, for the exit status 128 + its number.
+    let stopped_by = Arc::new(AtomicUsize::new(0));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, progress.cancelled.clone())
+            .and_then(|_| {
+                signal_hook::flag::register_usize(signal, stopped_by.clone(), signal as usize)
+            })
             .context("cannot install signal handlers")?;
     }
     let show = match (args.quiet, args.progress_every) {
@@ -215,7 +223,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "bale: pack interrupted; {} was not written",
                 opts.image.display()
             );
-            Ok(ExitCode::from(130))
+            let signal = stopped_by.load(Ordering::Relaxed);
+            Ok(ExitCode::from(128 + u8::try_from(signal).unwrap_or(2)))
         }
         Err(e) => Err(e.into()),
     }
