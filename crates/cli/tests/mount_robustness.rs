@@ -444,3 +444,61 @@ fn killing_a_reader_and_unmounting_under_load_leave_nothing_behind() {
         .stdout
         .is_empty());
 }
+
+/// An entry whose inode is damaged is still listed, as the kernel's
+/// squashfs lists it: only looking at it fails (EIO). Leaving it out would
+/// let `cp -r` or `rsync` from the mount copy a tree with files missing
+/// and no error.
+#[test]
+fn entries_with_a_damaged_inode_are_listed_and_fail_when_looked_at() {
+    require_root();
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    let names: Vec<String> = (0..50).map(|i| format!("f{i}")).collect();
+    for name in &names {
+        std::fs::write(src.join("d").join(name), name).unwrap();
+    }
+    let image = work.path().join("i.sqfs");
+    bale()
+        .args(["pack", "-q", "--no-compression"])
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
+    // Uncompressed inodes of 32 bytes, the files' first: overwrite some of
+    // them (after the first metadata block's 2-byte header).
+    let mut bytes = std::fs::read(&image).unwrap();
+    let inodes = sb_u64(&bytes, INODE_TABLE) as usize;
+    bytes[inodes + 2 + 320..inodes + 2 + 520].fill(0xff);
+    let bad = work.path().join("bad.sqfs");
+    std::fs::write(&bad, &bytes).unwrap();
+
+    let mount = FuseMount::new(&bad, &work.path().join("mnt"));
+    let d = mount.dir.join("d");
+    let mut listed: Vec<String> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    listed.sort();
+    let mut expected = names.clone();
+    expected.sort();
+    assert_eq!(listed, expected);
+    let failed: Vec<&String> = names
+        .iter()
+        .filter(|name| match std::fs::symlink_metadata(d.join(name)) {
+            Ok(_) => false,
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc_eio()), "{name}: {e}");
+                true
+            }
+        })
+        .collect();
+    assert!(
+        (3..names.len() - 3).contains(&failed.len()),
+        "{} of {} entries failed: {failed:?}",
+        failed.len(),
+        names.len()
+    );
+    mount.unmount(&[]);
+}

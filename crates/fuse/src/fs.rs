@@ -25,6 +25,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The mounted image.
 pub(crate) struct BaleFs {
@@ -40,6 +41,9 @@ struct Listed<'a> {
     offset: u64,
     name: &'a [u8],
     attr: FileAttr,
+    /// `attr` was read from the inode (else it only has the number and
+    /// kind of the directory entry, and the kernel must not keep it).
+    read: bool,
 }
 
 impl BaleFs {
@@ -91,6 +95,11 @@ impl BaleFs {
 
     /// The inode a directory entry points to, checked against the entry
     /// and remembered for later requests.
+    /// What a directory entry alone says of its inode: number and kind.
+    fn entry_stub(&self, entry: &bale_squashfs::DirEntry) -> FileAttr {
+        attr::stub(self.inodes.fuse_ino(entry.inode_number), entry.kind)
+    }
+
     fn entry_inode(&self, entry: &bale_squashfs::DirEntry) -> bale_squashfs::Result<Inode> {
         let inode = self.archive.inode(entry.inode_ref)?;
         if inode.kind() != entry.kind || inode.number != entry.inode_number {
@@ -153,6 +162,7 @@ impl BaleFs {
                     offset: 1,
                     name: b".",
                     attr,
+                    read: true,
                 }) {
                     return Ok(());
                 }
@@ -168,6 +178,7 @@ impl BaleFs {
                 offset: 2,
                 name: b"..",
                 attr,
+                read: true,
             }) {
                 return Ok(());
             }
@@ -188,23 +199,23 @@ impl BaleFs {
                 Err(e) => return Err(self.errors.eio(op, &e)),
             };
             let next = entries.cookie();
-            let attr = if plus {
-                match self.entry_inode(&entry).and_then(|i| self.attr(&i)) {
-                    Ok(attr) => attr,
-                    Err(e) => {
-                        // Leave out an entry whose inode cannot be read;
-                        // looking it up by name reports the error.
-                        self.errors.eio(op, &e);
-                        continue;
-                    }
+            let read = plus.then(|| self.entry_inode(&entry).and_then(|i| self.attr(&i)));
+            let (attr, read) = match read {
+                Some(Ok(attr)) => (attr, true),
+                // An entry whose inode cannot be read is still listed (a
+                // copy of the tree must not silently miss it): looking at
+                // it reports the error.
+                Some(Err(e)) => {
+                    self.errors.eio(op, &e);
+                    (self.entry_stub(&entry), false)
                 }
-            } else {
-                attr::stub(self.inodes.fuse_ino(entry.inode_number), entry.kind)
+                None => (self.entry_stub(&entry), false),
             };
             let listed = Listed {
                 offset: listing::offset_after(next),
                 name: &entry.name,
                 attr,
+                read,
             };
             if add(&listed) {
                 return Ok(());
@@ -361,11 +372,12 @@ impl Filesystem for BaleFs {
         mut reply: ReplyDirectoryPlus,
     ) {
         let result = self.list(ino, offset, true, |e| {
+            let ttl = if e.read { TTL } else { Duration::ZERO };
             reply.add(
                 e.attr.ino,
                 e.offset,
                 OsStr::from_bytes(e.name),
-                &TTL,
+                &ttl,
                 &e.attr,
                 Generation(0),
             )
