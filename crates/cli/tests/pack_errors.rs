@@ -92,7 +92,9 @@ with tarfile.open(sys.argv[1] + "/dangling.tar", "w") as t:
     add(t, "l", tarfile.LNKTYPE, "missing")
 "#;
     ok(run("python3", &["-c", script, w.to_str().unwrap()]));
-    let cases: [(&str, &[&str], &str); 5] = [
+    std::fs::write(w.join("empty.tgz"), "").unwrap();
+    let cases: [(&str, &[&str], &str); 6] = [
+        ("empty.tgz", &[], "empty.tgz: is empty, not a tar archive"),
         (
             "climb.tar",
             &[],
@@ -124,6 +126,13 @@ with tarfile.open(sys.argv[1] + "/dangling.tar", "w") as t:
         one_line_error(&out, needle);
         assert!(!w.join("i.sqfs").exists(), "{archive}: image left");
     }
+    let out = std::process::Command::new(bale_path())
+        .args(["pack", "-"])
+        .arg(w.join("i.sqfs"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    one_line_error(&out, "stdin: is empty, not a tar archive");
     let mut expected = [
         "src",
         "good.tar",
@@ -135,6 +144,7 @@ with tarfile.open(sys.argv[1] + "/dangling.tar", "w") as t:
     .map(String::from)
     .to_vec();
     expected.push("dangling.tar".into());
+    expected.push("empty.tgz".into());
     let mut left = leftovers(w, &[]);
     left.sort();
     expected.sort();

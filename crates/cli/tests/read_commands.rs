@@ -434,6 +434,31 @@ fn verify_reports_each_difference() {
     }
 }
 
+/// A tree to compare with that is missing, or not a directory: one line
+/// naming it, not a "missing from" line for every entry of the image.
+#[test]
+fn verify_against_a_missing_tree_is_one_line() {
+    let f = fixture();
+    for (against, reason) in [
+        (f.root.join("nosuch"), "No such file or directory"),
+        (f.image.clone(), "Not a directory"),
+    ] {
+        let out = bale()
+            .arg("verify")
+            .arg(&f.image)
+            .arg("--against")
+            .arg(&against)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(support::stdout(&out), "");
+        assert_eq!(
+            support::stderr(&out),
+            format!("bale: {}: {reason}\n", against.display())
+        );
+    }
+}
+
 #[test]
 fn corrupt_images_are_named_in_one_line() {
     let f = fixture();
@@ -452,23 +477,37 @@ fn corrupt_images_are_named_in_one_line() {
 }
 
 /// A write failing in a writer thread (a full disk here) ends the
-/// extraction with one line naming a file, exit status 1.
+/// extraction with one line naming a file, exit status 1, and takes back
+/// what it made: the directories it created (parents too), or what it put
+/// into an empty one.
 #[test]
-fn extract_onto_a_full_disk_fails_in_one_line() {
+fn extract_onto_a_full_disk_fails_in_one_line_and_leaves_nothing() {
     let f = fixture();
     let small = support::Tmpfs::new(&f.root.join("small"), "256k");
-    let out = bale()
-        .arg("extract")
-        .arg(&f.image)
-        .arg(small.dir.join("out"))
-        .output()
-        .unwrap();
-    drop(small);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("out/") && stderr.ends_with(": No space left on device\n"),
-        "{stderr}"
-    );
+    std::fs::create_dir(small.dir.join("empty")).unwrap();
+    for dest in ["out", "a/b/out", "empty"] {
+        let out = bale()
+            .arg("extract")
+            .arg(&f.image)
+            .arg(small.dir.join(dest))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!("{dest}/")) && stderr.ends_with(": No space left on device\n"),
+            "{stderr}"
+        );
+        let mut left: Vec<String> = std::fs::read_dir(&small.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["empty"], "after extracting into {dest}");
+        assert_eq!(
+            std::fs::read_dir(small.dir.join("empty")).unwrap().count(),
+            0
+        );
+    }
 }

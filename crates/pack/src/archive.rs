@@ -93,6 +93,10 @@ impl Archive {
             }
             head.extend_from_slice(&want[..n]);
         }
+        if head.is_empty() {
+            // A failed download or a broken pipe, not an empty tree.
+            return Err(io::Error::other("is empty, not a tar archive"));
+        }
         Ok(Archive {
             path,
             file,

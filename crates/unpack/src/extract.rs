@@ -44,30 +44,74 @@ pub struct ExtractReport {
 }
 
 /// Restores the whole image, or `options.subtree`, under `dest` (created
-/// if missing).
+/// with its missing parents). When it fails, what it made is removed
+/// again: `dest` and the parents it created, or what it put into an empty
+/// `dest` (forced into a non-empty one, it leaves everything).
 pub fn extract<R: ReadAt + Sync>(
     archive: &Archive<R>,
     dest: &Path,
     options: ExtractOptions,
 ) -> Result<ExtractReport> {
-    match std::fs::create_dir(dest) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-            return Err(at_path(dest)(e));
+    let created = dest
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && std::fs::symlink_metadata(d).is_err())
+        .last()
+        .map(Path::to_path_buf);
+    std::fs::create_dir_all(dest).map_err(at_path(dest))?;
+    let was_empty = created.is_none() && is_empty(dest)?;
+    let result = extract_into(archive, dest, options);
+    if result.is_err() {
+        match created {
+            Some(top) => remove_all(&top),
+            None if was_empty => remove_contents(dest),
+            None => {}
         }
-        _ => {}
     }
+    result
+}
+
+fn is_empty(dir: &Path) -> Result<bool> {
+    Ok(std::fs::read_dir(dir)
+        .map_err(at_path(dir))?
+        .next()
+        .is_none())
+}
+
+/// Removes a tree made by a failed extraction, as far as it can: a
+/// directory may already have its mode from the image (read-only ones
+/// too), so it is made ours to empty first.
+fn remove_all(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(st) if st.is_dir() => {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
+            remove_contents(path);
+            let _ = std::fs::remove_dir(path);
+        }
+        _ => {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn remove_contents(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        remove_all(&entry.path());
+    }
+}
+
+fn extract_into<R: ReadAt + Sync>(
+    archive: &Archive<R>,
+    dest: &Path,
+    options: ExtractOptions,
+) -> Result<ExtractReport> {
     let root = rustix::fs::open(
         dest,
         OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map_err(at_path(dest))?;
-    if !options.force
-        && std::fs::read_dir(dest)
-            .map_err(at_path(dest))?
-            .next()
-            .is_some()
-    {
+    if !options.force && !is_empty(dest)? {
         return Err(Error::Refused {
             path: dest.into(),
             reason: "directory not empty (use --force to extract into it anyway)".into(),

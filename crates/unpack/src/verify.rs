@@ -104,6 +104,10 @@ struct Comparison {
 
 impl Comparison {
     fn new(tree: &Path, ignore: Ignore) -> Result<Comparison> {
+        // Else every entry would be one "missing" line.
+        if !std::fs::metadata(tree).map_err(at_path(tree))?.is_dir() {
+            return Err(at_path(tree)(rustix::io::Errno::NOTDIR));
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(COMPARERS)
             .build()

@@ -1,9 +1,8 @@
 //! `bale extract IMAGE DIR [--path P] [-f]`: restores the image, or one of
 //! its directories, as a directory tree.
 
-use super::{counted, open_image, resolve};
+use super::{counted, of_image, open_image, resolve};
 use crate::output;
-use anyhow::Context;
 use bale_squashfs::InodeKind;
 use bale_unpack::ExtractOptions;
 use std::io::Write;
@@ -44,8 +43,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         force: args.force,
         subtree,
     };
-    let report = bale_unpack::extract(&archive, &args.dir, options)
-        .with_context(|| args.image.display().to_string())?;
+    let report = of_image(
+        &args.image,
+        bale_unpack::extract(&archive, &args.dir, options),
+    )?;
     for skipped in &report.skipped {
         eprintln!("bale: skipped {skipped}");
     }

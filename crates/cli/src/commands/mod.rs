@@ -42,6 +42,15 @@ pub fn open_image(path: &Path) -> anyhow::Result<Archive<File>> {
     Archive::open(file).with_context(|| path.display().to_string())
 }
 
+/// The read engine's outcome, its error naming `image` when it is about the
+/// image (a local path named by the error is enough for the others).
+pub fn of_image<T>(image: &Path, result: bale_unpack::Result<T>) -> anyhow::Result<T> {
+    result.map_err(|e| match e {
+        bale_unpack::Error::Io { .. } | bale_unpack::Error::Refused { .. } => e.into(),
+        _ => anyhow::Error::from(e).context(image.display().to_string()),
+    })
+}
+
 /// Resolves `path` inside the image, following symlinks within it (the
 /// last one too when `follow_last`).
 pub fn resolve(

@@ -1,9 +1,8 @@
 //! `bale verify IMAGE [--against DIR]`: reads everything in the image and,
 //! with `--against`, prints one line per difference from DIR (exit 1).
 
-use super::{counted, open_image};
+use super::{counted, of_image, open_image};
 use crate::output;
-use anyhow::Context;
 use bale_unpack::{Ignore, Summary};
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,17 +27,19 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let archive = open_image(&args.image)?;
-    let context = || args.image.display().to_string();
     let (summary, differences) = match &args.against {
         Some(dir) => {
             let ignore = Ignore {
                 owners: args.ignore_owners,
                 mtimes: args.ignore_mtimes,
             };
-            bale_unpack::verify_against(&archive, dir, ignore).with_context(context)?
+            of_image(
+                &args.image,
+                bale_unpack::verify_against(&archive, dir, ignore),
+            )?
         }
         None => (
-            bale_unpack::verify(&archive).with_context(context)?,
+            of_image(&args.image, bale_unpack::verify(&archive))?,
             Vec::new(),
         ),
     };
@@ -50,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else {
         let count = counted(differences.len() as u64, "difference", "differences");
-        eprintln!("bale: {}: {count}", context());
+        eprintln!("bale: {}: {count}", args.image.display());
         Ok(ExitCode::FAILURE)
     }
 }
