@@ -246,6 +246,10 @@ fn a_corrupt_data_block_is_eio_logged_once_and_the_rest_still_reads() {
         .collect();
     assert_eq!(eio_lines.len(), 1, "{log}");
     assert!(eio_lines[0].contains("bad.sqfs"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "colour codes in a log that is no terminal: {log:?}"
+    );
 }
 
 #[test]

@@ -6,8 +6,10 @@
 
 mod support;
 
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use support::frame;
 use support::fuse::{
     as_user, assert_gone, assert_ok, bale_as, ensure_users, is_mounted, FuseMount, OTHER_USER,
@@ -82,6 +84,34 @@ fn an_ordinary_user_mounts_reads_and_unmounts() {
     }
     assert!(is_mounted(&dir) && is_mounted(&inner));
     second.unmount(&[]);
+    // Busy (fusermount3's own words are "Device or resource busy"): the
+    // way out is named, and the mount stays.
+    let mut holder = Command::new("setpriv")
+        .args(["--reuid", TEST_USER, "--regid", TEST_USER, "--init-groups"])
+        .args(["bash", "-c", r#"cd "$0" && echo in && exec sleep 30"#])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = [0u8; 3];
+    holder.stdout.take().unwrap().read_exact(&mut said).unwrap();
+    assert_eq!(&said, b"in\n");
+    let out = bale_as(TEST_USER)
+        .env("BALE_CONFIG", no_helper(&work))
+        .arg("umount")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "bale: {}: mount is busy (files are open); --lazy detaches it anyway\n",
+            dir.display()
+        )
+    );
+    assert!(is_mounted(&dir));
     mount.unmount(&[]);
 }
 
@@ -209,6 +239,11 @@ fn umount_leaves_alone_what_bale_did_not_mount() {
             "a proc mount that bale did not make",
         ),
         (TEST_USER, plain.as_path(), "not a mount point"),
+        (
+            TEST_USER,
+            &work.path().join("typo"),
+            "No such file or directory",
+        ),
     ] {
         let out = as_user(user, assert_cmd::cargo::cargo_bin("bale"))
             .env("BALE_CONFIG", &config)

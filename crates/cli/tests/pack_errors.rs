@@ -204,6 +204,18 @@ fn an_unreadable_exclude_list_is_named() {
         .unwrap();
     one_line_error(&out, "no-such-list: No such file or directory");
     assert_eq!(leftovers(w.path(), &["src"]), Vec::<String>::new());
+    // A bad pattern in a list: its file and line.
+    std::fs::write(w.path().join("list"), "*.o\n\n# comment\n[abc\n").unwrap();
+    let out = bale()
+        .current_dir(w.path())
+        .args(["pack", "--exclude-from", "list", "src", "i.sqfs"])
+        .output()
+        .unwrap();
+    one_line_error(
+        &out,
+        "--exclude-from list:4: --exclude '[abc': unclosed character class",
+    );
+    assert_eq!(leftovers(w.path(), &["src", "list"]), Vec::<String>::new());
 }
 
 #[test]
@@ -241,6 +253,38 @@ fn existing_image_is_kept_unless_forced() {
         leftovers(w.path(), &["src", "i.sqfs"]),
         Vec::<String>::new()
     );
+    // A directory as the image: no talk of --force, which cannot help.
+    std::fs::create_dir(w.path().join("images")).unwrap();
+    for extra in [&[][..], &["-f"][..]] {
+        let out = pack_output(&w.path().join("src"), &w.path().join("images"), extra);
+        one_line_error(&out, "images: is a directory; name the image file (e.g. ");
+    }
+    assert_eq!(
+        std::fs::read_dir(w.path().join("images")).unwrap().count(),
+        0
+    );
+}
+
+/// A malformed SOURCE_DATE_EPOCH is named: the user may not know it is set.
+#[test]
+fn a_bad_source_date_epoch_is_named() {
+    let w = tempfile::tempdir().unwrap();
+    std::fs::create_dir(w.path().join("src")).unwrap();
+    let out = bale()
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .arg("pack")
+        .arg(w.path().join("src"))
+        .arg(w.path().join("i.sqfs"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("'yesterday'"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("SOURCE_DATE_EPOCH"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(leftovers(w.path(), &["src"]), Vec::<String>::new());
 }
 
 /// Runs bale as the unprivileged `nobody` user.
@@ -289,7 +333,8 @@ fn unreadable_file_fails_by_default_and_is_skipped_on_request() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("1 unreadable entries left out"), "{stderr}");
+    assert!(stderr.contains("1 unreadable entry left out"), "{stderr}");
+    assert!(!stderr.contains("os error"), "{stderr}");
     let list =
         String::from_utf8(run_ok("unsquashfs", &["-lln", image.to_str().unwrap()]).stdout).unwrap();
     assert!(

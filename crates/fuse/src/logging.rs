@@ -2,6 +2,7 @@
 //! (the journal picks it up) when detached. `debug` adds a trace of every
 //! FUSE request (fuser logs them at debug level).
 
+use std::io::IsTerminal;
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -40,6 +41,12 @@ pub fn init(target: Target, debug: bool) {
         Some(syslog) => registry
             .with(layer.with_writer(syslog).with_ansi(false).without_time())
             .try_init(),
-        None => registry.with(layer.with_writer(std::io::stderr)).try_init(),
+        None => registry
+            .with(
+                layer
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
+            .try_init(),
     };
 }

@@ -19,10 +19,7 @@ pub fn unmount(mountpoint: &Path, lazy: bool) -> Result<(), Error> {
         Err(Errno::PERM) => fusermount_unmount(mountpoint, lazy),
         Err(Errno::INVAL) => Err(Error::new(mountpoint, "not a mount point")),
         Err(Errno::NOENT) => Err(Error::new(mountpoint, "no such directory")),
-        Err(Errno::BUSY) => Err(Error::new(
-            mountpoint,
-            "mount is busy (files are open); --lazy detaches it anyway",
-        )),
+        Err(Errno::BUSY) => Err(busy(mountpoint)),
         Err(e) => Err(Error::new(mountpoint, std::io::Error::from(e))),
     }
 }
@@ -48,5 +45,15 @@ fn fusermount_unmount(mountpoint: &Path, lazy: bool) -> Result<(), Error> {
         .next()
         .filter(|r| !r.is_empty())
         .unwrap_or("fusermount3 failed");
-    Err(Error::new(mountpoint, reason))
+    match reason {
+        "Device or resource busy" => Err(busy(mountpoint)),
+        _ => Err(Error::new(mountpoint, reason)),
+    }
+}
+
+fn busy(mountpoint: &Path) -> Error {
+    Error::new(
+        mountpoint,
+        "mount is busy (files are open); --lazy detaches it anyway",
+    )
 }

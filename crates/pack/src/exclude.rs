@@ -6,6 +6,7 @@
 
 use crate::error::{PackError, Result};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use os_display::Quotable;
 use std::path::Path;
 
 pub struct Excludes {
@@ -19,7 +20,9 @@ impl Excludes {
     pub fn new(patterns: &[String]) -> Result<Excludes> {
         let (mut any, mut dirs) = (Vec::new(), Vec::new());
         for pattern in patterns {
-            let bad = |reason: String| PackError::Limit(format!("--exclude {pattern}: {reason}"));
+            let bad = |reason: String| {
+                PackError::Limit(format!("--exclude {}: {reason}", pattern.maybe_quote()))
+            };
             let dir_only = pattern.ends_with('/');
             let body = pattern.trim_end_matches('/');
             let (anchored, path) = match body.strip_prefix("./").or_else(|| body.strip_prefix('/'))
@@ -29,7 +32,7 @@ impl Excludes {
                 None => (body.contains('/'), body),
             };
             if path.is_empty() {
-                return Err(bad("matches no entry".into()));
+                return Err(bad("names no entry (it is empty, or slashes alone)".into()));
             }
             let full = match anchored {
                 true => path.to_string(),
@@ -118,7 +121,7 @@ mod tests {
     fn a_pattern_of_slashes_alone_is_refused() {
         for pattern in ["/", "./", "//", ""] {
             let err = Excludes::new(&[pattern.to_string()]).err().expect(pattern);
-            assert!(err.to_string().contains("matches no entry"), "{err}");
+            assert!(err.to_string().contains(": names no entry ("), "{err}");
         }
     }
 }

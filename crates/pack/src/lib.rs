@@ -36,6 +36,7 @@ mod write_image;
 mod xattr_writer;
 
 pub use error::{PackError, Result};
+pub use exclude::Excludes;
 pub use options::PackOptions;
 pub use progress::Progress;
 pub use write_image::{pack, Summary};

@@ -20,6 +20,7 @@ use bale_squashfs::superblock::{
 use bale_squashfs::tables::{FragmentEntry, LookupTable};
 use bale_squashfs::xattr::XattrTableHeader;
 use bale_squashfs::CompressionSpec;
+use os_display::Quotable;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -89,6 +90,13 @@ fn check(opts: &PackOptions) -> Result<()> {
 pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     let started = Instant::now();
     check(opts)?;
+    if opts.image.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(PackError::Limit(format!(
+            "{}: is a directory; name the image file (e.g. {})",
+            opts.image.maybe_quote(),
+            opts.image.join("NAME.sqfs").maybe_quote()
+        )));
+    }
     if !opts.force && opts.image.symlink_metadata().is_ok() {
         return Err(PackError::Exists(opts.image.clone()));
     }

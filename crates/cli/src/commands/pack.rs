@@ -5,7 +5,7 @@ use super::counted;
 use crate::output;
 use crate::progress_bar::{with_progress, Show};
 use anyhow::Context;
-use bale_pack::{pack, PackOptions, Progress, Summary};
+use bale_pack::{pack, Excludes, PackOptions, Progress, Summary};
 use bale_squashfs::Codec;
 use indicatif::HumanBytes;
 use std::io::Write;
@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(short = 'l', long)]
     pub level: Option<i32>,
     /// Store everything uncompressed.
-    #[arg(long, conflicts_with = "level")]
+    #[arg(long, conflicts_with_all = ["level", "codec"])]
     pub no_compression: bool,
     /// Data block size, 4K to 1M (power of two).
     #[arg(short = 'b', long, default_value = "128K", value_parser = parse_size)]
@@ -45,7 +45,7 @@ pub struct Args {
     #[arg(long, value_name = "GROUP", value_parser = parse_group)]
     pub group: Option<u32>,
     /// Set every timestamp to this (seconds since the epoch), for reproducible images.
-    #[arg(long, env = "SOURCE_DATE_EPOCH")]
+    #[arg(long, env = "SOURCE_DATE_EPOCH", value_parser = parse_mtime)]
     pub mtime: Option<u32>,
     /// Leave out entries matching this glob (repeatable), as rsync reads it: without '/', a
     /// name at any depth; with one (a leading '/' too), a path from the top; a trailing '/'
@@ -91,6 +91,17 @@ pub struct Args {
     /// terminal, e.g. into a batch job's log.
     #[arg(long, value_name = "SECONDS", value_parser = parse_interval, conflicts_with = "quiet")]
     pub progress_every: Option<Duration>,
+}
+
+/// Seconds since the epoch, given as `--mtime` or in `SOURCE_DATE_EPOCH`
+/// (whose name the error must give: the user may not know it is set).
+fn parse_mtime(value: &str) -> Result<u32, String> {
+    value.parse().map_err(|_| {
+        format!(
+            "expected seconds since the epoch, 0 to {} (from --mtime or SOURCE_DATE_EPOCH)",
+            u32::MAX
+        )
+    })
 }
 
 /// The codecs by name; listing them lets clap check the value and shells
@@ -156,11 +167,15 @@ fn excludes(patterns: Vec<String>, files: &[PathBuf]) -> anyhow::Result<Vec<Stri
     for file in files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("--exclude-from {}", file.display()))?;
-        all.extend(
-            text.lines()
-                .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-                .map(str::to_owned),
-        );
+        for (number, line) in text.lines().enumerate() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            // Checked here to name the file and line of a bad one.
+            Excludes::new(&[line.to_owned()])
+                .with_context(|| format!("--exclude-from {}:{}", file.display(), number + 1))?;
+            all.push(line.to_owned());
+        }
     }
     Ok(all)
 }
@@ -235,10 +250,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn warn(s: &Summary) {
     const SHOWN: usize = 10;
     for e in s.skipped.iter().take(SHOWN) {
-        eprintln!("bale: skipped {e}");
+        eprintln!(
+            "bale: skipped {}",
+            bale_os::reason::without_error_numbers(&e.to_string())
+        );
     }
     if !s.skipped.is_empty() {
-        eprintln!("bale: {} unreadable entries left out", s.skipped.len());
+        eprintln!(
+            "bale: {} left out",
+            counted(
+                s.skipped.len() as u64,
+                "unreadable entry",
+                "unreadable entries"
+            )
+        );
     }
     for p in &s.other_fs {
         eprintln!(
@@ -268,10 +293,12 @@ fn warn(s: &Summary) {
 
 /// The summary line.
 fn print_summary(opts: &PackOptions, s: &Summary) -> std::io::Result<()> {
-    let ratio = if s.input_bytes > 0 {
-        100.0 * s.image_bytes as f64 / s.input_bytes as f64
-    } else {
-        0.0
+    // Of a tree smaller than the image's tables the ratio says nothing.
+    let ratio = match s.image_bytes.checked_mul(100) {
+        Some(percent) if s.image_bytes <= s.input_bytes => {
+            format!(" ({:.1}%)", percent as f64 / s.input_bytes as f64)
+        }
+        _ => String::new(),
     };
     let holes = match s.hole_bytes {
         0 => String::new(),
@@ -279,7 +306,7 @@ fn print_summary(opts: &PackOptions, s: &Summary) -> std::io::Result<()> {
     };
     writeln!(
         output::stdout(),
-        "packed {} ({} in {}{holes}) into {}: {} ({ratio:.1}%), {} ({} saved), {:.1} s",
+        "packed {} ({} in {}{holes}) into {}: {}{ratio}, {} ({} saved), {:.1} s",
         counted(s.entries, "entry", "entries"),
         HumanBytes(s.input_bytes),
         counted(s.files, "file", "files"),

@@ -121,17 +121,24 @@ fn unmount(args: &Args, config: &Config, named: Named) -> anyhow::Result<ExitCod
         // resolved, and is named as given.
         let real = path.canonicalize().unwrap_or_else(|_| path.clone());
         let mounts = mountinfo::read()?;
-        match mountinfo::mounted_at(&mounts, &real) {
-            Some(m) if bale_fuse::is_bale_mount(&m.fstype) => {
+        let missing = std::fs::symlink_metadata(path).err();
+        match (mountinfo::mounted_at(&mounts, &real), missing) {
+            (Some(m), _) if bale_fuse::is_bale_mount(&m.fstype) => {
                 check_fuse_owner(path, m)?;
                 bale_fuse::unmount(&real, args.lazy)?;
                 return Ok(ExitCode::SUCCESS);
             }
+            (None, Some(e)) => return Err(e).with_context(|| path.display().to_string()),
             _ if helper::available(config) => {}
-            None => anyhow::bail!("{}: not a mount point", path.display()),
-            Some(m) => anyhow::bail!(
-                "{}: a {} mount that bale did not make (bale unmounts only its own)",
+            (None, None) => anyhow::bail!("{}: not a mount point", path.display()),
+            (Some(m), _) => anyhow::bail!(
+                "{}: {} {} mount that bale did not make (bale unmounts only its own)",
                 path.display(),
+                if m.fstype.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                },
                 m.fstype
             ),
         }
