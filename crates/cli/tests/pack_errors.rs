@@ -265,6 +265,25 @@ fn existing_image_is_kept_unless_forced() {
     );
 }
 
+/// A level the codec does not have: its range, in words.
+#[test]
+fn a_level_out_of_range_is_named_with_the_codecs_range() {
+    let w = tempfile::tempdir().unwrap();
+    std::fs::create_dir(w.path().join("src")).unwrap();
+    for (codec, level, says) in [
+        ("zstd", "0", "zstd level 0: expected 1 to 22"),
+        ("gzip", "10", "gzip level 10: expected 1 to 9"),
+    ] {
+        let out = pack_output(
+            &w.path().join("src"),
+            &w.path().join("i.sqfs"),
+            &["-c", codec, "--level", level],
+        );
+        one_line_error(&out, says);
+    }
+    assert_eq!(leftovers(w.path(), &["src"]), Vec::<String>::new());
+}
+
 /// A malformed SOURCE_DATE_EPOCH is named: the user may not know it is set.
 #[test]
 fn a_bad_source_date_epoch_is_named() {

@@ -67,7 +67,7 @@ fn check(opts: &PackOptions) -> Result<()> {
             Some(r) if r.contains(&level) => {}
             Some(r) => {
                 return Err(PackError::Limit(format!(
-                    "{} level {level} is outside {}..={}",
+                    "{} level {level}: expected {} to {}",
                     opts.codec.name(),
                     r.start(),
                     r.end()

@@ -60,8 +60,11 @@ impl RawDirEntry {
         let inode_delta = r.get_u16()? as i16;
         let kind = r.get_u16()?;
         let name_len = usize::from(r.get_u16()?) + 1;
-        if name_len > MAX_NAME_LEN || kind == 0 || kind > 7 {
-            return Err(corrupt("directory entry"));
+        if name_len > MAX_NAME_LEN {
+            return Err(corrupt(format!("directory entry name of {name_len} bytes")));
+        }
+        if kind == 0 || kind > 7 {
+            return Err(corrupt(format!("directory entry of unknown type {kind}")));
         }
         let name = r.get_bytes(name_len)?;
         if name.contains(&b'/') || name.contains(&0) || name == b"." || name == b".." {

@@ -17,6 +17,13 @@ pub struct MetaRef {
     pub offset: u16,
 }
 
+/// As errors show it: where in its table the reference points.
+impl std::fmt::Display for MetaRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "(block at byte {}, offset {})", self.block, self.offset)
+    }
+}
+
 impl MetaRef {
     /// The 48-bit reference used for inodes (block << 16 | offset).
     pub fn to_inode_ref(self) -> u64 {

@@ -245,7 +245,10 @@ impl<R: ReadAt> ReadDir<'_, R> {
             .filter(|n| (1..=sb.inode_count).contains(n))
             .ok_or_else(|| corrupt(format!("directory entry inode number {number}")))?;
         if usize::from(raw.offset) >= METADATA_SIZE {
-            return Err(corrupt("directory entry inode offset"));
+            return Err(corrupt(format!(
+                "directory entry inode offset {} past a metadata block",
+                raw.offset
+            )));
         }
         if self
             .last_name

@@ -33,7 +33,7 @@ impl<R: ReadAt> Archive<R> {
         let inode = Inode::decode(cursor, sb.block_size)?;
         if inode.number == 0 || inode.number > sb.inode_count {
             return Err(corrupt(format!(
-                "inode number {} outside 1..={}",
+                "inode number {} (the image has inodes 1 to {})",
                 inode.number, sb.inode_count
             )));
         }

@@ -38,11 +38,11 @@ impl<'a, R: ReadAt> MetaCursor<'a, R> {
             .start
             .checked_add(at.block)
             .filter(|&pos| pos < stream.end)
-            .ok_or_else(|| corrupt(format!("metadata reference {at:?} outside its table")))?;
+            .ok_or_else(|| corrupt(format!("metadata reference {at} outside its table")))?;
         let block = image.metadata_block(block_pos, stream.end)?;
         let offset = usize::from(at.offset);
         if offset > block.bytes.len() {
-            return Err(corrupt(format!("metadata reference {at:?} past its block")));
+            return Err(corrupt(format!("metadata reference {at} past its block")));
         }
         Ok(MetaCursor {
             image,
