@@ -740,3 +740,52 @@ fn a_limit_on_processes_fails_in_one_line_and_leaves_nothing() {
         assert_eq!(leftovers(&out_dir, &[]), Vec::<String>::new());
     }
 }
+
+/// A pack killed outright (SIGKILL, a node crash) cannot remove its
+/// temporary file; the next pack to the same image does, and leaves alone
+/// one that a running pack holds locked, and those of other images.
+#[test]
+fn temporary_files_of_killed_packs_are_removed_by_the_next_pack() {
+    let w = tempfile::tempdir().unwrap();
+    std::fs::create_dir(w.path().join("src")).unwrap();
+    std::fs::write(w.path().join("src/f"), "data").unwrap();
+    let names = [
+        ".i.sqfs.Ab3dEf.bale-tmp",     // abandoned: removed
+        ".i.sqfs.Gh5jKl.bale-tmp",     // being written: kept
+        ".i.sqfs.too-long-1.bale-tmp", // not one of ours
+        ".other.sqfs.Ab3dEf.bale-tmp", // another image's
+    ];
+    for name in names {
+        std::fs::write(w.path().join(name), "partial").unwrap();
+    }
+    let mut holder = std::process::Command::new("flock")
+        .arg(w.path().join(names[1]))
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    // flock(1) has the lock once the file is busy for another locker.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run(
+        "flock",
+        &["-n", w.path().join(names[1]).to_str().unwrap(), "true"],
+    )
+    .status
+    .success()
+    {
+        assert!(Instant::now() < deadline, "flock never took the lock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    bale()
+        .args(["pack", "-q"])
+        .arg(w.path().join("src"))
+        .arg(w.path().join("i.sqfs"))
+        .assert()
+        .success();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let mut left = leftovers(w.path(), &["src", "i.sqfs"]);
+    left.sort();
+    let mut kept: Vec<String> = names[1..].iter().map(|n| n.to_string()).collect();
+    kept.sort();
+    assert_eq!(left, kept);
+}

@@ -4,14 +4,66 @@
 //! data is handed to the disk as the image grows, so the final sync has
 //! little left to wait for. A new image gets the mode any new file gets
 //! (0666 less the umask, as with mksquashfs or cp); one replaced with
-//! `--force` keeps its permission bits.
+//! `--force` keeps its permission bits. The temporary file is locked
+//! (`flock`) while it is written, so the next pack to the same image can
+//! tell one left by a pack that was killed (SIGKILL, a node crash) from one
+//! being written, and removes it.
 
 use crate::error::{PackError, Result};
+use rustix::fs::{FlockOperation, OFlags};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+const TEMP_SUFFIX: &str = ".bale-tmp";
+
+/// Removes our temporary files for this image (`prefix` + six random
+/// characters + the suffix) in `dir` that nobody holds locked: their pack
+/// was killed before it could remove them. Only the caller's own regular
+/// files; anything else, or anything in doubt, is left alone.
+fn remove_abandoned(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX))
+            .is_some_and(|random| random.len() == 6);
+        if ours && is_abandoned(&entry.path()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether `path` is a regular file of ours that no process has locked,
+/// and still the file we looked at.
+fn is_abandoned(path: &Path) -> bool {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(careful_open_flags())
+        .open(path)
+    else {
+        return false;
+    };
+    let (Ok(opened), Ok(named)) = (file.metadata(), path.symlink_metadata()) else {
+        return false;
+    };
+    opened.is_file()
+        && opened.uid() == rustix::process::geteuid().as_raw()
+        && (opened.dev(), opened.ino()) == (named.dev(), named.ino())
+        && rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok()
+}
+
+/// Opening a name we did not create: no symlink, no blocking on a FIFO.
+fn careful_open_flags() -> i32 {
+    (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32
+}
 
 /// Bytes written between two starts of writeback.
 const WRITEBACK_STEP: u64 = 8 << 20;
@@ -41,9 +93,11 @@ impl ImageFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let prefix = format!(".{name}.");
+        remove_abandoned(dir, &prefix);
         let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".bale-tmp")
+            .prefix(&prefix)
+            .suffix(TEMP_SUFFIX)
             .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(dir)
             .and_then(|temp| {
@@ -51,6 +105,9 @@ impl ImageFile {
                     temp.as_file()
                         .set_permissions(std::fs::Permissions::from_mode(mode))?;
                 }
+                // Where flock is not supported the file is simply not
+                // recognised as abandoned later.
+                let _ = rustix::fs::flock(temp.as_file(), FlockOperation::NonBlockingLockExclusive);
                 Ok(temp)
             })
             .map_err(|source| PackError::Output {
