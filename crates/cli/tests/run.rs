@@ -220,6 +220,39 @@ fn fuse_sigterm_reaches_the_command() {
     sigterm_reaches_the_command("fuse");
 }
 
+/// `bale run` killed outright (SIGKILL cannot be passed on): with FUSE its
+/// threads served the command's mounts, so the command ends too instead
+/// of running on on mounts that no longer answer; nothing is left.
+#[test]
+fn fuse_a_killed_bale_run_takes_the_command_with_it() {
+    let _site = frame::site();
+    let t = setup("run-killed-fuse");
+    let (ready, command_pid) = (t.home.join("ready"), t.home.join("command-pid"));
+    let script = format!(
+        "echo $$ > {pid}; touch {ready}; exec sleep 60",
+        pid = s(&command_pid),
+        ready = s(&ready)
+    );
+    let mut child = t.start("fuse", &script, &ready);
+    let command = std::fs::read_to_string(&command_pid)
+        .unwrap()
+        .trim()
+        .to_string();
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{command}/status"))
+            .is_ok_and(|status| !status.contains("State:\tZ"))
+    };
+    assert!(alive(), "the command is not running");
+    run_ok("kill", &["-KILL", &t.bale_pid()]);
+    // Not its output: the command would hold the pipes open.
+    child.wait().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || !alive()),
+        "the command outlived bale run"
+    );
+    assert_nothing_left(&t.home);
+}
+
 /// A setuid-root copy of `id` inside the image runs as the user.
 fn setuid_binaries_do_not_grant_root(backend: &str) {
     let _site = frame::site();

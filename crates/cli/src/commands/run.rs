@@ -219,7 +219,30 @@ fn fuse(plan: &[MountConfig], command: &[OsString]) -> anyhow::Result<ExitCode> 
     for config in plan {
         servers.push(bale_fuse::mount(config)?.spawn()?);
     }
-    let code = supervise(Command::new(&command[0]).args(&command[1..]));
+    let mut child = Command::new(&command[0]);
+    child.args(&command[1..]);
+    end_with_us(&mut child);
+    let code = supervise(&mut child);
     drop(servers);
     code
+}
+
+/// Our threads serve the command's mounts: if we are killed outright
+/// (SIGKILL, which we cannot pass on), the command is killed too rather
+/// than left running on mounts that no longer answer.
+fn end_with_us(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let us = rustix::process::getpid();
+    // SAFETY: between fork and exec only prctl and getppid, two system
+    // calls that allocate nothing and take no lock.
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            // Killed before the prctl took effect: end now.
+            match rustix::process::getppid() == Some(us) {
+                true => Ok(()),
+                false => Err(std::io::Error::from(std::io::ErrorKind::Interrupted)),
+            }
+        });
+    }
 }
