@@ -54,6 +54,39 @@ fn an_ordinary_user_mounts_reads_and_unmounts() {
     assert!(line.contains(" ro,nosuid,nodev"), "{line}");
     assert!(line.contains(" - fuse.bale "), "{line}");
     assert!(line.contains("default_permissions"), "{line}");
+    // `bale list` shows it, though no record does (its owner from the
+    // kernel's mount table), to anyone.
+    let list = bale_as(OTHER_USER)
+        .env("BALE_CONFIG", no_helper(&work))
+        .arg("list")
+        .output()
+        .unwrap();
+    let line = format!(
+        "{TEST_USER} ro {} on {}: FUSE\n",
+        image.display(),
+        dir.display()
+    );
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains(&line),
+        "{list:?}"
+    );
+    let json = bale_as(OTHER_USER)
+        .env("BALE_CONFIG", no_helper(&work))
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        json["fuse"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({
+                "owner": {"user": TEST_USER},
+                "image": image,
+                "mountpoint": dir,
+            })),
+        "{json}"
+    );
     // Without allow_other, nobody else gets in, not even root.
     let other = read_as(OTHER_USER, &dir.join("hello.txt"));
     assert!(!other.status.success());

@@ -15,6 +15,15 @@ pub fn is_bale_mount(fstype: &str) -> bool {
     fstype.strip_prefix("fuse.") == Some(SUBTYPE)
 }
 
+/// Who made a FUSE mount: the `user_id=` of its superblock options
+/// (mountinfo's last field).
+pub fn mount_owner(super_options: &str) -> Option<u32> {
+    super_options
+        .split(',')
+        .find_map(|o| o.strip_prefix("user_id="))
+        .and_then(|id| id.parse().ok())
+}
+
 /// Default bytes of decompressed blocks kept by the server.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 

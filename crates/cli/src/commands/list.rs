@@ -2,10 +2,13 @@
 //! mounts on this node from the per-node records, each checked against
 //! the kernel, the loop devices in use, and with `--unreported` what no
 //! record explains (forgotten mounts, records whose mount is gone, loop
-//! devices attached but not mounted). The `--json` layout is stable:
-//! `{"mounts": [...], "loops": [...], "unreported": {"mounts": [...],
+//! devices attached but not mounted). Users' FUSE mounts (`bale mount`
+//! without the helper) have no record: they come from the kernel's mount
+//! table, not for a job. The `--json` layout is stable: `{"mounts": [...],
+//! "fuse": [...], "loops": [...], "unreported": {"mounts": [...],
 //! "records": [...], "loops": [...]}}` (`unreported` only with the flag).
 
+use super::user_name;
 use crate::output;
 use bale_registry::node::{Key, NodeState};
 use bale_registry::survey::{is_framework_image, survey as survey_of, Held, Survey};
@@ -56,9 +59,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .transpose()
         .map_err(|e| anyhow::anyhow!(e))?;
     let survey = survey(&config)?;
+    // Not a job's: a FUSE mount has no record to say whose it is.
+    let fuse = match job {
+        Some(_) => Vec::new(),
+        None => fuse_mounts()?,
+    };
     if args.json {
         let mut out = json!({
             "mounts": survey.held.iter().filter(|h| job.as_ref().is_none_or(|k| h.key == *k)).map(held_json).collect::<Vec<_>>(),
+            "fuse": fuse.iter().map(|f| json!({
+                "owner": {"user": f.owner}, "image": f.image, "mountpoint": f.mountpoint,
+            })).collect::<Vec<_>>(),
             "loops": loops::attached()?.iter().map(|l| json!({
                 "device": l.device, "image": l.backing_file, "read_only": l.read_only, "autoclear": l.autoclear,
             })).collect::<Vec<_>>(),
@@ -70,6 +81,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     print_held(&survey, job.as_ref())?;
+    for f in &fuse {
+        writeln!(
+            output::stdout(),
+            "{} ro {} on {}: FUSE",
+            f.owner,
+            f.image.display(),
+            f.mountpoint.display()
+        )?;
+    }
     for l in loops::attached()? {
         writeln!(
             output::stdout(),
@@ -83,6 +103,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         print_unreported(&survey)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A FUSE mount of bale's, as the kernel's mount table has it.
+struct FuseMount {
+    owner: String,
+    image: std::path::PathBuf,
+    mountpoint: std::path::PathBuf,
+}
+
+fn fuse_mounts() -> anyhow::Result<Vec<FuseMount>> {
+    Ok(mountinfo::read()?
+        .into_iter()
+        .filter(|m| bale_fuse::is_bale_mount(&m.fstype))
+        .map(|m| {
+            let uid = bale_fuse::mount_owner(&m.super_options);
+            FuseMount {
+                owner: uid.map_or_else(
+                    || "?".into(),
+                    |uid| user_name(uid).unwrap_or_else(|| uid.to_string()),
+                ),
+                image: m.source,
+                mountpoint: m.target,
+            }
+        })
+        .collect())
 }
 
 fn owner(key: &Key) -> Value {

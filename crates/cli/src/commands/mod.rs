@@ -42,6 +42,14 @@ pub fn open_image(path: &Path) -> anyhow::Result<Archive<File>> {
     Archive::open(file).with_context(|| path.display().to_string())
 }
 
+/// The name of user `uid`, if it has one.
+pub fn user_name(uid: u32) -> Option<String> {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(user)) => Some(user.name),
+        _ => None,
+    }
+}
+
 /// The read engine's outcome, its error naming `image` when it is about the
 /// image (a local path named by the error is enough for the others).
 pub fn of_image<T>(image: &Path, result: bale_unpack::Result<T>) -> anyhow::Result<T> {

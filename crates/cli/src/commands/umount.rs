@@ -5,6 +5,7 @@
 //! stands for every place the caller has it mounted on this node.
 
 use super::helper::{self, Named};
+use super::user_name;
 use anyhow::Context;
 use bale_registry::mountinfo;
 use bale_registry::node::{Key, NodeState};
@@ -56,7 +57,7 @@ fn mounts_of(config: &Config, image: &Path, job: Option<&str>) -> anyhow::Result
     let uid = rustix::process::getuid().as_raw();
     let key = match job {
         Some(id) => Key::job(id).map_err(anyhow::Error::msg)?,
-        None => Key::User(user_name(uid)?),
+        None => Key::User(user_name(uid).with_context(|| format!("uid {uid}: no user name"))?),
     };
     let records = match NodeState::snapshot(&config.state_dir.value)? {
         Some(state) => state.all()?,
@@ -73,12 +74,11 @@ fn mounts_of(config: &Config, image: &Path, job: Option<&str>) -> anyhow::Result
         })
         .collect();
     if job.is_none() {
-        let owner = format!("user_id={uid}");
         places.extend(
             mountinfo::read()?
                 .into_iter()
                 .filter(|m| bale_fuse::is_bale_mount(&m.fstype) && m.source == image)
-                .filter(|m| m.super_options.split(',').any(|o| o == owner))
+                .filter(|m| bale_fuse::mount_owner(&m.super_options) == Some(uid))
                 .map(|m| Named::Path(m.target)),
         );
     }
@@ -89,25 +89,13 @@ fn mounts_of(config: &Config, image: &Path, job: Option<&str>) -> anyhow::Result
 /// would refuse the others with a message about /etc/mtab).
 fn check_fuse_owner(path: &Path, mount: &mountinfo::Mount) -> anyhow::Result<()> {
     let uid = rustix::process::getuid();
-    let owner = mount
-        .super_options
-        .split(',')
-        .find_map(|o| o.strip_prefix("user_id="))
-        .and_then(|id| id.parse::<u32>().ok());
-    match owner {
+    match bale_fuse::mount_owner(&mount.super_options) {
         Some(owner) if !uid.is_root() && owner != uid.as_raw() => anyhow::bail!(
             "{}: mounted by {}, not by you",
             path.display(),
-            user_name(owner).unwrap_or_else(|_| format!("uid {owner}"))
+            user_name(owner).unwrap_or_else(|| format!("uid {owner}"))
         ),
         _ => Ok(()),
-    }
-}
-
-fn user_name(uid: u32) -> anyhow::Result<String> {
-    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-        Ok(Some(user)) => Ok(user.name),
-        _ => anyhow::bail!("uid {uid}: no user name"),
     }
 }
 
