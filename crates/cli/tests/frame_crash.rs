@@ -349,3 +349,77 @@ fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
     let out = frame::bale_as("bale-other", &["cleanup", "--cleanup"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused by rule admin-only"));
 }
+
+/// `umount-all --kill` by a user ends only that user's processes: the
+/// helper runs as root and must not kill others' (nor root's) for them.
+/// The mount then stays busy (exit 4) until the others are gone.
+#[test]
+fn a_users_kill_ends_only_the_users_own_processes() {
+    let _serial = serial();
+    let _site = frame::site();
+    let dir = frame::user_dir("bale-test", "crash-kill");
+    let x = image(&dir, "x.sqfs");
+    run_ok("chmod", &["644", s(&x)]);
+    let mp = frame::user_mounts().join("bale-test/kill-x");
+    let _m = Mounts {
+        prefixes: vec![mp.clone(), dir.clone()],
+    };
+    let out = frame::bale_as("bale-test", &["mount", s(&x), s(&mp)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hold = |user: &str| {
+        Command::new("setpriv")
+            .args([
+                "--reuid",
+                user,
+                "--regid",
+                user,
+                "--init-groups",
+                "sleep",
+                "300",
+            ])
+            .current_dir(&mp)
+            .spawn()
+            .unwrap()
+    };
+    let (mut own, mut others, mut roots) = (
+        hold("bale-test"),
+        hold("bale-other"),
+        Command::new("sleep")
+            .arg("300")
+            .current_dir(&mp)
+            .spawn()
+            .unwrap(),
+    );
+    let out = frame::bale_as("bale-test", &["umount-all", "--kill"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(own.wait().is_ok());
+    assert!(
+        others.try_wait().unwrap().is_none(),
+        "bale-other's process was killed"
+    );
+    assert!(
+        roots.try_wait().unwrap().is_none(),
+        "root's process was killed"
+    );
+    assert!(!frame::mounts_below(&mp).is_empty());
+    for p in [&mut others, &mut roots] {
+        p.kill().unwrap();
+        p.wait().unwrap();
+    }
+    let out = frame::bale_as("bale-test", &["umount-all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_clean(&x, &mp);
+}

@@ -43,7 +43,8 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
         unmount(
             config,
             &as_record,
-            if kill { Busy::Kill } else { Busy::Report },
+            // cleanup is root's (rule admin-only): every holder.
+            if kill { Busy::Kill(None) } else { Busy::Report },
         )?;
         release_lock_line(
             &state,

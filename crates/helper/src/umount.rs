@@ -54,8 +54,9 @@ pub fn run(caller: &Caller, config: &Config, req: &UmountRequest) -> Result<Stri
 pub enum Busy {
     /// Fail, naming the processes (like `fuser`).
     Report,
-    /// End them (SIGKILL) and unmount.
-    Kill,
+    /// End them (SIGKILL) and unmount: every one for root (`None`), only
+    /// the caller's own processes for a user.
+    Kill(Option<u32>),
     /// Detach the mount now (`MNT_DETACH`); it goes when they close.
     Detach,
 }
@@ -118,10 +119,14 @@ pub fn release_lock_line(
     LockPlace::of(image, software)?.release(node)
 }
 
-/// Ends (SIGKILL) every process using the file system `dev` mounted at
-/// `mountpoint`.
-fn kill_holders(dev: libc::dev_t, mountpoint: &Path) {
-    for holder in bale_kmount::holders::holders(dev) {
+/// Ends (SIGKILL) the processes using the file system `dev` mounted at
+/// `mountpoint`: all of them, or only those of user `only`.
+fn kill_holders(dev: libc::dev_t, mountpoint: &Path, only: Option<u32>) {
+    let holders = bale_kmount::holders::holders(dev);
+    for holder in holders
+        .iter()
+        .filter(|h| only.is_none_or(|uid| h.is_only_of(uid)))
+    {
         if let Some(pid) = rustix::process::Pid::from_raw(holder.pid as i32) {
             crate::log::notice(&format!(
                 "killing pid {} ({}) holding {}",
@@ -200,8 +205,8 @@ pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failu
         flags |= rustix::mount::UnmountFlags::DETACH;
     }
     let mut result = rustix::mount::unmount(&by_fd, flags);
-    if result == Err(rustix::io::Errno::BUSY) && busy == Busy::Kill {
-        kill_holders(dev, &record.mountpoint);
+    if let (Err(rustix::io::Errno::BUSY), Busy::Kill(only)) = (result, busy) {
+        kill_holders(dev, &record.mountpoint, only);
         result = rustix::mount::unmount(&by_fd, flags);
     }
     match result {

@@ -21,7 +21,9 @@ pub fn run(
     let state = NodeState::lock(&config.state_dir.value)?;
     let mut done = Vec::new();
     let mut first_failure = None;
-    let busy = if kill { Busy::Kill } else { Busy::Report };
+    // Root (the epilog) ends every holder; a user only their own processes.
+    let only = (caller.uid != 0).then_some(caller.uid);
+    let busy = if kill { Busy::Kill(only) } else { Busy::Report };
     // Release from the end so the indexes of the others stay valid; a
     // record that fails stays, and so does every one before it.
     for index in (0..state.read(&key)?.len()).rev() {

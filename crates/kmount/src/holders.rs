@@ -10,6 +10,27 @@ use std::path::Path;
 pub struct Holder {
     pub pid: u32,
     pub command: String,
+    /// Real, effective, saved and file-system uid (empty if unknown).
+    pub uids: Vec<u32>,
+}
+
+impl Holder {
+    /// Whether every uid of the process is `uid`: a process of that user
+    /// alone, not a setuid program it started.
+    pub fn is_only_of(&self, uid: u32) -> bool {
+        !self.uids.is_empty() && self.uids.iter().all(|&u| u == uid)
+    }
+}
+
+/// The four uids of /proc/PID/status's `Uid:` line.
+fn uids(status: &Path) -> Vec<u32> {
+    std::fs::read_to_string(status)
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+            line.split_whitespace().map(|u| u.parse().ok()).collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The processes using the file system with device number `dev`.
@@ -38,7 +59,8 @@ pub fn holders(dev: u64) -> Vec<Holder> {
                 .unwrap_or_default()
                 .trim()
                 .to_string();
-            found.push(Holder { pid, command });
+            let uids = uids(&dir.join("status"));
+            found.push(Holder { pid, command, uids });
         }
     }
     found.sort_by_key(|h| h.pid);
@@ -64,7 +86,13 @@ mod tests {
     fn finds_ourselves_on_our_cwd_device() {
         let dev = std::fs::metadata(".").unwrap().dev();
         let me = std::process::id();
-        assert!(holders(dev).iter().any(|h| h.pid == me));
+        let uid = rustix::process::getuid().as_raw();
+        assert!(holders(dev)
+            .iter()
+            .any(|h| h.pid == me && h.is_only_of(uid)));
+        assert!(holders(dev)
+            .iter()
+            .any(|h| h.pid == me && !h.is_only_of(uid + 1)));
         assert!(holders(u64::MAX).is_empty());
     }
 }
