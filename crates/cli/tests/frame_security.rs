@@ -453,3 +453,43 @@ fn a_setuid_helper_takes_the_real_uid_and_ignores_the_environment() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The lock file beside an image is the user's to plant: a FIFO there (whose
+/// open would block root's helper, holding every record of the node) or a
+/// huge sparse file (read into root's memory) is refused at once, and
+/// nothing is mounted.
+#[test]
+fn a_planted_fifo_or_huge_lock_file_is_refused_at_once() {
+    let _site = frame::site();
+    let home = frame::user_dir("bale-test", "sec-lockfile");
+    let mp = user_mount("lockfile");
+    let _m = Mounts {
+        prefixes: vec![home.clone(), mp.clone()],
+    };
+    let img = image(&home, "i.sqfs", "mine", "bale-test");
+    let lock = home.join("i.sqfs.lock");
+    for (plant, reason) in [
+        (format!("mkfifo {}", s(&lock)), "not a regular file"),
+        (
+            format!("truncate -s 3G {}", s(&lock)),
+            "larger than 1024 KiB",
+        ),
+    ] {
+        let _ = std::fs::remove_file(&lock);
+        let out = frame::as_user("bale-test", "sh", &["-c", &plant]);
+        assert!(out.status.success(), "{plant}");
+        let started = std::time::Instant::now();
+        let out = bale_as("bale-test", &["mount", s(&img), s(&mp)]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(reason),
+            "{plant}: {err}"
+        );
+        assert!(err.contains("i.sqfs.lock"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{plant}"
+        );
+        assert!(frame::mounts_below(&mp).is_empty(), "{plant}: mounted");
+    }
+}

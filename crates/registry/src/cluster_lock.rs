@@ -90,13 +90,7 @@ impl ClusterLock {
         let path = dir_path.join(name);
         let deadline = Instant::now() + timeout;
         let file = loop {
-            let fd = rustix::fs::openat(
-                &dir,
-                name,
-                OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o644),
-            )
-            .map_err(|e| Error::io(&path, e))?;
+            let fd = open_lock_file(&dir, &path, name, OFlags::RDWR | OFlags::CREATE)?;
             match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => {}
                 Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
@@ -134,10 +128,7 @@ impl ClusterLock {
             original_len: 0,
             contents: Contents::default(),
         };
-        let mut text = String::new();
-        lock.file
-            .read_to_string(&mut text)
-            .map_err(|e| Error::io(&path, e))?;
+        let text = read_capped(&lock.file, &path)?;
         lock.original_len = text.len() as u64;
         lock.contents = Contents::parse(&text);
         let holder_line = format!("{HOLDER}{me}\n");
@@ -178,37 +169,81 @@ impl Drop for ClusterLock {
 /// file reads as empty.
 pub fn read<D: AsFd>(dir: D, dir_path: &Path, name: &str) -> Result<Contents, Error> {
     let path = dir_path.join(name);
-    match rustix::fs::openat(
+    match open_lock_file(&dir, &path, name, OFlags::RDONLY) {
+        Ok(fd) => Ok(Contents::parse(&read_capped(
+            &std::fs::File::from(fd),
+            &path,
+        )?)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Contents::default())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A lock file lists one line per node holding the image: this is far
+/// more than any cluster needs, and keeps a planted huge file out of
+/// root's memory.
+pub const MAX_LOCK_FILE: u64 = 1 << 20;
+
+/// Opens the lock file `name` without following a symlink and without
+/// blocking (a FIFO planted there would hang the helper, holding the node's
+/// records), and only if it is a regular file of at most [`MAX_LOCK_FILE`].
+fn open_lock_file<D: AsFd>(
+    dir: D,
+    path: &Path,
+    name: &str,
+    flags: OFlags,
+) -> Result<OwnedFd, Error> {
+    let fd = rustix::fs::openat(
         &dir,
         name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => {
-            let mut text = String::new();
-            std::fs::File::from(fd)
-                .read_to_string(&mut text)
-                .map_err(|e| Error::io(&path, e))?;
-            Ok(Contents::parse(&text))
-        }
-        Err(rustix::io::Errno::NOENT) => Ok(Contents::default()),
-        Err(e) => Err(Error::io(&path, e)),
+        flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )
+    .map_err(|e| Error::io(path, e))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| Error::io(path, e))?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(Error::io(path, std::io::Error::other("not a regular file")));
     }
+    if st.st_size as u64 > MAX_LOCK_FILE {
+        return Err(too_large(path));
+    }
+    Ok(fd)
+}
+
+/// The file's text, refused if it has grown past [`MAX_LOCK_FILE`].
+fn read_capped(file: &std::fs::File, path: &Path) -> Result<String, Error> {
+    let mut text = String::new();
+    file.take(MAX_LOCK_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io(path, e))?;
+    match text.len() as u64 > MAX_LOCK_FILE {
+        true => Err(too_large(path)),
+        false => Ok(text),
+    }
+}
+
+fn too_large(path: &Path) -> Error {
+    Error::io(
+        path,
+        std::io::Error::other(format!(
+            "larger than {} KiB: not a lock file bale wrote",
+            MAX_LOCK_FILE >> 10
+        )),
+    )
 }
 
 /// Whether someone holds the flock now (probed with a shared,
 /// non-blocking lock that is released at once; needs read access only).
 pub fn is_locked<D: AsFd>(dir: D, dir_path: &Path, name: &str) -> Result<bool, Error> {
     let path = dir_path.join(name);
-    let fd = match rustix::fs::openat(
-        &dir,
-        name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
+    let fd = match open_lock_file(&dir, &path, name, OFlags::RDONLY) {
         Ok(fd) => fd,
-        Err(rustix::io::Errno::NOENT) => return Ok(false),
-        Err(e) => return Err(Error::io(&path, e)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(false)
+        }
+        Err(e) => return Err(e),
     };
     match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
         Ok(()) => Ok(false),
@@ -276,6 +311,47 @@ mod tests {
         assert_eq!(
             Contents::parse(&Contents::render(&entries)).entries,
             entries
+        );
+    }
+
+    /// A FIFO (whose open or read would block root's helper forever) or a
+    /// huge file planted as the lock file: refused at once.
+    #[test]
+    fn fifos_and_huge_files_are_refused_without_waiting() {
+        let tmp = tempfile::tempdir().unwrap();
+        let me = node("n1").owner(std::process::id());
+        let lock_file = tmp.path().join("i.lock");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &lock_file,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let started = Instant::now();
+        let err = acquire_in(tmp.path(), &me, Duration::from_secs(1))
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().ends_with("i.lock: not a regular file"),
+            "{err}"
+        );
+        let err = read(dir(tmp.path()), tmp.path(), "i.lock").unwrap_err();
+        assert!(err.to_string().ends_with("not a regular file"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        std::fs::remove_file(&lock_file).unwrap();
+        std::fs::File::create(&lock_file)
+            .unwrap()
+            .set_len(MAX_LOCK_FILE + 1)
+            .unwrap();
+        let err = acquire_in(tmp.path(), &me, Duration::from_secs(1))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("larger than 1024 KiB"), "{err}");
+        assert_eq!(
+            std::fs::metadata(&lock_file).unwrap().len(),
+            MAX_LOCK_FILE + 1
         );
     }
 
