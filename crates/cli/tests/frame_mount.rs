@@ -170,6 +170,12 @@ fn user_images_read_only_and_read_write_with_create_and_resize() {
     assert!(refusal(&out, 3).contains("refused by rule cluster-lock"));
     let out = bale_as("bale-test", &["resize", img, "64M"]);
     assert!(refusal(&out, 1).contains("resize needs it unmounted"));
+    // Nor replaced: what is written there would go into an unlinked file.
+    use std::os::unix::fs::MetadataExt;
+    let before = std::fs::metadata(&image).unwrap().ino();
+    let out = bale_as("bale-test", &["create", "-f", img, "--size", "20M"]);
+    assert!(refusal(&out, 1).contains("replacing it needs it unmounted everywhere"));
+    assert_eq!(std::fs::metadata(&image).unwrap().ino(), before);
     ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
     assert!(lock_lines(&image).is_empty());
     run_ok("e2fsck", &["-fn", img]);

@@ -5,6 +5,7 @@
 
 use super::e2fs;
 use super::parse_bytes;
+use super::unmounted;
 use crate::output;
 use anyhow::{bail, Context};
 use std::ffi::OsStr;
@@ -62,6 +63,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     bale_policy::image_size(size, config.max_user_image_size.value)
         .map_err(|r| anyhow::anyhow!("{shown}: {r}"))?;
+    // Replacing an image some node has mounted would lose what is written
+    // there (into the old, unlinked file).
+    let _lock = match args.image.exists() {
+        true => Some(unmounted::hold(&args.image, "replacing it")?),
+        false => None,
+    };
     let temp = temp_beside(&args.image)?;
     let built = build(&temp.0, size, args.from.as_deref(), &args.image);
     match built.and_then(|()| std::fs::rename(&temp.0, &args.image).with_context(|| shown.clone()))

@@ -28,6 +28,7 @@ mod supervise;
 pub mod umount;
 pub mod umount_all;
 pub mod unlock;
+mod unmounted;
 pub mod verify;
 
 use anyhow::Context;

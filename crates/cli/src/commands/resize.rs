@@ -5,15 +5,13 @@
 
 use super::e2fs;
 use super::parse_bytes;
+use super::unmounted;
 use crate::output;
 use anyhow::{bail, Context};
-use bale_registry::cluster_lock::ClusterLock;
-use bale_registry::owner::Node;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,36 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if kind != bale_policy::ImageKind::Ext4 {
         bail!("{shown}: only ext4 images can be resized (squashfs images are repacked instead)");
     }
-    let dir = args
-        .image
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(".".as_ref());
-    let name = args
-        .image
-        .file_name()
-        .and_then(|n| n.to_str())
-        .with_context(|| format!("{shown}: name must be UTF-8"))?;
-    let dir_fd = rustix::fs::open(
-        dir,
-        rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .with_context(|| dir.display().to_string())?;
-    let node = Node::current().context("/proc/sys/kernel/random/boot_id")?;
-    let lock = ClusterLock::acquire(
-        dir_fd,
-        dir,
-        &format!("{name}.lock"),
-        &node.owner(std::process::id()),
-        Duration::from_secs(20),
-    )?;
-    if let Some(entry) = lock.contents.entries.first() {
-        bail!(
-            "{shown}: mounted on {} (resize needs it unmounted everywhere)",
-            entry.owner.host
-        );
-    }
+    let lock = unmounted::hold(&args.image, "resize")?;
     let image = args.image.as_os_str();
     e2fs::run(
         "e2fsck",
