@@ -423,3 +423,49 @@ fn a_users_kill_ends_only_the_users_own_processes() {
     );
     assert_clean(&x, &mp);
 }
+
+/// A user image renamed, or removed with its lock file, while mounted: its
+/// unmount still releases everything (the lock file beside the old name
+/// says whose it is; with none there is no line to take out), so no
+/// record is left that neither the user nor cleanup could drop.
+#[test]
+fn an_image_moved_or_removed_while_mounted_is_still_released() {
+    let _serial = serial();
+    let _site = frame::site();
+    let dir = frame::user_dir("bale-test", "crash-moved");
+    let _m = Mounts {
+        prefixes: vec![dir.clone(), frame::user_mounts().join("bale-test")],
+    };
+    for (name, gone) in [
+        ("moved.sqfs", "mv {0} {0}.old"),
+        ("removed.sqfs", "rm {0} {0}.lock"),
+    ] {
+        let img = image(&dir, name);
+        run_ok("chmod", &["644", s(&img)]);
+        let mp = frame::user_mounts().join("bale-test").join(name);
+        let out = frame::bale_as("bale-test", &["mount", s(&img), s(&mp)]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(lock_lines(&img), 1);
+        let script = gone.replace("{0}", s(&img));
+        assert!(frame::as_user("bale-test", "sh", &["-c", &script])
+            .status
+            .success());
+        let out = frame::bale_as("bale-test", &["umount", s(&mp)]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_clean(&img, &mp);
+        let out = frame::bale_as("bale-test", &["umount-all"]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

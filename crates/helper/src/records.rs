@@ -41,6 +41,13 @@ pub struct LockPlace {
     pub writer: Option<Caller>,
 }
 
+/// `image.lock`, beside the image.
+fn lock_path(image: &Path) -> PathBuf {
+    let mut name = image.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
 impl LockPlace {
     /// The lock place of `image` found by its path (when unmounting). A
     /// software image's lock is written as root; a user image's with its
@@ -54,7 +61,15 @@ impl LockPlace {
         let writer = if software {
             None
         } else {
-            let st = rustix::fs::lstat(image).map_err(|e| io(image, e))?;
+            let st = match rustix::fs::lstat(image) {
+                Ok(st) => st,
+                // Renamed or removed while mounted: the lock file beside
+                // its old name still says whose it is.
+                Err(rustix::io::Errno::NOENT) => {
+                    rustix::fs::lstat(&lock_path(image)).map_err(|e| io(image, e))?
+                }
+                Err(e) => return Err(io(image, e)),
+            };
             Some(owner(st.st_uid, st.st_gid)?)
         };
         let dir = match &writer {
@@ -62,6 +77,14 @@ impl LockPlace {
             None => open::dir(&dir_path)?,
         };
         Ok(LockPlace::new(dir, dir_path, name, writer))
+    }
+
+    /// Whether neither `image` nor its lock file is there any more (an
+    /// image removed with its lock file while mounted): no line to take out.
+    pub fn is_gone(image: &Path) -> bool {
+        [image.to_path_buf(), lock_path(image)]
+            .iter()
+            .all(|p| matches!(rustix::fs::lstat(p), Err(rustix::io::Errno::NOENT)))
     }
 
     /// The lock place of an image already opened as `name` in `dir`.

@@ -113,7 +113,7 @@ pub fn release_lock_line(
         rs.iter()
             .any(|r| r.image == image && dropping != Some((k, r)))
     });
-    if still_used {
+    if still_used || LockPlace::is_gone(image) {
         return Ok(());
     }
     LockPlace::of(image, software)?.release(node)
