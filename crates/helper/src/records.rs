@@ -66,7 +66,7 @@ impl LockPlace {
                 // Renamed or removed while mounted: the lock file beside
                 // its old name still says whose it is.
                 Err(rustix::io::Errno::NOENT) => {
-                    rustix::fs::lstat(&lock_path(image)).map_err(|e| io(image, e))?
+                    rustix::fs::lstat(lock_path(image)).map_err(|e| io(image, e))?
                 }
                 Err(e) => return Err(io(image, e)),
             };
