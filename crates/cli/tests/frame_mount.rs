@@ -195,6 +195,39 @@ fn user_images_read_only_and_read_write_with_create_and_resize() {
     assert!(!write.status.success(), "read-only without --rw");
     ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
 
+    // A `bale run` of it leaves no lock line, yet excludes --rw on its node.
+    let ready = home.join("run-ready");
+    let mut run = frame::as_user_command(
+        "bale-test",
+        env!("CARGO_BIN_EXE_bale"),
+        &[
+            "run",
+            "--backend",
+            "kernel",
+            img,
+            "--",
+            "sh",
+            "-c",
+            &format!("touch {} && exec sleep 30", ready.display()),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    assert!(support::fuse::wait_for(
+        std::time::Duration::from_secs(20),
+        || ready.exists()
+    ));
+    let out = bale_as("bale-test", &["mount", img, "--rw"]);
+    assert!(refusal(&out, 3).contains("refused by rule cluster-lock"));
+    // SIGTERM travels runuser → bale → sudo → the command.
+    let pid = rustix::process::Pid::from_child(&run);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    run.wait().unwrap();
+    assert!(support::fuse::wait_for(
+        std::time::Duration::from_secs(10),
+        || frame::loops_below(&image).is_empty()
+    ));
+
     // A squashfs image packed by the user mounts read-only, never --rw.
     let sqfs = home.join("data.sqfs");
     ok(bale_as(

@@ -102,11 +102,18 @@ impl Context<'_> {
     ) -> Result<(), Failure> {
         attach::budget(self.config)?;
         let lock = place.acquire(self.node)?;
+        // `bale run` mounts leave no line: on this node its loop devices
+        // count as a read-only mount here.
+        let run_here = rw
+            && bale_registry::loops::attached()?
+                .iter()
+                .any(|l| l.backing_file == image.path);
         let listed = lock
             .contents
             .entries
             .iter()
-            .map(|e| (e.rw, e.owner.host.as_str()));
+            .map(|e| (e.rw, e.owner.host.as_str()))
+            .chain(run_here.then_some((false, self.node.host.as_str())));
         bale_policy::cluster_lock(&image.path, listed, rw)?;
         let mut entries = lock.contents.entries.clone();
         if !entries.iter().any(|e| e.owner.host == self.node.host) {
