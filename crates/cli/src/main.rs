@@ -129,7 +129,11 @@ fn main() -> ExitCode {
                 Some(failed) => eprintln!("bale: {failed}"),
                 None => eprintln!("bale: {}", one_line(&err)),
             }
-            ExitCode::FAILURE
+            // Exit status 3, as the helper's: refused by a rule.
+            match err.chain().any(|cause| cause.is::<bale_policy::Refusal>()) {
+                true => ExitCode::from(3),
+                false => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -255,7 +255,7 @@ fn create_refuses_oversized_images_and_leaves_nothing_behind() {
         "bale-test",
         &["create", image.to_str().unwrap(), "--size", "2T"],
     );
-    assert!(refusal(&out, 1).contains("refused by rule image-size"));
+    assert!(refusal(&out, 3).contains("refused by rule image-size"));
     std::fs::write(home.join("exists.img"), "x").unwrap();
     let out = bale_as(
         "bale-test",

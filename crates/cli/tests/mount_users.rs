@@ -87,6 +87,28 @@ fn an_ordinary_user_mounts_reads_and_unmounts() {
             })),
         "{json}"
     );
+    // A name with a newline cannot forge a second line in an admin's list.
+    let odd = work
+        .path()
+        .join("odd\nuser root ro shadow on root: mounted");
+    std::fs::create_dir(&odd).unwrap();
+    run_ok("chown", &[TEST_USER, odd.to_str().unwrap()]);
+    let out = bale_as(TEST_USER)
+        .arg("mount")
+        .arg(&image)
+        .arg(&odd)
+        .output()
+        .unwrap();
+    assert_ok(&out, "bale mount");
+    let list = bale()
+        .env("BALE_CONFIG", no_helper(&work))
+        .arg("list")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(!text.lines().any(|l| l.starts_with("user root")), "{text}");
+    let out = bale_as(TEST_USER).arg("umount").arg(&odd).output().unwrap();
+    assert_ok(&out, "bale umount");
     // Without allow_other, nobody else gets in, not even root.
     let other = read_as(OTHER_USER, &dir.join("hello.txt"));
     assert!(!other.status.success());

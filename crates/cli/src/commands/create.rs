@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, None) => unreachable!("clap requires --size or --from"),
     };
     bale_policy::image_size(size, config.max_user_image_size.value)
-        .map_err(|r| anyhow::anyhow!("{shown}: {r}"))?;
+        .with_context(|| shown.clone())?;
     // Replacing an image some node has mounted would lose what is written
     // there (into the old, unlinked file).
     let _lock = match args.image.exists() {

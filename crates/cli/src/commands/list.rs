@@ -13,6 +13,7 @@ use crate::output;
 use bale_registry::node::{Key, NodeState};
 use bale_registry::survey::{is_framework_image, survey as survey_of, Held, Survey};
 use bale_registry::{loops, mountinfo};
+use os_display::Quotable;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::ExitCode;
@@ -86,16 +87,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             output::stdout(),
             "{} ro {} on {}: FUSE",
             f.owner,
-            f.image.display(),
-            f.mountpoint.display()
+            f.image.maybe_quote(),
+            f.mountpoint.maybe_quote()
         )?;
     }
     for l in loops::attached()? {
         writeln!(
             output::stdout(),
             "loop {} {} ({})",
-            l.device.display(),
-            l.backing_file.display(),
+            l.device.maybe_quote(),
+            l.backing_file.maybe_quote(),
             if l.read_only { "ro" } else { "rw" }
         )?;
     }
@@ -163,9 +164,9 @@ pub fn print_held(s: &Survey, only: Option<&Key>) -> std::io::Result<()> {
             .record
             .module
             .clone()
-            .unwrap_or_else(|| h.record.image.display().to_string());
+            .unwrap_or_else(|| h.record.image.maybe_quote().to_string());
         let state = match &h.device {
-            Some(dev) => format!("mounted from {}", dev.display()),
+            Some(dev) => format!("mounted from {}", dev.maybe_quote()),
             None => "NOT MOUNTED (stale record)".into(),
         };
         writeln!(
@@ -173,7 +174,7 @@ pub fn print_held(s: &Survey, only: Option<&Key>) -> std::io::Result<()> {
             "{} {} {what} on {}: {state}",
             h.key,
             if h.record.rw { "rw" } else { "ro" },
-            h.record.mountpoint.display()
+            h.record.mountpoint.maybe_quote()
         )?;
     }
     Ok(())
@@ -185,16 +186,16 @@ pub fn print_unreported(s: &Survey) -> std::io::Result<()> {
         writeln!(
             output::stdout(),
             "unreported: {} mounted on {} ({}) with no record: cleanup unmounts it",
-            f.image.display(),
-            f.mountpoint.display(),
-            f.device.display()
+            f.image.maybe_quote(),
+            f.mountpoint.maybe_quote(),
+            f.device.maybe_quote()
         )?;
     }
     for h in s.stale_records() {
         writeln!(
             output::stdout(),
             "unreported: record of {} for {} but nothing mounted: cleanup drops it",
-            h.record.mountpoint.display(),
+            h.record.mountpoint.maybe_quote(),
             h.key
         )?;
     }
@@ -202,8 +203,8 @@ pub fn print_unreported(s: &Survey) -> std::io::Result<()> {
         writeln!(
             output::stdout(),
             "unreported: {} attached to {} but not mounted: cleanup detaches it",
-            l.device.display(),
-            l.backing_file.display()
+            l.device.maybe_quote(),
+            l.backing_file.maybe_quote()
         )?;
     }
     Ok(())

@@ -26,7 +26,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = bale_site::load(bale_site::Trust::User)?;
     let shown = args.image.display().to_string();
     bale_policy::image_size(args.size, config.max_user_image_size.value)
-        .map_err(|r| anyhow::anyhow!("{shown}: {r}"))?;
+        .with_context(|| shown.clone())?;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

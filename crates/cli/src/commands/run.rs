@@ -21,7 +21,7 @@ use super::supervise::supervise;
 use anyhow::Context;
 use bale_fuse::MountConfig;
 use bale_kmount::namespace::{self, Owner};
-use bale_policy::{MountpointFacts, Refusal};
+use bale_policy::MountpointFacts;
 use bale_site::{Backend, Config};
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
@@ -60,14 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .find(|b| **b == Backend::Fuse || helper_use.ok())
     {
         Some(Backend::Kernel) => kernel(&config, &specs, &args.command),
-        Some(Backend::Fuse) => match fuse_plan(&config, &specs) {
-            Ok(plan) => fuse(&plan, &args.command),
-            Err(e) if e.downcast_ref::<Refusal>().is_some() => {
-                eprintln!("bale: {e}");
-                Ok(ExitCode::from(3))
-            }
-            Err(e) => Err(e),
-        },
+        Some(Backend::Fuse) => fuse(&fuse_plan(&config, &specs)?, &args.command),
         None => anyhow::bail!(
             "{}: no allowed backend ({}) can run this: {}",
             args.images,
