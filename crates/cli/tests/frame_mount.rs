@@ -283,6 +283,27 @@ fn create_refuses_oversized_images_and_leaves_nothing_behind() {
         refusal(&out, 1).trim_end(),
         format!("bale: {}: No such file or directory", nowhere.display())
     );
+    // A tree with a file the user cannot read: mke2fs's reason, not advice
+    // about room that would not help.
+    let tree = home.join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("secret"), "x").unwrap();
+    run_ok("chmod", &["000", tree.join("secret").to_str().unwrap()]);
+    let out = bale_as(
+        "bale-test",
+        &[
+            "create",
+            home.join("t.img").to_str().unwrap(),
+            "--from",
+            tree.to_str().unwrap(),
+        ],
+    );
+    let err = refusal(&out, 1);
+    assert!(
+        err.contains("Permission denied") && !err.contains("oversize"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&tree).unwrap();
     let names: Vec<_> = std::fs::read_dir(&home)
         .unwrap()
         .map(|e| e.unwrap().file_name())

@@ -103,9 +103,16 @@ fn build(temp: &Path, size: u64, from: Option<&Path>, image: &Path) -> anyhow::R
         argv.extend([OsStr::new("-d"), dir.as_os_str()]);
     }
     argv.push(temp.as_os_str());
-    e2fs::run("mke2fs", &argv, image).map_err(|e| match from {
-        Some(_) => e.context("the tree did not fit: try a larger --oversize"),
-        None => e,
+    e2fs::run("mke2fs", &argv, image).map_err(|e| {
+        // Only a lack of room is cured by more room (an unreadable file in
+        // the tree, say, is not).
+        let full = ["No space left", "Could not allocate"]
+            .iter()
+            .any(|s| format!("{e:#}").contains(s));
+        match from.is_some() && full {
+            true => e.context("the tree did not fit: try a larger --oversize"),
+            false => e,
+        }
     })
 }
 
