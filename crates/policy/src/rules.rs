@@ -229,10 +229,14 @@ pub fn cluster_lock<'a>(
     rw: bool,
 ) -> Result<(), Refusal> {
     for (other_rw, host) in listed {
+        // A line may be stale (a crash, a reboot): lock-status tells.
         let refuse = |why: String| {
             Err(Refusal::new(
                 "cluster-lock",
-                format!("{}: {why}", image.display()),
+                format!(
+                    "{}: {why} (if that is no longer so: bale lock-status, then bale unlock --stale)",
+                    image.display()
+                ),
             ))
         };
         if other_rw {
