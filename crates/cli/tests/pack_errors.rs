@@ -789,3 +789,80 @@ fn temporary_files_of_killed_packs_are_removed_by_the_next_pack() {
     kept.sort();
     assert_eq!(left, kept);
 }
+
+/// The archive being packed cannot also be the image, even through a
+/// symlink and with --force: it would be replaced by its own image.
+#[test]
+fn an_archive_is_not_overwritten_by_its_own_image() {
+    let w = tempfile::tempdir().unwrap();
+    std::fs::create_dir(w.path().join("src")).unwrap();
+    std::fs::write(w.path().join("src/f"), "data").unwrap();
+    ok(run_in("tar", &["-cf", "a.tar", "-C", "src", "."], w.path()));
+    std::os::unix::fs::symlink("a.tar", w.path().join("link")).unwrap();
+    let before = std::fs::read(w.path().join("a.tar")).unwrap();
+    for source in ["a.tar", "link"] {
+        let out = pack_output(&w.path().join(source), &w.path().join("a.tar"), &["-f"]);
+        one_line_error(
+            &out,
+            "a.tar: is the archive being packed; name another image file",
+        );
+    }
+    assert_eq!(std::fs::read(w.path().join("a.tar")).unwrap(), before);
+}
+
+/// GNU tar writes times before 1970 in base-256 two's complement; such an
+/// archive packs, the time clamped to 0 (squashfs has no earlier one).
+#[test]
+fn gnu_times_before_1970_pack_as_zero() {
+    let w = tempfile::tempdir().unwrap();
+    std::fs::create_dir(w.path().join("src")).unwrap();
+    std::fs::write(w.path().join("src/old"), "moon").unwrap();
+    ok(run_in("touch", &["-d", "1969-07-20", "src/old"], w.path()));
+    ok(run_in(
+        "tar",
+        &["--format=gnu", "-cf", "old.tar", "-C", "src", "old"],
+        w.path(),
+    ));
+    bale()
+        .args(["pack", "-q"])
+        .arg(w.path().join("old.tar"))
+        .arg(w.path().join("i.sqfs"))
+        .assert()
+        .success();
+    let listed = ok(bale()
+        .args(["ls", "-l"])
+        .arg(w.path().join("i.sqfs"))
+        .output()
+        .unwrap());
+    assert!(listed.contains(" 1970-01-01 00:00 old"), "{listed}");
+}
+
+/// Directories nested as deep as a path can name (2,000 levels of "d/")
+/// pack: the scan recurses once per level.
+#[test]
+fn a_tree_nested_two_thousand_deep_packs() {
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    // create_dir_all by relative steps: the full path is too long for one call.
+    ok(run_in(
+        "sh",
+        &[
+            "-c",
+            "for i in $(seq 2000); do mkdir d && cd d || exit 1; done; echo end > f",
+        ],
+        &src,
+    ));
+    bale()
+        .args(["pack", "-q"])
+        .arg(&src)
+        .arg(w.path().join("i.sqfs"))
+        .assert()
+        .success();
+    let info = ok(bale()
+        .arg("info")
+        .arg(w.path().join("i.sqfs"))
+        .output()
+        .unwrap());
+    assert!(info.contains("directories: 2001"), "{info}");
+}

@@ -47,6 +47,9 @@ struct Scanner<'a> {
     report: Mutex<ScanReport>,
 }
 
+/// Stack of a scan thread (address space; only what is used is memory).
+const SCAN_STACK: usize = 32 << 20;
+
 /// Scans `opts.source` with `opts.readers` threads. Returns the source
 /// directory opened too: the readers open files beneath that descriptor,
 /// so the data comes from the very tree that was scanned.
@@ -75,6 +78,9 @@ pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.readers.max(1))
         .thread_name(|i| format!("bale-scan-{i}"))
+        // The scan recurses once per directory level: room for the deepest
+        // path the system can name (PATH_MAX, 2048 levels of "d/").
+        .stack_size(SCAN_STACK)
         .build()
         .map_err(|e| PackError::no_threads("scan", e))?;
     let root_node = pool.install(|| -> Result<Node> {

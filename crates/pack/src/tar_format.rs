@@ -84,7 +84,8 @@ pub fn decode_header(b: &[u8; BLOCK]) -> Result<Block, String> {
         uid: field(108..116, "uid")?,
         gid: field(116..124, "gid")?,
         size: field(124..136, "size")?,
-        mtime: field(136..148, "mtime")? as i64,
+        mtime: signed_number(&b[136..148])
+            .map_err(|_| "a header's mtime is unreadable".to_string())?,
         typeflag,
         linkname: text(&b[157..257]),
         dev_major: device(329..337),
@@ -147,6 +148,21 @@ fn number(field: &[u8]) -> Result<u64, ()> {
     match any || field.iter().all(|&c| c == 0 || c == b' ') {
         true => Ok(n),
         false => Err(()),
+    }
+}
+
+/// A number that may be negative: GNU tar writes times before 1970 in
+/// base-256 two's complement (a first byte of 0xff).
+fn signed_number(field: &[u8]) -> Result<i64, ()> {
+    match field {
+        [0xff, ..] if field.len() >= 8 => {
+            let (sign, low) = field.split_at(field.len() - 8);
+            match sign.iter().all(|&c| c == 0xff) {
+                true => Ok(i64::from_be_bytes(low.try_into().map_err(|_| ())?)),
+                false => Err(()),
+            }
+        }
+        _ => number(field).map(|n| n as i64),
     }
 }
 
@@ -246,6 +262,10 @@ mod tests {
         assert_eq!(number(b"   17 \0"), Ok(15));
         assert_eq!(number(b"\0\0\0"), Ok(0));
         assert!(number(b"12x").is_err());
+        let mut before_1970 = [0xffu8; 12];
+        before_1970[4..].copy_from_slice(&(-14_256_000i64).to_be_bytes());
+        assert_eq!(signed_number(&before_1970), Ok(-14_256_000));
+        assert_eq!(signed_number(b"17\0"), Ok(15));
     }
 
     #[test]

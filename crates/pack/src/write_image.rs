@@ -21,6 +21,7 @@ use bale_squashfs::tables::{FragmentEntry, LookupTable};
 use bale_squashfs::xattr::XattrTableHeader;
 use bale_squashfs::CompressionSpec;
 use os_display::Quotable;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -96,6 +97,14 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
             opts.image.maybe_quote(),
             opts.image.join("NAME.sqfs").maybe_quote()
         )));
+    }
+    if let (Ok(image), Ok(source)) = (opts.image.metadata(), opts.source.metadata()) {
+        if (image.dev(), image.ino()) == (source.dev(), source.ino()) {
+            return Err(PackError::Limit(format!(
+                "{}: is the archive being packed; name another image file",
+                opts.image.maybe_quote()
+            )));
+        }
     }
     if !opts.force && opts.image.symlink_metadata().is_ok() {
         return Err(PackError::Exists(opts.image.clone()));
