@@ -93,13 +93,13 @@ impl BaleFs {
         ))
     }
 
-    /// The inode a directory entry points to, checked against the entry
-    /// and remembered for later requests.
     /// What a directory entry alone says of its inode: number and kind.
     fn entry_stub(&self, entry: &bale_squashfs::DirEntry) -> FileAttr {
         attr::stub(self.inodes.fuse_ino(entry.inode_number), entry.kind)
     }
 
+    /// The inode a directory entry points to, checked against the entry
+    /// and remembered for later requests.
     fn entry_inode(&self, entry: &bale_squashfs::DirEntry) -> bale_squashfs::Result<Inode> {
         let inode = self.archive.inode(entry.inode_ref)?;
         if inode.kind() != entry.kind || inode.number != entry.inode_number {

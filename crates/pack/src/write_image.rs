@@ -91,14 +91,15 @@ fn check(opts: &PackOptions) -> Result<()> {
 pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     let started = Instant::now();
     check(opts)?;
-    if opts.image.metadata().is_ok_and(|m| m.is_dir()) {
+    let existing = opts.image.metadata();
+    if existing.as_ref().is_ok_and(|m| m.is_dir()) {
         return Err(PackError::Limit(format!(
             "{}: is a directory; name the image file (e.g. {})",
             opts.image.maybe_quote(),
             opts.image.join("NAME.sqfs").maybe_quote()
         )));
     }
-    if let (Ok(image), Ok(source)) = (opts.image.metadata(), opts.source.metadata()) {
+    if let (Ok(image), Ok(source)) = (existing, opts.source.metadata()) {
         if (image.dev(), image.ino()) == (source.dev(), source.ino()) {
             return Err(PackError::Limit(format!(
                 "{}: is the archive being packed; name another image file",

@@ -169,14 +169,20 @@ impl Drop for ClusterLock {
 /// file reads as empty.
 pub fn read<D: AsFd>(dir: D, dir_path: &Path, name: &str) -> Result<Contents, Error> {
     let path = dir_path.join(name);
-    match open_lock_file(&dir, &path, name, OFlags::RDONLY) {
-        Ok(fd) => Ok(Contents::parse(&read_capped(
+    match open_existing(&dir, &path, name)? {
+        Some(fd) => Ok(Contents::parse(&read_capped(
             &std::fs::File::from(fd),
             &path,
         )?)),
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(Contents::default())
-        }
+        None => Ok(Contents::default()),
+    }
+}
+
+/// [`open_lock_file`] for reading; `None` when there is no lock file.
+fn open_existing<D: AsFd>(dir: D, path: &Path, name: &str) -> Result<Option<OwnedFd>, Error> {
+    match open_lock_file(dir, path, name, OFlags::RDONLY) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -238,12 +244,8 @@ fn too_large(path: &Path) -> Error {
 /// non-blocking lock that is released at once; needs read access only).
 pub fn is_locked<D: AsFd>(dir: D, dir_path: &Path, name: &str) -> Result<bool, Error> {
     let path = dir_path.join(name);
-    let fd = match open_lock_file(&dir, &path, name, OFlags::RDONLY) {
-        Ok(fd) => fd,
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(false)
-        }
-        Err(e) => return Err(e),
+    let Some(fd) = open_existing(&dir, &path, name)? else {
+        return Ok(false);
     };
     match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
         Ok(()) => Ok(false),

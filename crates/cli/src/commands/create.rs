@@ -106,9 +106,10 @@ fn build(temp: &Path, size: u64, from: Option<&Path>, image: &Path) -> anyhow::R
     e2fs::run("mke2fs", &argv, image).map_err(|e| {
         // Only a lack of room is cured by more room (an unreadable file in
         // the tree, say, is not).
+        let said = format!("{e:#}");
         let full = ["No space left", "Could not allocate"]
             .iter()
-            .any(|s| format!("{e:#}").contains(s));
+            .any(|s| said.contains(s));
         match from.is_some() && full {
             true => e.context("the tree did not fit: try a larger --oversize"),
             false => e,

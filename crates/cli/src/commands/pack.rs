@@ -294,11 +294,12 @@ fn warn(s: &Summary) {
 /// The summary line.
 fn print_summary(opts: &PackOptions, s: &Summary) -> std::io::Result<()> {
     // Of a tree smaller than the image's tables the ratio says nothing.
-    let ratio = match s.image_bytes.checked_mul(100) {
-        Some(percent) if s.image_bytes <= s.input_bytes => {
-            format!(" ({:.1}%)", percent as f64 / s.input_bytes as f64)
-        }
-        _ => String::new(),
+    let ratio = match s.image_bytes <= s.input_bytes {
+        true => format!(
+            " ({:.1}%)",
+            100.0 * s.image_bytes as f64 / s.input_bytes as f64
+        ),
+        false => String::new(),
     };
     let holes = match s.hole_bytes {
         0 => String::new(),
