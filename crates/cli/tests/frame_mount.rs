@@ -506,7 +506,8 @@ fn a_callers_umask_reaches_the_command_but_not_what_the_helper_writes() {
     let mode = |path: &Path| path.metadata().unwrap().permissions().mode() & 0o777;
     assert_eq!(
         mode(&PathBuf::from(format!("{}.lock", image.display()))),
-        0o644
+        0o600,
+        "the lock file's owner only (see frame_security)"
     );
     for entry in std::fs::read_dir(frame::state()).unwrap() {
         let path = entry.unwrap().path();

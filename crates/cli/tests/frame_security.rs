@@ -493,3 +493,48 @@ fn a_planted_fifo_or_huge_lock_file_is_refused_at_once() {
         assert!(frame::mounts_below(&mp).is_empty(), "{plant}: mounted");
     }
 }
+
+/// `flock` needs nothing but an open descriptor: a lock file another user
+/// could open is one they could hold forever, blocking every mount of the
+/// image on every node. Software and user images' lock files are readable
+/// by their owner only.
+#[test]
+fn another_user_cannot_open_a_lock_file_to_hold_it() {
+    use std::os::unix::fs::MetadataExt;
+    let _site = frame::site();
+    let name = "sec-lockhold";
+    let (_target, _module_mounts) = frame::guarded_module(name);
+    let software = frame::images().join(name).join("1.0.sqfs");
+    let home = frame::user_dir("bale-test", name);
+    let mp = user_mount(name);
+    let _m = Mounts {
+        prefixes: vec![home.clone(), mp.clone()],
+    };
+    let img = image(&home, "i.sqfs", "mine", "bale-test");
+    let module = format!("{name}/1.0");
+    for args in [vec!["mount", &module], vec!["mount", s(&img), s(&mp)]] {
+        let out = bale_as("bale-test", &args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    for (image, owner) in [(&software, 0), (&img, frame::uid("bale-test"))] {
+        let lock = PathBuf::from(format!("{}.lock", image.display()));
+        let meta = std::fs::metadata(&lock).unwrap();
+        assert_eq!(
+            (meta.mode() & 0o777, meta.uid()),
+            (0o600, owner),
+            "{lock:?}"
+        );
+        let out = frame::as_user("bale-other", "flock", &["-n", s(&lock), "true"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("Permission denied"),
+            "{lock:?}: {err}"
+        );
+    }
+    let status = bale_as("bale-test", &["lock-status", s(&img)]);
+    assert!(status.status.success(), "the owner reads it: {status:?}");
+    for args in [vec!["umount", &module], vec!["umount", s(&mp)]] {
+        let out = bale_as("bale-test", &args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+}

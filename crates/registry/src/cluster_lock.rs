@@ -9,6 +9,11 @@
 //! flock, a `# holder …` line is appended so that a holder that hangs (a
 //! flock can be held forever by a hung client) can be identified and its
 //! lock broken by replacing the file ([`break_lock`]).
+//!
+//! Lock files are readable by their owner (root, or the image's owner) only:
+//! `flock` needs nothing but an open descriptor, so a lock file anyone can
+//! open is one anyone can hold forever, and with it every mount of the image
+//! on every node.
 
 use crate::owner::Owner;
 use crate::{atomic, Error};
@@ -35,6 +40,9 @@ pub struct Contents {
 }
 
 const HOLDER: &str = "# holder ";
+
+/// Owner read and write, nothing for anyone else (see the module comment).
+const MODE: u32 = 0o600;
 
 impl Contents {
     pub fn parse(text: &str) -> Contents {
@@ -78,7 +86,7 @@ pub struct ClusterLock {
 }
 
 impl ClusterLock {
-    /// Locks `name` in `dir` (created 0644 if missing), waiting up to
+    /// Locks `name` in `dir` (created if missing), waiting up to
     /// `timeout`, and records `me` as the holder.
     pub fn acquire(
         dir: OwnedFd,
@@ -146,13 +154,7 @@ impl ClusterLock {
     /// Writes `entries` as the new contents and releases the lock.
     pub fn commit(self, entries: &[Entry]) -> Result<(), Error> {
         let text = Contents::render(entries);
-        atomic::replace(
-            &self.dir,
-            &self.dir_path,
-            &self.name,
-            text.as_bytes(),
-            0o644,
-        )
+        atomic::replace(&self.dir, &self.dir_path, &self.name, text.as_bytes(), MODE)
         // Dropping `self` now only closes the replaced file.
     }
 }
@@ -205,7 +207,7 @@ fn open_lock_file<D: AsFd>(
         &dir,
         name,
         flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o644),
+        Mode::from_raw_mode(MODE),
     )
     .map_err(|e| Error::io(path, e))?;
     let st = rustix::fs::fstat(&fd).map_err(|e| Error::io(path, e))?;
@@ -262,13 +264,7 @@ pub fn break_lock<D: AsFd>(
     name: &str,
     keep: &[Entry],
 ) -> Result<(), Error> {
-    atomic::replace(
-        dir,
-        dir_path,
-        name,
-        Contents::render(keep).as_bytes(),
-        0o644,
-    )
+    atomic::replace(dir, dir_path, name, Contents::render(keep).as_bytes(), MODE)
 }
 
 #[cfg(test)]
