@@ -303,4 +303,25 @@ fn an_archive_on_standard_input_packs_the_same() {
         // itself (a pipe or a file) shows in the image.
         assert!(got == expected, "{name} piped={piped}: another image");
     }
+    // A named pipe, and bash's `<(…)` (a `/dev/fd/N` symlink to a pipe).
+    let fifo = w.join("x.fifo");
+    let image = w.join("fifo.sqfs");
+    let fifo_arg = fifo.to_str().unwrap();
+    std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    for script in [
+        format!("cat x.txz > {fifo_arg} & exec \"$0\" pack -q -f {fifo_arg} fifo.sqfs"),
+        "exec \"$0\" pack -q -f <(xz -dc x.txz) fifo.sqfs".to_string(),
+    ] {
+        let _ = std::fs::remove_file(&image);
+        ok(std::process::Command::new("bash")
+            .args(["-c", &script, bale_path().to_str().unwrap()])
+            .current_dir(w)
+            .output()
+            .unwrap());
+        let got = std::fs::read(&image).unwrap();
+        assert!(got == expected, "{script}: another image");
+    }
 }

@@ -24,11 +24,15 @@ pub enum Source {
 }
 
 /// Opens `opts.source`: `-` is a tar archive on standard input, a regular
-/// file (or a symlink to one) a tar archive; anything else must be a
-/// directory, which is scanned.
+/// file or a pipe (or a symlink to one: `<(tar c …)` names
+/// `/dev/fd/N`) a tar archive; anything else must be a directory, which is
+/// scanned.
 pub fn open_source(opts: &PackOptions, progress: &Progress) -> Result<Source> {
+    use std::os::unix::fs::FileTypeExt;
     let stdin = opts.source == Path::new("-");
-    if stdin || std::fs::metadata(&opts.source).is_ok_and(|m| m.is_file()) {
+    let archive =
+        std::fs::metadata(&opts.source).is_ok_and(|m| m.is_file() || m.file_type().is_fifo());
+    if stdin || archive {
         if opts.one_file_system || opts.skip_unreadable {
             return Err(PackError::BadSource {
                 path: opts.source.clone(),

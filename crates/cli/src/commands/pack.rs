@@ -18,7 +18,7 @@ use std::time::Duration;
 #[derive(clap::Args)]
 pub struct Args {
     /// Directory to pack, or a tar archive (plain, or compressed with gzip,
-    /// xz, zstd or bzip2; `-` for standard input): packed without
+    /// xz, zstd or bzip2; `-` for standard input, or a pipe): packed without
     /// extracting it.
     pub source: PathBuf,
     /// Image file to write (refused if it exists, unless --force).
