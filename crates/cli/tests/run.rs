@@ -529,3 +529,22 @@ fn an_ext4_image_written_on_another_node_is_refused() {
     text(&out);
     assert_nothing_left(&t.home);
 }
+
+/// A malformed image list is a usage error (exit status 2, as for any bad
+/// argument), and the command never starts.
+#[test]
+fn a_malformed_image_list_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    for spec in ["", "a.img:", ":/tmp", "a.img,,b.img"] {
+        let out = support::bale()
+            .args(["run", spec, "--", "touch"])
+            .arg(&marker)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{spec:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("expected IMAGE[:MOUNTPOINT]"), "{stderr}");
+        assert!(!marker.exists(), "{spec:?}: the command ran");
+    }
+}

@@ -31,7 +31,7 @@ use std::process::{Command, ExitCode};
 #[derive(clap::Args)]
 pub struct Args {
     /// IMAGE[:MOUNTPOINT] or software module NAME/VERSION; several separated by commas.
-    #[arg(value_name = "IMAGES")]
+    #[arg(value_name = "IMAGES", value_parser = well_formed)]
     pub images: String,
     /// Use this backend instead of the site's order of preference.
     #[arg(long, value_parser = backend_parser())]
@@ -74,20 +74,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `IMAGE[:MOUNTPOINT]` items separated by commas; mount points must be
-/// existing directories and are passed on as real paths.
+/// The `IMAGE[:MOUNTPOINT]` items of `text`, separated by commas.
+fn items(text: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    text.split(',').map(|item| match item.split_once(':') {
+        Some((image, mountpoint)) => (image, Some(mountpoint)),
+        None => (item, None),
+    })
+}
+
+/// Checks the syntax of IMAGES for clap, so a malformed list is a usage
+/// error (exit status 2) like any other.
+fn well_formed(text: &str) -> Result<String, String> {
+    match items(text).any(|(image, mountpoint)| image.is_empty() || mountpoint == Some("")) {
+        true => Err("expected IMAGE[:MOUNTPOINT], several separated by commas".into()),
+        false => Ok(text.to_string()),
+    }
+}
+
+/// The images to mount; mount points must be existing directories and are
+/// passed on as real paths.
 fn parse_specs(text: &str) -> anyhow::Result<Vec<Spec>> {
-    text.split(',')
-        .map(|item| {
-            let (image, mountpoint) = match item.split_once(':') {
-                Some((image, mountpoint)) => (image, Some(mountpoint)),
-                None => (item, None),
-            };
-            if image.is_empty() || mountpoint == Some("") {
-                anyhow::bail!(
-                    "{item:?}: expected IMAGE[:MOUNTPOINT] (several separated by commas)"
-                );
-            }
+    items(text)
+        .map(|(image, mountpoint)| {
             let named = helper::classify(image);
             if let (Named::Module(m), Some(_)) = (&named, mountpoint) {
                 anyhow::bail!(
