@@ -469,3 +469,81 @@ fn an_image_moved_or_removed_while_mounted_is_still_released() {
         );
     }
 }
+
+/// A user's FUSE server killed (the OOM killer, `kill -9`) leaves a mount
+/// that fails every access with ENOTCONN: `list` says so to its owner and
+/// root (another user cannot see the server, so it says nothing), and
+/// `cleanup` unmounts it, leaving a served mount of the same user alone.
+#[test]
+fn a_fuse_mount_whose_server_was_killed_is_shown_and_cleaned_up() {
+    let _serial = serial();
+    let _site = frame::site();
+    let dir = frame::user_dir("bale-test", "crash-fuse");
+    let img = image(&dir, "f.sqfs");
+    run_ok("chmod", &["644", s(&img)]);
+    let (dead, alive) = (dir.join("dead-mp"), dir.join("alive-mp"));
+    let _m = Mounts {
+        prefixes: vec![dir.clone()],
+    };
+    for mp in [&dead, &alive] {
+        assert!(frame::as_user("bale-test", "mkdir", &[s(mp)])
+            .status
+            .success());
+        let out = frame::bale_as("bale-test", &["mount", "--backend", "fuse", s(&img), s(mp)]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    run_ok("pkill", &["-KILL", "-f", &format!("mount.*{}", s(&dead))]);
+    let gone = |out: std::process::Output| {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = |mp: &Path| {
+            text.lines()
+                .find(|l| l.contains(&format!("on {}: FUSE", s(mp))))
+                .unwrap_or_else(|| panic!("{mp:?} not listed: {text}"))
+                .contains("SERVER GONE")
+        };
+        (line(&dead), line(&alive))
+    };
+    assert!(
+        support::fuse::wait_for(Duration::from_secs(10), || {
+            gone(bale().args(["list"]).output().unwrap()) == (true, false)
+        }),
+        "root's list never showed the dead server"
+    );
+    assert_eq!(gone(frame::bale_as("bale-test", &["list"])), (true, false));
+    assert_eq!(
+        gone(frame::bale_as("bale-other", &["list"])),
+        (false, false)
+    );
+    let json = list_json();
+    let unserved: Vec<_> = json["unreported"]["fuse"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["mountpoint"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(unserved, [s(&dead)], "{json}");
+    let again = frame::bale_as(
+        "bale-test",
+        &["mount", "--backend", "fuse", s(&img), s(&dead)],
+    );
+    let err = frame::refusal(&again, 1);
+    assert!(
+        err.contains("a FUSE mount whose server has ended is still there"),
+        "{err}"
+    );
+
+    let out = succeed(bale().args(["cleanup", "--cleanup"]));
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains(&format!(
+            "unmounted {} (FUSE, its server had ended)",
+            s(&dead)
+        )),
+        "{out}"
+    );
+    assert!(frame::mounts_below(&dead).is_empty(), "still mounted");
+    let read = frame::as_user("bale-test", "cat", &[s(&alive.join("d/f"))]);
+    assert_eq!(String::from_utf8_lossy(&read.stdout), "f.sqfs", "{read:?}");
+    let out = frame::bale_as("bale-test", &["umount", s(&alive)]);
+    assert!(out.status.success(), "{out:?}");
+}

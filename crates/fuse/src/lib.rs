@@ -28,6 +28,6 @@ mod xattr;
 
 pub use error::Error;
 pub use mount::mount;
-pub use options::{is_bale_mount, mount_owner, MountConfig};
+pub use options::MountConfig;
 pub use server::{Background, Server};
 pub use unmount::unmount;

@@ -35,6 +35,10 @@ pub fn mount(config: &MountConfig) -> Result<Server, Error> {
 fn check_mountpoint(path: &Path) -> Result<PathBuf, Error> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::new(path, "mount point does not exist"),
+        _ if e.raw_os_error() == Some(libc::ENOTCONN) => Error::new(
+            path,
+            "a FUSE mount whose server has ended is still there (unmount it first)",
+        ),
         _ => Error::new(path, e),
     })?;
     if !meta.is_dir() {

@@ -3,26 +3,9 @@
 //! source name, subtype `bale`, and `allow_other` only where permitted.
 
 use crate::error::Error;
+use bale_registry::fuse_mounts::SUBTYPE;
 use fuser::{Config, MountOption, SessionACL};
 use std::path::{Path, PathBuf};
-
-/// The subtype our mounts carry: mountinfo shows them as `fuse.bale`.
-const SUBTYPE: &str = "bale";
-
-/// Whether a mount of this type (mountinfo's third field after the dash)
-/// is one of ours.
-pub fn is_bale_mount(fstype: &str) -> bool {
-    fstype.strip_prefix("fuse.") == Some(SUBTYPE)
-}
-
-/// Who made a FUSE mount: the `user_id=` of its superblock options
-/// (mountinfo's last field).
-pub fn mount_owner(super_options: &str) -> Option<u32> {
-    super_options
-        .split(',')
-        .find_map(|o| o.strip_prefix("user_id="))
-        .and_then(|id| id.parse().ok())
-}
 
 /// Default bytes of decompressed blocks kept by the server.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;

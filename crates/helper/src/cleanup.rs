@@ -1,16 +1,22 @@
 //! `bale-helper cleanup [--kill]` (root only): repairs what no record
 //! explains — unmounts framework mounts nobody recorded, drops records
 //! whose mount is gone, takes this node's line out of those images' lock
-//! files, and detaches idle loop devices of framework images.
+//! files, detaches idle loop devices of framework images, and unmounts bale
+//! FUSE mounts whose server has ended (they only fail until unmounted).
 
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::umount::{release_lock_line, unmount, Busy};
+use bale_registry::fuse_mounts::{is_bale_mount, Server, Servers};
+use bale_registry::mountinfo::Mount;
 use bale_registry::node::{NodeState, Record};
 use bale_registry::owner::Node;
 use bale_registry::survey::{is_framework_image, survey};
 use bale_registry::{loops, mountinfo};
 use bale_site::Config;
+use rustix::fd::AsRawFd;
+use rustix::fs::{AtFlags, OFlags, StatxFlags};
+use std::path::Path;
 
 pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failure> {
     bale_policy::admin_only("cleanup", caller.uid)?;
@@ -21,13 +27,10 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
         config.mount_path.value.as_path(),
         config.usr_mount_path.value.as_path(),
     ];
-    let found = survey(
-        &state.all()?,
-        &mountinfo::read()?,
-        &loops::attached()?,
-        &roots,
-        |p| is_framework_image(p, image_root),
-    );
+    let mounts = mountinfo::read()?;
+    let found = survey(&state.all()?, &mounts, &loops::attached()?, &roots, |p| {
+        is_framework_image(p, image_root)
+    });
     let mut actions = Vec::new();
     for forgotten in &found.forgotten_mounts {
         let target = &forgotten.mountpoint;
@@ -81,6 +84,17 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
             idle.backing_file.display()
         ));
     }
+    let fuse: Vec<&Mount> = mounts.iter().filter(|m| is_bale_mount(&m.fstype)).collect();
+    if !fuse.is_empty() {
+        let servers = Servers::scan();
+        for dead in fuse.into_iter().filter(|m| servers.of(m) == Server::Gone) {
+            unmount_unserved(dead)?;
+            actions.push(format!(
+                "unmounted {} (FUSE, its server had ended)",
+                dead.target.display()
+            ));
+        }
+    }
     for action in &actions {
         crate::log::notice(&format!("cleanup: {action}"));
     }
@@ -89,4 +103,46 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
     } else {
         actions.join("\n")
     })
+}
+
+/// Detaches a FUSE mount nobody serves. It lies anywhere a user could mount
+/// it, so its parent is opened without following symlinks and the mount is
+/// checked to be that one (device number, taken without asking the dead
+/// server: `AT_STATX_DONT_SYNC`, empty mask) before the unmount by
+/// descriptor.
+fn unmount_unserved(mount: &Mount) -> Result<(), Failure> {
+    let target = &mount.target;
+    let (Some(parent), Some(leaf)) = (target.parent(), target.file_name()) else {
+        return Err(Failure::Error(format!(
+            "{}: cannot unmount",
+            target.display()
+        )));
+    };
+    let root = crate::open::dir(Path::new("/"))?;
+    let rel = parent.strip_prefix("/").unwrap_or(parent);
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let parent_fd = crate::open::beneath(
+        &root,
+        Path::new("/"),
+        rel,
+        OFlags::PATH | OFlags::DIRECTORY,
+        false,
+    )?;
+    let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::STATX_DONT_SYNC;
+    let x = rustix::fs::statx(&parent_fd, leaf, flags, StatxFlags::empty())
+        .map_err(|e| io(target, e))?;
+    let same = (x.stx_dev_major, x.stx_dev_minor) == (mount.major, mount.minor);
+    if !bale_os::mount_root::is_mount_root(&x) || !same {
+        return Err(Failure::Error(format!(
+            "{}: is not the mount it was a moment ago",
+            target.display()
+        )));
+    }
+    let by_fd = Path::new(&format!("/proc/self/fd/{}", parent_fd.as_raw_fd())).join(leaf);
+    let flags = rustix::mount::UnmountFlags::NOFOLLOW | rustix::mount::UnmountFlags::DETACH;
+    rustix::mount::unmount(&by_fd, flags).map_err(|e| io(target, e))
 }

@@ -10,6 +10,8 @@
 //!   that holder is still alive;
 //! * [`mountinfo`] and [`loops`]: the kernel's view, read from
 //!   `/proc/self/mountinfo` and `/sys/block/loop*`;
+//! * [`fuse_mounts`]: bale's FUSE mounts, whose they are and whether a
+//!   process still serves them;
 //! * [`mounted`]: the two together — which image is mounted at a place;
 //! * [`survey`]: records set against the kernel's view (what nobody reported);
 //! * [`atomic`]: files replaced by temp + rename, never half-written.
@@ -18,6 +20,7 @@ pub mod atomic;
 pub mod cluster_lock;
 mod error;
 pub mod escape;
+pub mod fuse_mounts;
 pub mod loops;
 pub mod mounted;
 pub mod mountinfo;

@@ -27,7 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.verbose {
         list::print_held(&survey, None)?;
     }
-    list::print_unreported(&survey)?;
+    list::print_unreported(&survey, &list::fuse_mounts()?)?;
     if !args.cleanup {
         return Ok(ExitCode::SUCCESS);
     }

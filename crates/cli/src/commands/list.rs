@@ -6,10 +6,13 @@
 //! without the helper) have no record: they come from the kernel's mount
 //! table, not for a job. The `--json` layout is stable: `{"mounts": [...],
 //! "fuse": [...], "loops": [...], "unreported": {"mounts": [...],
-//! "records": [...], "loops": [...]}}` (`unreported` only with the flag).
+//! "records": [...], "loops": [...], "fuse": [...]}}` (`unreported` only
+//! with the flag). A FUSE mount whose server has ended (killed) is shown as
+//! such, and is unreported: `cleanup` unmounts it.
 
 use super::user_name;
 use crate::output;
+use bale_registry::fuse_mounts::{self, Server, Servers};
 use bale_registry::node::{Key, NodeState};
 use bale_registry::survey::{is_framework_image, survey as survey_of, Held, Survey};
 use bale_registry::{loops, mountinfo};
@@ -68,15 +71,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         let mut out = json!({
             "mounts": survey.held.iter().filter(|h| job.as_ref().is_none_or(|k| h.key == *k)).map(held_json).collect::<Vec<_>>(),
-            "fuse": fuse.iter().map(|f| json!({
-                "owner": {"user": f.owner}, "image": f.image, "mountpoint": f.mountpoint,
-            })).collect::<Vec<_>>(),
+            "fuse": fuse.iter().map(fuse_json).collect::<Vec<_>>(),
             "loops": loops::attached()?.iter().map(|l| json!({
                 "device": l.device, "image": l.backing_file, "read_only": l.read_only, "autoclear": l.autoclear,
             })).collect::<Vec<_>>(),
         });
         if args.unreported {
-            out["unreported"] = unreported_json(&survey);
+            out["unreported"] = unreported_json(&survey, &fuse);
         }
         writeln!(output::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(ExitCode::SUCCESS);
@@ -85,10 +86,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for f in &fuse {
         writeln!(
             output::stdout(),
-            "{} ro {} on {}: FUSE",
+            "{} ro {} on {}: FUSE{}",
             f.owner,
             f.image.maybe_quote(),
-            f.mountpoint.maybe_quote()
+            f.mountpoint.maybe_quote(),
+            match f.server {
+                Server::Gone => ", SERVER GONE (every access fails until it is unmounted)",
+                Server::Running | Server::Unknown => "",
+            }
         )?;
     }
     for l in loops::attached()? {
@@ -101,29 +106,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
     }
     if args.unreported {
-        print_unreported(&survey)?;
+        print_unreported(&survey, &fuse)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// A FUSE mount of bale's, as the kernel's mount table has it.
-struct FuseMount {
+pub struct FuseMount {
     owner: String,
     image: std::path::PathBuf,
     mountpoint: std::path::PathBuf,
+    server: Server,
 }
 
-fn fuse_mounts() -> anyhow::Result<Vec<FuseMount>> {
-    Ok(mountinfo::read()?
+/// bale's FUSE mounts on this node, and whether each is still served.
+pub fn fuse_mounts() -> anyhow::Result<Vec<FuseMount>> {
+    let mounts: Vec<_> = mountinfo::read()?
         .into_iter()
-        .filter(|m| bale_fuse::is_bale_mount(&m.fstype))
+        .filter(|m| fuse_mounts::is_bale_mount(&m.fstype))
+        .collect();
+    if mounts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let servers = Servers::scan();
+    Ok(mounts
+        .into_iter()
         .map(|m| {
-            let uid = bale_fuse::mount_owner(&m.super_options);
+            let uid = fuse_mounts::mount_owner(&m.super_options);
             FuseMount {
                 owner: uid.map_or_else(
                     || "?".into(),
                     |uid| user_name(uid).unwrap_or_else(|| uid.to_string()),
                 ),
+                server: servers.of(&m),
                 image: m.source,
                 mountpoint: m.target,
             }
@@ -149,11 +164,24 @@ fn held_json(h: &Held) -> Value {
     })
 }
 
-fn unreported_json(s: &Survey) -> Value {
+fn fuse_json(f: &FuseMount) -> Value {
+    json!({
+        "owner": {"user": f.owner}, "image": f.image, "mountpoint": f.mountpoint,
+        "server": f.server.as_str(),
+    })
+}
+
+/// bale FUSE mounts nobody serves any more.
+fn dead(fuse: &[FuseMount]) -> impl Iterator<Item = &FuseMount> {
+    fuse.iter().filter(|f| f.server == Server::Gone)
+}
+
+fn unreported_json(s: &Survey, fuse: &[FuseMount]) -> Value {
     json!({
         "mounts": s.forgotten_mounts.iter().map(|f| json!({"mountpoint": f.mountpoint, "image": f.image, "device": f.device})).collect::<Vec<_>>(),
         "records": s.stale_records().map(held_json).collect::<Vec<_>>(),
         "loops": s.idle_loops.iter().map(|l| json!({"device": l.device, "image": l.backing_file})).collect::<Vec<_>>(),
+        "fuse": dead(fuse).map(fuse_json).collect::<Vec<_>>(),
     })
 }
 
@@ -181,7 +209,7 @@ pub fn print_held(s: &Survey, only: Option<&Key>) -> std::io::Result<()> {
 }
 
 /// What no record explains, one line each with what `cleanup` will do.
-pub fn print_unreported(s: &Survey) -> std::io::Result<()> {
+pub fn print_unreported(s: &Survey, fuse: &[FuseMount]) -> std::io::Result<()> {
     for f in &s.forgotten_mounts {
         writeln!(
             output::stdout(),
@@ -205,6 +233,15 @@ pub fn print_unreported(s: &Survey) -> std::io::Result<()> {
             "unreported: {} attached to {} but not mounted: cleanup detaches it",
             l.device.maybe_quote(),
             l.backing_file.maybe_quote()
+        )?;
+    }
+    for f in dead(fuse) {
+        writeln!(
+            output::stdout(),
+            "unreported: FUSE mount of {} on {} ({}) whose server has ended: cleanup unmounts it",
+            f.image.maybe_quote(),
+            f.mountpoint.maybe_quote(),
+            f.owner
         )?;
     }
     Ok(())

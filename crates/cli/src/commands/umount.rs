@@ -7,8 +7,8 @@
 use super::helper::{self, Named};
 use super::user_name;
 use anyhow::Context;
-use bale_registry::mountinfo;
 use bale_registry::node::{Key, NodeState};
+use bale_registry::{fuse_mounts, mountinfo};
 use bale_site::Config;
 use std::path::Path;
 use std::process::ExitCode;
@@ -77,8 +77,8 @@ fn mounts_of(config: &Config, image: &Path, job: Option<&str>) -> anyhow::Result
         places.extend(
             mountinfo::read()?
                 .into_iter()
-                .filter(|m| bale_fuse::is_bale_mount(&m.fstype) && m.source == image)
-                .filter(|m| bale_fuse::mount_owner(&m.super_options) == Some(uid))
+                .filter(|m| fuse_mounts::is_bale_mount(&m.fstype) && m.source == image)
+                .filter(|m| fuse_mounts::mount_owner(&m.super_options) == Some(uid))
                 .map(|m| Named::Path(m.target)),
         );
     }
@@ -89,7 +89,7 @@ fn mounts_of(config: &Config, image: &Path, job: Option<&str>) -> anyhow::Result
 /// would refuse the others with a message about /etc/mtab).
 fn check_fuse_owner(path: &Path, mount: &mountinfo::Mount) -> anyhow::Result<()> {
     let uid = rustix::process::getuid();
-    match bale_fuse::mount_owner(&mount.super_options) {
+    match fuse_mounts::mount_owner(&mount.super_options) {
         Some(owner) if !uid.is_root() && owner != uid.as_raw() => anyhow::bail!(
             "{}: mounted by {}, not by you",
             path.display(),
@@ -111,7 +111,7 @@ fn unmount(args: &Args, config: &Config, named: Named) -> anyhow::Result<ExitCod
         let mounts = mountinfo::read()?;
         let missing = std::fs::symlink_metadata(path).err();
         match (mountinfo::mounted_at(&mounts, &real), missing) {
-            (Some(m), _) if bale_fuse::is_bale_mount(&m.fstype) => {
+            (Some(m), _) if fuse_mounts::is_bale_mount(&m.fstype) => {
                 check_fuse_owner(path, m)?;
                 bale_fuse::unmount(&real, args.lazy)?;
                 return Ok(ExitCode::SUCCESS);
