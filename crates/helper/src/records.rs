@@ -6,7 +6,7 @@ use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::jobs::Slurm;
 use crate::open;
-use bale_registry::cluster_lock::{ClusterLock, Entry};
+use bale_registry::cluster_lock::{self, ClusterLock, Entry};
 use bale_registry::node::Key;
 use bale_registry::owner::Node;
 use rustix::fd::OwnedFd;
@@ -41,13 +41,6 @@ pub struct LockPlace {
     pub writer: Option<Caller>,
 }
 
-/// `image.lock`, beside the image.
-fn lock_path(image: &Path) -> PathBuf {
-    let mut name = image.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
-}
-
 impl LockPlace {
     /// The lock place of `image` found by its path (when unmounting). A
     /// software image's lock is written as root; a user image's with its
@@ -66,7 +59,7 @@ impl LockPlace {
                 // Renamed or removed while mounted: the lock file beside
                 // its old name still says whose it is.
                 Err(rustix::io::Errno::NOENT) => {
-                    rustix::fs::lstat(lock_path(image)).map_err(|e| io(image, e))?
+                    rustix::fs::lstat(cluster_lock::path_for(image)).map_err(|e| io(image, e))?
                 }
                 Err(e) => return Err(io(image, e)),
             };
@@ -82,7 +75,7 @@ impl LockPlace {
     /// Whether neither `image` nor its lock file is there any more (an
     /// image removed with its lock file while mounted): no line to take out.
     pub fn is_gone(image: &Path) -> bool {
-        [image.to_path_buf(), lock_path(image)]
+        [image.to_path_buf(), cluster_lock::path_for(image)]
             .iter()
             .all(|p| matches!(rustix::fs::lstat(p), Err(rustix::io::Errno::NOENT)))
     }
@@ -91,7 +84,7 @@ impl LockPlace {
     /// `writer` is used for a new lock file; an existing user lock file is
     /// always written with its owner's rights, so it keeps its owner.
     pub fn new(dir: OwnedFd, dir_path: PathBuf, name: &str, writer: Option<Caller>) -> LockPlace {
-        let name = format!("{name}.lock");
+        let name = cluster_lock::name_for(name);
         let existing = rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
             .ok()
             .filter(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);

@@ -92,7 +92,11 @@ fn user_image(
     let (image, dir, dir_path, name) = open::user_image(caller, path, false)?;
     if image.kind == ImageKind::Ext4 {
         // Not recorded, but never read while another node writes it.
-        let lock = bale_registry::cluster_lock::read(&dir, &dir_path, &format!("{name}.lock"))?;
+        let lock = bale_registry::cluster_lock::read(
+            &dir,
+            &dir_path,
+            &bale_registry::cluster_lock::name_for(&name),
+        )?;
         let listed = lock.entries.iter().map(|e| (e.rw, e.owner.host.as_str()));
         bale_policy::cluster_lock(&image.path, listed, false)?;
     }

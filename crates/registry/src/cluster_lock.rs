@@ -44,6 +44,21 @@ const HOLDER: &str = "# holder ";
 /// Owner read and write, nothing for anyone else (see the module comment).
 const MODE: u32 = 0o600;
 
+/// What a lock file's name adds to its image's.
+const SUFFIX: &str = ".lock";
+
+/// The name of the lock file of the image file named `image_name`.
+pub fn name_for(image_name: &str) -> String {
+    format!("{image_name}{SUFFIX}")
+}
+
+/// The lock file beside the image at `image`.
+pub fn path_for(image: &Path) -> PathBuf {
+    let mut path = image.as_os_str().to_owned();
+    path.push(SUFFIX);
+    PathBuf::from(path)
+}
+
 impl Contents {
     pub fn parse(text: &str) -> Contents {
         let mut contents = Contents::default();

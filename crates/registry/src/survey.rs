@@ -100,9 +100,7 @@ pub fn survey(
 /// Whether `path` is an image of the framework: below `SI_IMAGE_PATH`, or
 /// with a `<image>.lock` beside it.
 pub fn is_framework_image(path: &Path, image_root: &Path) -> bool {
-    let mut lock = path.as_os_str().to_owned();
-    lock.push(".lock");
-    path.starts_with(image_root) || Path::new(&lock).exists()
+    path.starts_with(image_root) || crate::cluster_lock::path_for(path).exists()
 }
 
 #[cfg(test)]

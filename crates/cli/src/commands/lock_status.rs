@@ -40,7 +40,7 @@ pub fn status(image: &Path) -> anyhow::Result<Status> {
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| anyhow::anyhow!("{}: not a UTF-8 file name", image.display()))?;
-    let name = format!("{file}.lock");
+    let name = cluster_lock::name_for(file);
     // A lock whose image is gone is still worth showing (and repairing).
     if let Err(e) = std::fs::symlink_metadata(&image) {
         if std::fs::symlink_metadata(dir.join(&name)).is_err() {

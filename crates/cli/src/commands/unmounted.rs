@@ -30,7 +30,7 @@ pub fn hold(image: &Path, change: &str) -> anyhow::Result<ClusterLock> {
     let lock = ClusterLock::acquire(
         dir_fd,
         dir,
-        &format!("{name}.lock"),
+        &bale_registry::cluster_lock::name_for(name),
         &node.owner(std::process::id()),
         Duration::from_secs(20),
     )?;
