@@ -107,7 +107,7 @@ impl Monitor {
                                 );
                                 if stop.swap(true, Ordering::AcqRel) {
                                     console.note("interrupted again, exiting now");
-                                    std::process::exit(128 + signal);
+                                    std::process::exit(bale_os::exit::by_signal(signal).into());
                                 }
                                 console.note("interrupted: stopping after the calls in flight");
                             }

@@ -126,7 +126,7 @@ impl Session {
         if interrupted {
             match self.stopped_by.load(Ordering::Relaxed) {
                 0 => 130,
-                signal => 128 + u8::try_from(signal).unwrap_or(2),
+                signal => bale_os::exit::by_signal(signal),
             }
         } else if self.console.failure_count() > 0 {
             1

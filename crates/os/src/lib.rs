@@ -2,5 +2,6 @@
 //! alike — the FUSE driver, the privileged helper, the gentle tree tools
 //! and the CLI — kept here once instead of in each of them.
 
+pub mod exit;
 pub mod mount_root;
 pub mod reason;

@@ -239,7 +239,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 opts.image.display()
             );
             let signal = stopped_by.load(Ordering::Relaxed);
-            Ok(ExitCode::from(128 + u8::try_from(signal).unwrap_or(2)))
+            Ok(ExitCode::from(bale_os::exit::by_signal(
+                i32::try_from(signal).unwrap_or(0),
+            )))
         }
         Err(e) => Err(e.into()),
     }

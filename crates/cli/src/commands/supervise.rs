@@ -48,7 +48,7 @@ pub fn supervise(command: &mut Command) -> anyhow::Result<ExitCode> {
     let status = status.map_err(|e| anyhow::anyhow!("{program}: {e}"))?;
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(code as u8),
-        (None, Some(signal)) => ExitCode::from(128u8.wrapping_add(signal as u8)),
+        (None, Some(signal)) => ExitCode::from(bale_os::exit::by_signal(signal)),
         (None, None) => ExitCode::FAILURE,
     })
 }
