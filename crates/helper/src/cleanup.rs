@@ -84,15 +84,19 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
             idle.backing_file.display()
         ));
     }
-    let fuse: Vec<&Mount> = mounts.iter().filter(|m| is_bale_mount(&m.fstype)).collect();
+    let fuse: Vec<Mount> = mountinfo::read()?
+        .into_iter()
+        .filter(|m| is_bale_mount(&m.fstype))
+        .collect();
     if !fuse.is_empty() {
         let servers = Servers::scan();
-        for dead in fuse.into_iter().filter(|m| servers.of(m) == Server::Gone) {
-            unmount_unserved(dead)?;
-            actions.push(format!(
-                "unmounted {} (FUSE, its server had ended)",
-                dead.target.display()
-            ));
+        for dead in fuse.iter().filter(|m| servers.of(m) == Server::Gone) {
+            if unmount_unserved(dead)? {
+                actions.push(format!(
+                    "unmounted {} (FUSE, its server had ended)",
+                    dead.target.display()
+                ));
+            }
         }
     }
     for action in &actions {
@@ -105,12 +109,14 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
     })
 }
 
-/// Detaches a FUSE mount nobody serves. It lies anywhere a user could mount
-/// it, so its parent is opened without following symlinks and the mount is
-/// checked to be that one (device number, taken without asking the dead
-/// server: `AT_STATX_DONT_SYNC`, empty mask) before the unmount by
-/// descriptor.
-fn unmount_unserved(mount: &Mount) -> Result<(), Failure> {
+/// Detaches a FUSE mount nobody serves; `false` if it is not there any
+/// more or a server has it now. It lies anywhere a user could mount it, so
+/// its parent is opened without following symlinks, the mount found there
+/// is checked to be that one (device number, taken without asking the dead
+/// server: `AT_STATX_DONT_SYNC`, empty mask) and still unserved (a new
+/// mount may have taken the same place and number since the first look),
+/// and the unmount goes through the parent's descriptor.
+fn unmount_unserved(mount: &Mount) -> Result<bool, Failure> {
     let target = &mount.target;
     let (Some(parent), Some(leaf)) = (target.parent(), target.file_name()) else {
         return Err(Failure::Error(format!(
@@ -136,13 +142,12 @@ fn unmount_unserved(mount: &Mount) -> Result<(), Failure> {
     let x = rustix::fs::statx(&parent_fd, leaf, flags, StatxFlags::empty())
         .map_err(|e| io(target, e))?;
     let same = (x.stx_dev_major, x.stx_dev_minor) == (mount.major, mount.minor);
-    if !bale_os::mount_root::is_mount_root(&x) || !same {
-        return Err(Failure::Error(format!(
-            "{}: is not the mount it was a moment ago",
-            target.display()
-        )));
+    if !bale_os::mount_root::is_mount_root(&x) || !same || Servers::scan().of(mount) != Server::Gone
+    {
+        return Ok(false);
     }
     let by_fd = Path::new(&format!("/proc/self/fd/{}", parent_fd.as_raw_fd())).join(leaf);
     let flags = rustix::mount::UnmountFlags::NOFOLLOW | rustix::mount::UnmountFlags::DETACH;
-    rustix::mount::unmount(&by_fd, flags).map_err(|e| io(target, e))
+    rustix::mount::unmount(&by_fd, flags).map_err(|e| io(target, e))?;
+    Ok(true)
 }
