@@ -192,6 +192,29 @@ fn bad_arguments_fail_with_one_line_and_mount_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown mount option \"rw\""), "{stderr}");
     assert_gone(&dir);
+    // Thousands of request threads ran out of descriptors or stack guard
+    // pages after the mount had been reported ready.
+    let out = bale()
+        .args(["mount", "-j", "100000"])
+        .arg(&image)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in 0..=256"));
+    assert_gone(&dir);
+    let out = bale()
+        .args(["mount", "-j", "256"])
+        .arg(&image)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let most = FuseMount::adopt(&dir);
+    let w = walk(&dir, Duration::from_secs(30));
+    assert!(w.errors.is_empty() && w.entries > 0, "{:?}", w.errors);
+    most.unmount(&[]);
+    assert_gone(&dir);
     let out = bale()
         .args(["mount", "-o", "ro,nosuid", "-o", "nodev"])
         .arg(&image)

@@ -38,9 +38,11 @@ pub struct Args {
     /// FUSE: memory for decompressed blocks shared by all threads (e.g. 64M, 1G).
     #[arg(long, default_value = "64M", value_parser = parse_bytes)]
     pub cache_size: u64,
-    /// FUSE: request threads (default: twice the cores, 4 to 16).
-    #[arg(short = 'j', long, default_value_t = 0)]
-    pub threads: usize,
+    /// FUSE: request threads (default: twice the cores, 4 to 16), at most
+    /// 256 (each holds a descriptor of /dev/fuse and a stack).
+    #[arg(short = 'j', long, default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub threads: u16,
     /// FUSE mount options: `allow_other` (needs root or user_allow_other in /etc/fuse.conf);
     /// `ro`, `nosuid` and `nodev` are accepted, and always apply.
     #[arg(short = 'o', value_name = "OPTIONS", value_delimiter = ',')]
@@ -155,7 +157,7 @@ fn kernel(
 fn fuse(args: &Args, image: &Path, mountpoint: &Path) -> anyhow::Result<ExitCode> {
     let mut config = MountConfig::new(image.to_path_buf(), mountpoint.to_path_buf());
     config.cache_bytes = args.cache_size;
-    config.threads = args.threads;
+    config.threads = args.threads.into();
     for option in &args.options {
         match option.as_str() {
             "allow_other" => config.allow_other = true,
