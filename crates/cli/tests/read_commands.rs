@@ -511,3 +511,72 @@ fn extract_onto_a_full_disk_fails_in_one_line_and_leaves_nothing() {
         );
     }
 }
+
+/// An ordinary user's extraction leaves out what only root may make — a
+/// device node, `trusted.*` attributes — says so once per kind, and
+/// restores the rest (it used to fail over the first such attribute and
+/// remove everything).
+#[test]
+fn a_users_extract_leaves_out_what_needs_root_and_says_so() {
+    support::fuse::ensure_users();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    for name in ["f", "g"] {
+        let file = src.join(name);
+        std::fs::write(&file, name).unwrap();
+        for attr in ["user.kept", "trusted.root-only"] {
+            rustix::fs::setxattr(&file, attr, b"v", rustix::fs::XattrFlags::empty()).unwrap();
+        }
+    }
+    support::run_ok(
+        "mknod",
+        &[src.join("null").to_str().unwrap(), "c", "1", "3"],
+    );
+    let image = tmp.path().join("i.sqfs");
+    bale()
+        .arg("pack")
+        .arg("-q")
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
+    std::fs::set_permissions(&image, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    support::run_ok("chown", &["bale-test", out_dir.to_str().unwrap()]);
+    let dest = out_dir.join("x");
+    let out = support::fuse::bale_as("bale-test")
+        .arg("extract")
+        .arg(&image)
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let skipped: Vec<_> = stderr
+        .lines()
+        .filter(|l| l.starts_with("bale: skipped"))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            format!(
+                "bale: skipped {}: device node (needs root)",
+                dest.join("null").display()
+            ),
+            "bale: skipped 2 extended attributes trusted.* (needs root)".to_string(),
+        ],
+        "{stderr}"
+    );
+    for name in ["f", "g"] {
+        let file = dest.join(name);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), name);
+        let mut value = [0u8; 8];
+        let n = rustix::fs::getxattr(&file, "user.kept", &mut value).unwrap();
+        assert_eq!(&value[..n], b"v");
+        let trusted = rustix::fs::getxattr(&file, "trusted.root-only", &mut value);
+        assert_eq!(trusted, Err(rustix::io::Errno::NODATA));
+    }
+}

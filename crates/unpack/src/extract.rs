@@ -8,6 +8,7 @@
 //! and writes) and their attributes are done by a few writer threads.
 
 use crate::error::{at_path, Error, Result};
+use crate::refused_xattrs::RefusedXattrs;
 use bale_squashfs::inode::{decode_rdev, Inode, InodeData, InodeKind};
 use bale_squashfs::reader::{Archive, FileLayout, Node, ReadAt, Visitor};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps};
@@ -39,7 +40,8 @@ pub struct ExtractReport {
     pub hard_links: u64,
     pub special: u64,
     pub bytes: u64,
-    /// Nodes left out (device nodes when not root), one line each.
+    /// Nodes left out (device nodes when not root), one line each, and
+    /// the extended attributes that could not be set, counted.
     pub skipped: Vec<String>,
 }
 
@@ -121,13 +123,14 @@ fn extract_into<R: ReadAt + Sync>(
     let (jobs, queue) = sync_channel::<Vec<FileJob>>(QUEUED_BATCHES);
     let queue = Mutex::new(queue);
     let as_root = rustix::process::geteuid().is_root();
+    let refused = RefusedXattrs::new(as_root);
     let top = options.subtree.unwrap_or(archive.superblock().root_inode);
     let (walked, report) = std::thread::scope(|s| {
         for _ in 0..writers() {
             s.spawn(|| {
                 while let Ok(batch) = queue.lock().unwrap().recv() {
                     for job in batch {
-                        if let Err(e) = write_contents(archive, as_root, job) {
+                        if let Err(e) = write_contents(archive, as_root, &refused, job) {
                             failed.lock().unwrap().get_or_insert(e);
                         }
                     }
@@ -146,6 +149,7 @@ fn extract_into<R: ReadAt + Sync>(
             jobs,
             batch: Vec::new(),
             failed: &failed,
+            refused: &refused,
         };
         let walked = archive.walk_from(top, &mut extractor);
         extractor.hand_over();
@@ -156,7 +160,11 @@ fn extract_into<R: ReadAt + Sync>(
     walked?;
     match failed.into_inner().unwrap() {
         Some(e) => Err(e),
-        None => Ok(report),
+        None => {
+            let mut report = report;
+            report.skipped.extend(refused.summary());
+            Ok(report)
+        }
     }
 }
 
@@ -185,7 +193,12 @@ struct FileJob {
 /// Writes a file's stored blocks (holes stay holes), then its owner
 /// (as root), mode, xattrs and times, in that order: a change of owner
 /// clears set-id bits and capabilities, which come after it.
-fn write_contents<R: ReadAt>(archive: &Archive<R>, as_root: bool, job: FileJob) -> Result<()> {
+fn write_contents<R: ReadAt>(
+    archive: &Archive<R>,
+    as_root: bool,
+    refused: &RefusedXattrs,
+    job: FileJob,
+) -> Result<()> {
     let FileJob {
         file,
         layout,
@@ -202,7 +215,7 @@ fn write_contents<R: ReadAt>(archive: &Archive<R>, as_root: bool, job: FileJob) 
     }
     rustix::fs::fchmod(&file, Mode::from_raw_mode(inode.mode() & 0o7777))
         .map_err(at_path(&path))?;
-    set_xattrs(archive, &file, &inode, &path)?;
+    set_xattrs(archive, &file, &inode, &path, refused)?;
     rustix::fs::futimens(&file, &times(&inode)).map_err(at_path(&path))
 }
 
@@ -224,6 +237,7 @@ struct Extractor<'a, R> {
     batch: Vec<FileJob>,
     /// The first error of a writer, which stops the walk.
     failed: &'a Mutex<Option<Error>>,
+    refused: &'a RefusedXattrs,
 }
 
 impl<R: ReadAt> Visitor for Extractor<'_, R> {
@@ -431,20 +445,26 @@ impl<R: ReadAt> Extractor<'_, R> {
         via.push(b'/');
         via.extend_from_slice(node.name);
         for x in self.archive.xattrs(inode)? {
-            rustix::fs::lsetxattr(
+            let set = rustix::fs::lsetxattr(
                 via.as_slice(),
                 x.name.as_slice(),
                 &x.value,
                 rustix::fs::XattrFlags::empty(),
-            )
-            .map_err(at_path(&path))?;
+            );
+            self.refused.check(&x.name, set).map_err(at_path(&path))?;
         }
         rustix::fs::utimensat(parent, node.name, &times(inode), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(at_path(&path))
     }
 
     fn set_xattrs_fd(&self, fd: impl AsFd, node: &Node<'_>) -> Result<()> {
-        set_xattrs(self.archive, fd, node.inode, &self.local(node))
+        set_xattrs(
+            self.archive,
+            fd,
+            node.inode,
+            &self.local(node),
+            self.refused,
+        )
     }
 
     /// Makes another name for an inode already extracted at `first`.
@@ -487,15 +507,16 @@ fn set_xattrs<R: ReadAt>(
     fd: impl AsFd,
     inode: &Inode,
     path: &Path,
+    refused: &RefusedXattrs,
 ) -> Result<()> {
     for x in archive.xattrs(inode)? {
-        rustix::fs::fsetxattr(
+        let set = rustix::fs::fsetxattr(
             &fd,
             x.name.as_slice(),
             &x.value,
             rustix::fs::XattrFlags::empty(),
-        )
-        .map_err(at_path(path))?;
+        );
+        refused.check(&x.name, set).map_err(at_path(path))?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 mod diff;
 mod error;
 mod extract;
+mod refused_xattrs;
 mod verify;
 
 pub use diff::{Difference, Ignore};
