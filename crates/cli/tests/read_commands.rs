@@ -580,3 +580,64 @@ fn a_users_extract_leaves_out_what_needs_root_and_says_so() {
         assert_eq!(trusted, Err(rustix::io::Errno::NODATA));
     }
 }
+
+/// Names are bytes: a name that is not UTF-8 is listed as it is and can be
+/// named in `ls`, `cat` and `extract --path`; a symlink given to `ls` that
+/// leads nowhere is listed itself, as ls does.
+#[test]
+fn names_that_are_not_utf8_and_dangling_links_can_be_named() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let dir = OsStr::from_bytes(b"d\xff\xfe");
+    let file = OsStr::from_bytes(b"f\x80");
+    std::fs::create_dir_all(src.join(dir)).unwrap();
+    std::fs::write(src.join(dir).join(file), "bytes").unwrap();
+    symlink("nowhere", src.join("dangling")).unwrap();
+    let image = tmp.path().join("i.sqfs");
+    bale()
+        .arg("pack")
+        .arg("-q")
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
+
+    let listed = bale().arg("ls").arg(&image).output().unwrap();
+    assert_eq!(listed.stdout, b"dangling\nd\xff\xfe\n", "in byte order");
+    let inside = bale().arg("ls").arg(&image).arg(dir).output().unwrap();
+    assert_eq!(inside.stdout, b"f\x80\n", "{inside:?}");
+    let cat = bale()
+        .arg("cat")
+        .arg(&image)
+        .arg(Path::new(dir).join(file))
+        .output()
+        .unwrap();
+    assert_eq!(cat.stdout, b"bytes", "{cat:?}");
+    let out = tmp.path().join("out");
+    bale()
+        .arg("extract")
+        .arg("--path")
+        .arg(dir)
+        .arg(&image)
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(out.join(file)).unwrap(), b"bytes");
+    let link = bale()
+        .args(["ls"])
+        .arg(&image)
+        .arg("dangling")
+        .output()
+        .unwrap();
+    assert!(link.status.success(), "{link:?}");
+    assert_eq!(link.stdout, b"dangling\n");
+    let missing = bale()
+        .args(["ls"])
+        .arg(&image)
+        .arg("nothing")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nothing: no such file"));
+}

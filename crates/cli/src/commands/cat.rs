@@ -14,13 +14,13 @@ pub struct Args {
     pub image: PathBuf,
     /// Path of a regular file inside the image (symlinks in the image are
     /// followed, within it).
-    pub path: String,
+    pub path: PathBuf,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let archive = open_image(&args.image)?;
     let (_, inode) = resolve(&archive, &args.image, &args.path, true)?;
-    let context = || format!("{}: {}", args.image.display(), args.path);
+    let context = || format!("{}: {}", args.image.display(), args.path.display());
     match inode.data {
         InodeData::File(_) => {}
         InodeData::Directory(_) => anyhow::bail!("{}: is a directory", context()),

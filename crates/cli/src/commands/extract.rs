@@ -21,7 +21,7 @@ pub struct Args {
     /// Only this directory of the image; its content goes into DIR (one
     /// file: `bale cat`).
     #[arg(long, value_name = "PATH")]
-    pub path: Option<String>,
+    pub path: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -31,8 +31,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let (inode_ref, inode) = resolve(&archive, &args.image, path, true)?;
             if inode.kind() != InodeKind::Directory {
                 anyhow::bail!(
-                    "{}: {path}: not a directory (bale cat writes out one file)",
-                    args.image.display()
+                    "{}: {}: not a directory (bale cat writes out one file)",
+                    args.image.display(),
+                    path.display()
                 );
             }
             Some(inode_ref)

@@ -9,6 +9,7 @@ use bale_squashfs::reader::{Archive, Node, Visitor};
 use bale_squashfs::{Inode, InodeKind};
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,7 +19,7 @@ pub struct Args {
     pub image: PathBuf,
     /// Directory or file inside the image.
     #[arg(default_value = "/")]
-    pub path: String,
+    pub path: PathBuf,
     /// Long format: mode, links, uid, gid, size, mtime, name, link target.
     #[arg(short = 'l')]
     pub long: bool,
@@ -30,18 +31,23 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let archive = open_image(&args.image)?;
     // As ls does with a name it is given: a symlink is followed, except
-    // that -l shows the link itself.
-    let (inode_ref, inode) = resolve(&archive, &args.image, &args.path, !args.long)?;
+    // that -l shows the link itself, and so does a link leading nowhere.
+    let (mut inode_ref, mut inode) = resolve(&archive, &args.image, &args.path, false)?;
+    if !args.long && inode.kind() == InodeKind::Symlink {
+        if let Ok(Some(target)) = archive.lookup_path(args.path.as_os_str().as_bytes(), true) {
+            (inode_ref, inode) = target;
+        }
+    }
     let mut lister = Lister {
         archive: &archive,
         args: &args,
         out: std::io::BufWriter::new(output::stdout()),
         first: true,
     };
-    let context = || format!("{}: {}", args.image.display(), args.path);
+    let context = || format!("{}: {}", args.image.display(), args.path.display());
     if inode.kind() != InodeKind::Directory {
         lister
-            .line(args.path.as_bytes(), &inode)
+            .line(args.path.as_os_str().as_bytes(), &inode)
             .with_context(context)?;
     } else if args.recursive {
         archive
@@ -68,17 +74,19 @@ impl<W: Write> Visitor for Lister<'_, W> {
         if node.inode.kind() != InodeKind::Directory {
             return Ok(());
         }
-        let base = self.args.path.trim_end_matches('/');
-        let header = match (base.is_empty(), node.path.is_empty()) {
-            (true, true) => "/".to_string(),
-            (false, true) => base.to_string(),
-            (_, false) => format!("{base}/{}", String::from_utf8_lossy(node.path)),
-        };
+        let path = self.args.path.as_os_str().as_bytes();
+        let base = &path[..path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1)];
+        let mut header = base.to_vec();
+        if !node.path.is_empty() || base.is_empty() {
+            header.push(b'/');
+        }
+        header.extend_from_slice(node.path);
         if !self.first {
             writeln!(self.out)?;
         }
         self.first = false;
-        writeln!(self.out, "{header}:")?;
+        self.out.write_all(&header)?;
+        writeln!(self.out, ":")?;
         self.list(node.inode)
     }
 }
@@ -92,10 +100,12 @@ impl<W: Write> Lister<'_, W> {
         Ok(())
     }
 
+    /// One entry; names and link targets are written as they are (bytes,
+    /// not necessarily UTF-8), as ls does into a pipe.
     fn line(&mut self, name: &[u8], inode: &Inode) -> anyhow::Result<()> {
-        let name = String::from_utf8_lossy(name);
         if !self.args.long {
-            writeln!(self.out, "{name}")?;
+            self.out.write_all(name)?;
+            writeln!(self.out)?;
             return Ok(());
         }
         let size = match &inode.data {
@@ -111,19 +121,21 @@ impl<W: Write> Lister<'_, W> {
         let mtime = chrono::DateTime::from_timestamp(inode.mtime.into(), 0)
             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default();
-        let target = match &inode.data {
-            InodeData::Symlink { target } => format!(" -> {}", String::from_utf8_lossy(target)),
-            _ => String::new(),
-        };
-        writeln!(
+        write!(
             self.out,
-            "{} {:>3} {:>5} {:>5} {:>10} {mtime} {name}{target}",
+            "{} {:>3} {:>5} {:>5} {:>10} {mtime} ",
             mode_string(inode),
             inode.link_count,
             self.archive.uid(inode)?,
             self.archive.gid(inode)?,
             size,
         )?;
+        self.out.write_all(name)?;
+        if let InodeData::Symlink { target } = &inode.data {
+            self.out.write_all(b" -> ")?;
+            self.out.write_all(target)?;
+        }
+        writeln!(self.out)?;
         Ok(())
     }
 }

@@ -35,6 +35,7 @@ use anyhow::Context;
 use bale_squashfs::reader::Archive;
 use bale_squashfs::Inode;
 use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// Opens an image; errors name it.
@@ -65,13 +66,14 @@ pub fn of_image<T>(image: &Path, result: bale_unpack::Result<T>) -> anyhow::Resu
 pub fn resolve(
     archive: &Archive<File>,
     image: &Path,
-    path: &str,
+    path: &Path,
     follow_last: bool,
 ) -> anyhow::Result<(u64, Inode)> {
+    let shown = || format!("{}: {}", image.display(), path.display());
     archive
-        .lookup_path(path.as_bytes(), follow_last)
-        .with_context(|| format!("{}: {path}", image.display()))?
-        .with_context(|| format!("{}: {path}: no such file or directory", image.display()))
+        .lookup_path(path.as_os_str().as_bytes(), follow_last)
+        .with_context(shown)?
+        .with_context(|| format!("{}: no such file or directory", shown()))
 }
 
 /// `n` with its noun: "1 file", "2 files".
