@@ -42,10 +42,12 @@ pub(crate) fn stub(ino: u64, kind: InodeKind) -> FileAttr {
 
 /// Full attributes of `inode`, reported as FUSE inode `ino`.
 pub(crate) fn attr(ino: u64, inode: &Inode, uid: u32, gid: u32, block_size: u32) -> FileAttr {
+    // Blocks as the kernel's squashfs counts them: a file's data without
+    // its holes; a directory or a symlink, none (they live in metadata).
     let (size, stored, rdev) = match &inode.data {
         InodeData::File(f) => (f.size, f.size.saturating_sub(f.sparse), 0),
-        InodeData::Directory(d) => (u64::from(d.size), u64::from(d.size), 0),
-        InodeData::Symlink { target } => (target.len() as u64, target.len() as u64, 0),
+        InodeData::Directory(d) => (u64::from(d.size), 0, 0),
+        InodeData::Symlink { target } => (target.len() as u64, 0, 0),
         // squashfs stores device numbers in the kernel's "new" 32-bit
         // encoding, which is also what FUSE expects.
         InodeData::BlockDevice { rdev } | InodeData::CharDevice { rdev } => (0, 0, *rdev),
@@ -89,3 +91,46 @@ pub(crate) fn statfs(sb: &Superblock) -> StatFs {
 
 /// Time stamps and sizes never change while mounted.
 pub(crate) const TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bale_squashfs::inode::{DirectoryInode, FileInode};
+
+    fn inode(data: InodeData) -> Inode {
+        Inode {
+            permissions: 0o755,
+            uid_index: 0,
+            gid_index: 0,
+            mtime: 0,
+            number: 2,
+            link_count: 1,
+            xattr: u32::MAX,
+            data,
+        }
+    }
+
+    #[test]
+    fn blocks_count_file_data_only_as_the_kernel_does() {
+        let blocks = |data| attr(2, &inode(data), 0, 0, 131072).blocks;
+        let file = FileInode {
+            blocks_start: 96,
+            size: 1 << 20,
+            sparse: (1 << 20) - 4096,
+            fragment: u32::MAX,
+            fragment_offset: 0,
+            block_sizes: vec![],
+        };
+        assert_eq!(blocks(InodeData::File(file)), 8);
+        let dir = DirectoryInode {
+            start_block: 0,
+            offset: 0,
+            size: 3000,
+            parent: 1,
+            index: vec![],
+        };
+        assert_eq!(blocks(InodeData::Directory(dir)), 0);
+        let target = vec![b'x'; 4095];
+        assert_eq!(blocks(InodeData::Symlink { target }), 0);
+    }
+}
