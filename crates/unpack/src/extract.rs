@@ -251,6 +251,8 @@ impl<R: ReadAt> Visitor for Extractor<'_, R> {
             let root = self.root.take().expect("the root is visited first");
             self.set_xattrs_fd(&root, node)?;
             self.dirs.push(root);
+            // Counted as verify counts it: the image's root is a directory.
+            self.report.directories += 1;
             return Ok(());
         }
         let inode = node.inode;
