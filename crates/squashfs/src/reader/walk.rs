@@ -93,7 +93,7 @@ impl<R: ReadAt> Archive<R> {
             }
             let name_start = path.len();
             path.extend_from_slice(&entry.name);
-            let inode = self.inode(entry.inode_ref)?;
+            let inode = self.inode(entry.inode_ref).map_err(within(&path))?;
             if inode.kind() != entry.kind || inode.number != entry.inode_number {
                 return Err(corrupt(format!(
                     "directory entry {} does not match its inode",
@@ -118,7 +118,7 @@ impl<R: ReadAt> Archive<R> {
                     .into());
                 }
                 stack.push(Frame {
-                    entries: self.read_dir(&inode)?.into_iter(),
+                    entries: self.read_dir(&inode).map_err(within(&path))?.into_iter(),
                     inode_ref: entry.inode_ref,
                     inode,
                     path_len: path.len(),
@@ -127,5 +127,14 @@ impl<R: ReadAt> Archive<R> {
             }
         }
         Ok(())
+    }
+}
+
+/// Names the entry at `path` in a damage found there, so that a listing or
+/// a check says where the image is corrupt.
+fn within(path: &[u8]) -> impl FnOnce(Error) -> Error + '_ {
+    move |e| match e {
+        Error::Corrupt(reason) => corrupt(format!("{}: {reason}", String::from_utf8_lossy(path))),
+        other => other,
     }
 }

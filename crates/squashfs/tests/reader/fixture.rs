@@ -344,3 +344,17 @@ pub fn fixture(codec: &str, block_size: usize, big_dir: bool, args: &[&str]) -> 
         image,
     }
 }
+
+/// Where the raw listing entry of the directory `a/b/c` of a fixture starts
+/// in an image made with uncompressed metadata (`-noI -noD`): its inode
+/// offset, delta, type 1 (directory), name length - 1 = 0, then `c`.
+pub fn raw_entry_of_c(bytes: &[u8]) -> usize {
+    let archive = Archive::open(bytes.to_vec()).unwrap();
+    let (_, b) = archive.lookup_path(b"a/b", false).unwrap().unwrap();
+    let c = archive.lookup(&b, b"c").unwrap().unwrap();
+    let offset = (c.inode_ref as u16).to_le_bytes();
+    let dir_table = archive.superblock().directory_table as usize;
+    (dir_table..bytes.len() - 9)
+        .find(|&i| bytes[i..i + 2] == offset && bytes[i + 4..i + 9] == [1, 0, 0, 0, b'c'])
+        .expect("entry for c")
+}

@@ -1,7 +1,7 @@
 //! A directory entry rewritten to point at an ancestor: the walk must
 //! report a directory loop instead of running forever.
 
-use crate::fixture::fixture;
+use crate::fixture::{fixture, raw_entry_of_c};
 use bale_squashfs::reader::{Archive, Node, Visitor};
 use bale_squashfs::Error;
 
@@ -26,12 +26,7 @@ fn directory_loops_are_detected() {
     let c = archive.lookup(&b, b"c").unwrap().unwrap();
     assert_eq!(a_ref >> 16, c.inode_ref >> 16, "same inode block");
 
-    // The raw entry: offset, delta, type 1, name length - 1 = 0, "c".
-    let offset = (c.inode_ref as u16).to_le_bytes();
-    let dir_table = archive.superblock().directory_table as usize;
-    let at = (dir_table..bytes.len() - 9)
-        .find(|&i| bytes[i..i + 2] == offset && bytes[i + 4..i + 9] == [1, 0, 0, 0, b'c'])
-        .expect("entry for c");
+    let at = raw_entry_of_c(&bytes);
     let delta = i16::from_le_bytes([bytes[at + 2], bytes[at + 3]]);
     let base = i64::from(c.inode_number) - i64::from(delta);
     let new_delta = (i64::from(a.number) - base) as i16;

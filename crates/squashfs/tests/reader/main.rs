@@ -3,6 +3,7 @@
 //! truncated images that must fail cleanly and quickly.
 
 mod contents;
+mod damage_named;
 mod fixture;
 mod loops;
 mod mutation;
