@@ -24,6 +24,9 @@ pub struct Server {
     session: fuser::Session<BaleFs>,
     signals: Signals,
     mountpoint: PathBuf,
+    /// The device number of our mount, to tell it from a later mount on
+    /// the same place.
+    device: Option<(u32, u32)>,
 }
 
 impl Server {
@@ -44,6 +47,7 @@ impl Server {
         Ok(Server {
             session,
             signals,
+            device: mounted_device(&mountpoint),
             mountpoint,
         })
     }
@@ -59,6 +63,7 @@ impl Server {
             session,
             signals,
             mountpoint,
+            ..
         } = self;
         drop(signals);
         let session = session.spawn().map_err(|e| Error::new(&mountpoint, e))?;
@@ -71,6 +76,7 @@ impl Server {
             session,
             mut signals,
             mountpoint,
+            device,
         } = self;
         let signal_handle = signals.handle();
         let watched = mountpoint.clone();
@@ -79,8 +85,13 @@ impl Server {
             .spawn(move || {
                 if let Some(signal) = signals.forever().next() {
                     tracing::info!("signal {signal}: unmounting {}", watched.display());
-                    if let Err(e) = unmount(&watched, true) {
-                        tracing::error!("{e}");
+                    // Our mount may be gone and another one there now
+                    // (one kept our connection alive in another mount
+                    // namespace): that one is not ours to unmount.
+                    if device.is_some() && mounted_device(&watched) == device {
+                        if let Err(e) = unmount(&watched, true) {
+                            tracing::error!("{e}");
+                        }
                     }
                     std::thread::sleep(GRACE);
                     tracing::warn!("files still open on {}; exiting", watched.display());
@@ -93,4 +104,13 @@ impl Server {
         tracing::info!("{} unmounted; server exits", mountpoint.display());
         result.map_err(|e| Error::new(&mountpoint, e))
     }
+}
+
+/// The device of the mount whose root `path` is, read without a request to
+/// any FUSE server (`AT_STATX_DONT_SYNC`, empty mask: ours may not serve yet).
+fn mounted_device(path: &Path) -> Option<(u32, u32)> {
+    use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
+    let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::STATX_DONT_SYNC;
+    let x = statx(CWD, path, flags, StatxFlags::empty()).ok()?;
+    bale_os::mount_root::is_mount_root(&x).then_some((x.stx_dev_major, x.stx_dev_minor))
 }
