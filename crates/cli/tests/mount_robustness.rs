@@ -409,44 +409,52 @@ fn sigterm_and_external_unmounts_end_the_server() {
 }
 
 /// A server whose mount was unmounted here but lives on in another mount
-/// namespace (one made while it was mounted) keeps serving; signalled later,
-/// it must not unmount the mount that has taken its place since.
+/// namespace (one made while it was mounted: a container, `bale run`) keeps
+/// serving. When it ends at last — its namespace gone, or signalled — it
+/// must not unmount the mount that has taken its place here since.
 #[test]
-fn a_signalled_server_leaves_a_newer_mount_on_its_place_alone() {
+fn a_server_ending_late_leaves_a_newer_mount_on_its_place_alone() {
     require_root();
     let work = tempfile::tempdir().unwrap();
     let image = gzip_image(work.path());
     let dir = work.path().join("mnt");
     std::fs::create_dir(&dir).unwrap();
-    bale().arg("mount").arg(&image).arg(&dir).assert().success();
-    let old_server = servers(&dir);
-    assert_eq!(old_server.len(), 1);
-    let mut namespace = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sleep", "60"])
-        .spawn()
-        .unwrap();
-    let copied = || {
-        std::fs::read_to_string(format!("/proc/{}/mountinfo", namespace.id()))
-            .is_ok_and(|m| m.contains(dir.to_str().unwrap()))
-    };
-    assert!(
-        wait_for(Duration::from_secs(5), copied),
-        "no namespace copy"
-    );
-    bale().arg("umount").arg(&dir).assert().success();
-    let new = FuseMount::new(&image, &dir);
-    run_ok("kill", &["-TERM", &old_server[0].to_string()]);
-    let old_gone = || !Path::new(&format!("/proc/{}", old_server[0])).exists();
-    assert!(
-        wait_for(Duration::from_secs(10), old_gone),
-        "the old server lives on"
-    );
-    assert!(is_mounted(&dir), "the newer mount was unmounted");
-    assert!(std::fs::read_dir(&dir).unwrap().count() > 0);
-    let _ = namespace.kill();
-    let _ = namespace.wait();
-    new.unmount(&[]);
-    assert_gone(&dir);
+    for signalled in [false, true] {
+        bale().arg("mount").arg(&image).arg(&dir).assert().success();
+        let old_server = servers(&dir);
+        assert_eq!(old_server.len(), 1);
+        let mut namespace = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sleep", "60"])
+            .spawn()
+            .unwrap();
+        let copied = || {
+            std::fs::read_to_string(format!("/proc/{}/mountinfo", namespace.id()))
+                .is_ok_and(|m| m.contains(dir.to_str().unwrap()))
+        };
+        assert!(
+            wait_for(Duration::from_secs(5), copied),
+            "no namespace copy"
+        );
+        bale().arg("umount").arg(&dir).assert().success();
+        let new = FuseMount::new(&image, &dir);
+        if signalled {
+            run_ok("kill", &["-TERM", &old_server[0].to_string()]);
+        }
+        let _ = namespace.kill();
+        let _ = namespace.wait();
+        let old_gone = || !Path::new(&format!("/proc/{}", old_server[0])).exists();
+        assert!(
+            wait_for(Duration::from_secs(10), old_gone),
+            "the old server lives on"
+        );
+        assert!(
+            is_mounted(&dir),
+            "signalled {signalled}: the newer mount was unmounted"
+        );
+        assert!(std::fs::read_dir(&dir).unwrap().count() > 0);
+        new.unmount(&[]);
+        assert_gone(&dir);
+    }
 }
 
 /// A process reading `file` over and over.

@@ -26,7 +26,7 @@ pub struct Server {
     mountpoint: PathBuf,
     /// The device number of our mount, to tell it from a later mount on
     /// the same place.
-    device: Option<(u32, u32)>,
+    mounted_as: Option<(u32, u32)>,
 }
 
 impl Server {
@@ -47,7 +47,7 @@ impl Server {
         Ok(Server {
             session,
             signals,
-            device: mounted_device(&mountpoint),
+            mounted_as: mounted_device(&mountpoint),
             mountpoint,
         })
     }
@@ -76,7 +76,7 @@ impl Server {
             session,
             mut signals,
             mountpoint,
-            device,
+            mounted_as,
         } = self;
         let signal_handle = signals.handle();
         let watched = mountpoint.clone();
@@ -85,24 +85,48 @@ impl Server {
             .spawn(move || {
                 if let Some(signal) = signals.forever().next() {
                     tracing::info!("signal {signal}: unmounting {}", watched.display());
-                    // Our mount may be gone and another one there now
-                    // (one kept our connection alive in another mount
-                    // namespace): that one is not ours to unmount.
-                    if device.is_some() && mounted_device(&watched) == device {
-                        if let Err(e) = unmount(&watched, true) {
-                            tracing::error!("{e}");
-                        }
-                    }
+                    unmount_if_ours(&watched, mounted_as);
                     std::thread::sleep(GRACE);
                     tracing::warn!("files still open on {}; exiting", watched.display());
                     std::process::exit(0);
                 }
             })
             .map_err(|e| Error::new(&mountpoint, e))?;
-        let result = session.run();
+        let result = serve_unowned(session);
         signal_handle.close();
         tracing::info!("{} unmounted; server exits", mountpoint.display());
         result.map_err(|e| Error::new(&mountpoint, e))
+    }
+}
+
+/// Serves `session` until its mount goes away, without letting fuser
+/// unmount anything afterwards. fuser unmounts its mount point by path when
+/// a session ends, after a check that the mount is still there which (0.18)
+/// reads the FUSE device's error state the wrong way round: a server whose
+/// mount was unmounted here but lived on in another mount namespace (a
+/// container or `bale run` started while it was mounted) unmounted, when it
+/// ended, whatever had been mounted on the same path since. A background
+/// session holds the mount apart from the serving thread; that handle is
+/// leaked, and only the thread is waited for.
+fn serve_unowned(session: fuser::Session<BaleFs>) -> std::io::Result<()> {
+    let mut background = session.spawn()?;
+    let idle = std::thread::spawn(|| Ok(()));
+    let serving = std::mem::replace(&mut background.guard, idle);
+    std::mem::forget(background);
+    serving
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the request threads panicked")))
+}
+
+/// Detaches the mount on `mountpoint` if it is still the one mounted as
+/// `mounted_as`: ours may be gone and another one there now (a copy of ours
+/// in another mount namespace keeps our connection alive), which is not
+/// ours to unmount.
+fn unmount_if_ours(mountpoint: &Path, mounted_as: Option<(u32, u32)>) {
+    if mounted_as.is_some() && mounted_device(mountpoint) == mounted_as {
+        if let Err(e) = unmount(mountpoint, true) {
+            tracing::error!("{e}");
+        }
     }
 }
 
