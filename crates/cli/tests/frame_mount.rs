@@ -566,3 +566,60 @@ fn umount_of_an_image_releases_each_of_its_callers_mounts() {
         "{out:?}"
     );
 }
+
+/// A read-write image unmounted here while a copy of its mount lives on in
+/// another mount namespace (a container started while it was mounted) is
+/// still written there: this node's lock line stays, so no other node can
+/// mount it read-write too, until that namespace ends.
+#[test]
+fn a_read_write_image_still_mounted_in_another_namespace_keeps_its_lock() {
+    let _site = frame::site();
+    let home = frame::user_dir("bale-test", "rw-elsewhere");
+    let mounted = frame::user_mounts().join("bale-test").join("rwns");
+    let _mounts = Mounts {
+        prefixes: vec![mounted.clone(), home.clone()],
+    };
+    let image = home.join("rwns.img");
+    let img = image.to_str().unwrap();
+    ok(bale_as("bale-test", &["create", img, "--size", "16M"]));
+    ok(bale_as("bale-test", &["mount", img, "--rw"]));
+    let mut namespace = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let copied = || {
+        std::fs::read_to_string(format!("/proc/{}/mountinfo", namespace.id()))
+            .is_ok_and(|m| m.contains(mounted.to_str().unwrap()))
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), copied),
+        "no namespace copy"
+    );
+    let out = bale_as("bale-test", &["umount", mounted.to_str().unwrap()]);
+    let err = refusal(&out, 1);
+    assert!(
+        err.contains("still mounted read-write in another mount namespace"),
+        "{err}"
+    );
+    assert_eq!(mount_count(&mounted), 0, "unmounted here");
+    assert!(
+        lock_lines(&image)[0].starts_with("rw "),
+        "{:?}",
+        lock_lines(&image)
+    );
+    let cleanup = ok(support::bale()
+        .args(["cleanup", "--cleanup"])
+        .output()
+        .unwrap());
+    assert!(
+        cleanup.contains("still mounted read-write in another mount namespace"),
+        "{cleanup}"
+    );
+    assert!(lock_lines(&image)[0].starts_with("rw "), "cleanup kept it");
+
+    let _ = namespace.kill();
+    let _ = namespace.wait();
+    ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
+    assert!(lock_lines(&image).is_empty(), "{:?}", lock_lines(&image));
+    run_ok("e2fsck", &["-fn", img]);
+}

@@ -6,7 +6,7 @@
 
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
-use crate::umount::{release_lock_line, unmount, Busy};
+use crate::umount::{release_lock_line, unmount, written_elsewhere, Busy};
 use bale_registry::fuse_mounts::{is_bale_mount, Server, Servers};
 use bale_registry::mountinfo::Mount;
 use bale_registry::node::{NodeState, Record};
@@ -59,6 +59,14 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
         actions.push(format!("unmounted forgotten {}", target.display()));
     }
     for held in found.stale_records() {
+        if held.record.rw && written_elsewhere(&held.record.image)? {
+            actions.push(format!(
+                "kept the record of {} for {}: still mounted read-write in another mount namespace",
+                held.record.mountpoint.display(),
+                held.key
+            ));
+            continue;
+        }
         // Lock line first, record last (see umount::release).
         release_lock_line(
             &state,

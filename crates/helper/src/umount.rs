@@ -87,6 +87,14 @@ pub fn release(
         ));
     }
     unmount(config, &record, busy)?;
+    if record.rw && written_elsewhere(&record.image)? {
+        return Err(Failure::Error(format!(
+            "{}: unmounted here, but still mounted read-write in another mount namespace \
+             (a container or job step started while it was mounted): this node keeps its \
+             lock until that ends; then run this again",
+            record.image.display()
+        )));
+    }
     // The lock line goes before the record: killed in between, the record
     // without a mount is what `cleanup` finds and repairs.
     release_lock_line(
@@ -98,6 +106,17 @@ pub fn release(
     )?;
     state.write(key, &mine)?;
     Ok(record.mountpoint.display().to_string())
+}
+
+/// Whether a read-write image unmounted here is still attached to a loop
+/// device: its file system lives on in another mount namespace that copied
+/// the mount (autoclear detaches the device as the last mount goes), and is
+/// still written there. Its lock line must stay, or another node could
+/// mount it read-write too.
+pub fn written_elsewhere(image: &Path) -> Result<bool, Failure> {
+    Ok(bale_registry::loops::attached()?
+        .iter()
+        .any(|l| !l.read_only && bale_registry::mounted::is_or_was(&l.backing_file, image)))
 }
 
 /// Takes this node's line out of `image`'s lock file unless a record on
