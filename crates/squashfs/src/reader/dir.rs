@@ -80,8 +80,9 @@ impl<R: ReadAt> Archive<R> {
     /// skipped, ".." goes up (not above the root), a symlink met before
     /// the last component is followed (an absolute target from the
     /// image's root), and the last one too when `follow_last` (or when a
-    /// '/' ends the path). `None` when nothing is there; more than
-    /// [`MAX_SYMLINKS`] symlinks on the way is an error (ELOOP).
+    /// '/' ends the path). `None` when nothing is there; a name below a
+    /// file is an error (ENOTDIR), and so are more than [`MAX_SYMLINKS`]
+    /// symlinks on the way (ELOOP).
     pub fn lookup_path(&self, path: &[u8], follow_last: bool) -> Result<Option<(u64, Inode)>> {
         let mut dirs = vec![(self.superblock().root_inode, self.root()?)];
         let mut pending: VecDeque<Vec<u8>> = components(path).collect();
@@ -115,9 +116,10 @@ impl<R: ReadAt> Archive<R> {
                         pending.push_front(name);
                     }
                 }
-                // Anything else ends the path; a name after it is ENOTDIR.
+                // Anything else ends the path; a name (or a '/') after it
+                // is ENOTDIR, as the kernel says.
                 _ if pending.is_empty() => return Ok(Some((entry.inode_ref, inode))),
-                _ => return Ok(None),
+                _ => return Err(std::io::Error::from(rustix::io::Errno::NOTDIR).into()),
             }
         }
         Ok(dirs.pop())
