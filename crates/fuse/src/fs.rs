@@ -440,8 +440,8 @@ impl Filesystem for BaleFs {
     fn getxattr(&self, req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
         match self.node(ino).and_then(|i| self.archive.xattrs(&i)) {
             Ok(all) => match xattr::get(&all, name.as_bytes(), req.uid()) {
-                Ok(value) => xattr::reply(reply, value, size),
-                Err(errno) => reply.error(errno),
+                Some(value) => xattr::reply(reply, value, size),
+                None => reply.error(Errno::NO_XATTR),
             },
             Err(e) => reply.error(self.errors.eio("getxattr", &e)),
         }

@@ -11,19 +11,12 @@ fn visible(name: &[u8], uid: u32) -> bool {
     !name.starts_with(b"trusted.") || uid == 0
 }
 
-/// The value of attribute `name`, as seen by `uid`: ENODATA when it has
-/// none, EOPNOTSUPP for a namespace squashfs does not store (as the kernel
-/// answers: it has no handler for it).
-pub(crate) fn get<'a>(xattrs: &'a [Xattr], name: &[u8], uid: u32) -> Result<&'a [u8], Errno> {
-    const STORED: [&[u8]; 3] = [b"user.", b"trusted.", b"security."];
-    if !STORED.iter().any(|ns| name.starts_with(ns)) {
-        return Err(Errno::EOPNOTSUPP);
-    }
+/// The value of attribute `name`, as seen by `uid`.
+pub(crate) fn get<'a>(xattrs: &'a [Xattr], name: &[u8], uid: u32) -> Option<&'a [u8]> {
     xattrs
         .iter()
         .find(|x| x.name == name && visible(&x.name, uid))
         .map(|x| x.value.as_slice())
-        .ok_or(Errno::NO_XATTR)
 }
 
 /// The NUL-terminated names visible to `uid`, concatenated.
@@ -62,10 +55,9 @@ mod tests {
         let all = [x("user.a", "1"), x("trusted.b", "2"), x("security.c", "3")];
         assert_eq!(list(&all, 1000), b"user.a\0security.c\0");
         assert_eq!(list(&all, 0), b"user.a\0trusted.b\0security.c\0");
-        assert_eq!(get(&all, b"trusted.b", 1000), Err(Errno::NO_XATTR));
-        assert_eq!(get(&all, b"trusted.b", 0), Ok(&b"2"[..]));
-        assert_eq!(get(&all, b"user.a", 1000), Ok(&b"1"[..]));
-        assert_eq!(get(&all, b"user.zz", 0), Err(Errno::NO_XATTR));
-        assert_eq!(get(&all, b"lustre.lov", 0), Err(Errno::EOPNOTSUPP));
+        assert_eq!(get(&all, b"trusted.b", 1000), None);
+        assert_eq!(get(&all, b"trusted.b", 0), Some(&b"2"[..]));
+        assert_eq!(get(&all, b"user.a", 1000), Some(&b"1"[..]));
+        assert_eq!(get(&all, b"user.zz", 0), None);
     }
 }
