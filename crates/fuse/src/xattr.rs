@@ -11,7 +11,11 @@ fn visible(name: &[u8], uid: u32) -> bool {
     !name.starts_with(b"trusted.") || uid == 0
 }
 
-/// The value of attribute `name`, as seen by `uid`.
+/// The value of attribute `name`, as seen by `uid`. A name of any other
+/// namespace has none (ENODATA), although the kernel's squashfs answers
+/// EOPNOTSUPP for them: the kernel asks a FUSE server for
+/// `system.posix_acl_*` on every access, and any answer but ENODATA there
+/// fails the access itself.
 pub(crate) fn get<'a>(xattrs: &'a [Xattr], name: &[u8], uid: u32) -> Option<&'a [u8]> {
     xattrs
         .iter()
