@@ -110,6 +110,13 @@ fn repair(mp: &Path, round: u64) -> bool {
         records_of(mp) == 1,
         "round {round}: mount and record disagree"
     );
+    // A record being written when the kill came leaves its temporary file.
+    let temporaries: Vec<_> = std::fs::read_dir(frame::state())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tmp."))
+        .collect();
+    assert!(temporaries.is_empty(), "round {round}: {temporaries:?}");
     mounted
 }
 

@@ -107,6 +107,12 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
             }
         }
     }
+    for temporary in state.remove_temporaries()? {
+        actions.push(format!(
+            "removed {} (a record being written when its writer was killed)",
+            config.state_dir.value.join(temporary).display()
+        ));
+    }
     for action in &actions {
         crate::log::notice(&format!("cleanup: {action}"));
     }

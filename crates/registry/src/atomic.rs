@@ -10,6 +10,15 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// What the name of a temporary file holds after the target's name:
+/// `.NAME.tmp.PID.SERIAL`.
+const TEMP_MARK: &str = ".tmp.";
+
+/// Whether `file_name` is one of our temporary files.
+pub fn is_temporary(file_name: &str) -> bool {
+    file_name.starts_with('.') && file_name.contains(TEMP_MARK)
+}
+
 /// Replaces `name` in the directory `dir` (shown as `dir_path` in errors)
 /// with `content`, created with `mode`.
 pub fn replace<D: AsFd>(
@@ -21,7 +30,7 @@ pub fn replace<D: AsFd>(
 ) -> Result<(), Error> {
     static SERIAL: AtomicU32 = AtomicU32::new(0);
     let temp = format!(
-        ".{name}.tmp.{}.{}",
+        ".{name}{TEMP_MARK}{}.{}",
         rustix::process::getpid().as_raw_nonzero(),
         SERIAL.fetch_add(1, Ordering::Relaxed)
     );

@@ -227,6 +227,27 @@ impl NodeState {
             .collect()
     }
 
+    /// Removes the temporary files of writers killed before their rename
+    /// (every writer holds the lock we hold, so none is at work); their
+    /// names, for the report.
+    pub fn remove_temporaries(&self) -> Result<Vec<String>, Error> {
+        let entries = std::fs::read_dir(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let mut removed = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&self.path, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !atomic::is_temporary(&name) {
+                continue;
+            }
+            match rustix::fs::unlinkat(&self.dir, name.as_str(), rustix::fs::AtFlags::empty()) {
+                Ok(()) | Err(rustix::io::Errno::NOENT) => removed.push(name),
+                Err(e) => return Err(Error::io(self.path.join(&name), e)),
+            }
+        }
+        removed.sort();
+        Ok(removed)
+    }
+
     /// The keys whose records name `mountpoint`.
     pub fn users_of(&self, mountpoint: &Path) -> Result<Vec<Key>, Error> {
         Ok(self
@@ -249,6 +270,26 @@ mod tests {
             image: "/pfs/IMAGES/gcc/6.1.0.sqfs".into(),
             mountpoint: mountpoint.into(),
         }
+    }
+
+    #[test]
+    fn temporaries_of_killed_writers_are_removed_and_records_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = NodeState::lock(tmp.path()).unwrap();
+        let key = Key::user("alice").unwrap();
+        state.write(&key, &[record(None, "/u/alice/a")]).unwrap();
+        std::fs::write(tmp.path().join(".alice.modules.tmp.99999.0"), "half").unwrap();
+        assert_eq!(
+            state.remove_temporaries().unwrap(),
+            [".alice.modules.tmp.99999.0"]
+        );
+        assert_eq!(state.read(&key).unwrap().len(), 1);
+        let mut left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".lock", "alice.modules"]);
     }
 
     #[test]
