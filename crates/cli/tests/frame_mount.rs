@@ -615,11 +615,70 @@ fn a_read_write_image_still_mounted_in_another_namespace_keeps_its_lock() {
         cleanup.contains("still mounted read-write in another mount namespace"),
         "{cleanup}"
     );
+    // Its loop device, in use there, is not "detached".
+    assert!(
+        cleanup.contains("set to detach when its last user goes"),
+        "{cleanup}"
+    );
     assert!(lock_lines(&image)[0].starts_with("rw "), "cleanup kept it");
+    // Nor may the owner be led to break it, or change the image meanwhile.
+    let status = ok(bale_as("bale-test", &["lock-status", img]));
+    assert!(status.contains("live"), "{status}");
+    ok(bale_as("bale-test", &["unlock", img, "--stale"]));
+    assert!(
+        lock_lines(&image)[0].starts_with("rw "),
+        "unlock --stale kept it"
+    );
+    for change in [
+        vec!["resize", img, "32M"],
+        vec!["create", "-f", img, "--size", "16M"],
+    ] {
+        let err = refusal(&bale_as("bale-test", &change), 1);
+        assert!(
+            err.contains("needs it unmounted everywhere"),
+            "{change:?}: {err}"
+        );
+    }
 
     let _ = namespace.kill();
     let _ = namespace.wait();
     ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
     assert!(lock_lines(&image).is_empty(), "{:?}", lock_lines(&image));
     run_ok("e2fsck", &["-fn", img]);
+}
+
+/// An image renamed while mounted read-write is still mounted: `list` says
+/// so, `cleanup` keeps its record and lock line, and `resize` under the new
+/// name is refused (it used to resize the file system under the mount).
+#[test]
+fn an_image_renamed_while_mounted_read_write_stays_locked() {
+    let _site = frame::site();
+    let home = frame::user_dir("bale-test", "rw-renamed");
+    let mounted = frame::user_mounts().join("bale-test").join("renamed");
+    let _mounts = Mounts {
+        prefixes: vec![mounted.clone(), home.clone()],
+    };
+    let (image, moved) = (home.join("renamed.img"), home.join("moved.img"));
+    let (img, mv) = (image.to_str().unwrap(), moved.to_str().unwrap());
+    ok(bale_as("bale-test", &["create", img, "--size", "16M"]));
+    ok(bale_as("bale-test", &["mount", img, "--rw"]));
+    ok(frame::as_user("bale-test", "mv", &[img, mv]));
+    let listed = ok(bale_as("bale-test", &["list"]));
+    assert!(listed.contains("mounted from /dev/loop"), "{listed}");
+    let cleanup = ok(support::bale()
+        .args(["cleanup", "--cleanup"])
+        .output()
+        .unwrap());
+    assert!(!cleanup.contains("dropped stale record"), "{cleanup}");
+    assert!(
+        lock_lines(&image)[0].starts_with("rw "),
+        "{:?}",
+        lock_lines(&image)
+    );
+    let err = refusal(&bale_as("bale-test", &["resize", mv, "32M"]), 1);
+    assert!(err.contains("attached to /dev/loop"), "{err}");
+    ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
+    assert_eq!(mount_count(&mounted), 0);
+    assert!(lock_lines(&image).is_empty(), "{:?}", lock_lines(&image));
+    run_ok("e2fsck", &["-fn", mv]);
 }

@@ -180,6 +180,17 @@ fn bad_arguments_fail_with_one_line_and_mount_nothing() {
     let out = bale().arg("umount").arg(&dir).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a mount point"));
+    // An ext4 image is named as such, not as a bad squashfs.
+    let ext4 = work.path().join("data.img");
+    run_ok("truncate", &["-s", "8M", ext4.to_str().unwrap()]);
+    run_ok("mke2fs", &["-q", "-t", "ext4", ext4.to_str().unwrap()]);
+    let out = bale().arg("mount").arg(&ext4).arg(&dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("an ext4 image"),
+        "{stderr}"
+    );
+    assert_gone(&dir);
 
     // Options other than allow_other: what every mount is, or refused.
     let out = bale()

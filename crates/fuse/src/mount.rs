@@ -21,8 +21,15 @@ pub fn mount(config: &MountConfig) -> Result<Server, Error> {
     if file.metadata().map_err(|e| Error::new(&image, e))?.is_dir() {
         return Err(Error::new(&config.image, "is a directory"));
     }
-    let archive =
-        Archive::open_with(file, config.caches()).map_err(|e| Error::new(&config.image, e))?;
+    let ext4 = is_ext4(&file);
+    let archive = Archive::open_with(file, config.caches()).map_err(|e| match e {
+        bale_squashfs::Error::BadMagic if ext4 => Error::new(
+            &config.image,
+            "an ext4 image: the FUSE driver reads squashfs only; ext4 images are mounted by the \
+             kernel backend (below $SI_USR_MOUNT_PATH/$USER, through the helper)",
+        ),
+        e => Error::new(&config.image, e),
+    })?;
     let root = archive.root().map_err(|e| Error::new(&config.image, e))?;
     let fs = BaleFs::new(archive, &root, ErrorLog::new(image.clone()));
     let options = fuser_config(config, &image)?;
@@ -54,4 +61,12 @@ fn check_mountpoint(path: &Path) -> Result<PathBuf, Error> {
         ));
     }
     Ok(canonical)
+}
+
+/// Whether `file` starts like an ext2/3/4 file system (magic 0xEF53 in the
+/// superblock at 1024), to say so instead of "not a squashfs image".
+fn is_ext4(file: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut magic = [0u8; 2];
+    file.read_exact_at(&mut magic, 1024 + 56).is_ok() && magic == 0xEF53u16.to_le_bytes()
 }

@@ -86,8 +86,19 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
     }
     for idle in &found.idle_loops {
         bale_kmount::loopdev::detach_path(&idle.device).map_err(|e| io(&idle.device, e))?;
+        // Still in use (a lazily detached mount with open files, a copy of
+        // a mount in another mount namespace): the kernel detaches it when
+        // its last user goes.
+        let busy = bale_registry::loops::attached()?
+            .iter()
+            .any(|l| l.device == idle.device);
         actions.push(format!(
-            "detached idle {} ({})",
+            "{} {} ({})",
+            if busy {
+                "set to detach when its last user goes:"
+            } else {
+                "detached idle"
+            },
             idle.device.display(),
             idle.backing_file.display()
         ));

@@ -52,16 +52,16 @@ impl Context<'_> {
             image: sw.image.path.clone(),
             mountpoint: sw.target_path.clone(),
         };
-        let mut mine = self.state.read(self.key)?;
-        mine.retain(|r| r.mountpoint != sw.target_path);
-        if !sw.mounted()? {
+        let shown = sw.target_path.display().to_string();
+        self.recorded(record, || {
+            if sw.mounted()? {
+                return Ok(());
+            }
             let target = sw.target(self.config)?;
             let place = LockPlace::new(sw.image_dir, sw.image_dir_path, &sw.file, None);
-            self.attach_and_mount(&sw.image, &place, &target, &sw.target_path, false)?;
-        }
-        mine.push(record);
-        self.state.write(self.key, &mine)?;
-        Ok(sw.target_path.display().to_string())
+            self.attach_and_mount(&sw.image, &place, &target, &sw.target_path, false)
+        })?;
+        Ok(shown)
     }
 
     fn user(
@@ -78,20 +78,40 @@ impl Context<'_> {
         let st = rustix::fs::fstat(&image.fd).map_err(|e| io(&image.path, e))?;
         let owner = records::owner(st.st_uid, st.st_gid)?;
         let place = LockPlace::new(dir, dir_path, &name, Some(owner));
-        self.attach_and_mount(&image, &place, &target, &target_path, rw)?;
-        let mut mine = self.state.read(self.key)?;
-        mine.push(Record {
+        let record = Record {
             module: None,
             rw,
             image: image.path.clone(),
             mountpoint: target_path.clone(),
-        });
-        self.state.write(self.key, &mine)?;
+        };
+        self.recorded(record, || {
+            self.attach_and_mount(&image, &place, &target, &target_path, rw)
+        })?;
         Ok(target_path.display().to_string())
     }
 
-    /// Checks the loop budget and the cluster lock, attaches, mounts and
-    /// records this node in the lock file; on any failure nothing stays.
+    /// Records `record` for the caller, then runs `mount`; when that fails
+    /// the records are as they were. The record comes first: killed after
+    /// it, a record without a mount is what cleanup finds and repairs
+    /// (dropping it takes this node's lock line out too), whereas a lock
+    /// line or a mount without a record would be found by nothing.
+    fn recorded(
+        &self,
+        record: Record,
+        mount: impl FnOnce() -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let before = self.state.read(self.key)?;
+        let mut mine = before.clone();
+        mine.retain(|r| r.mountpoint != record.mountpoint);
+        mine.push(record);
+        self.state.write(self.key, &mine)?;
+        mount().inspect_err(|_| {
+            let _ = self.state.write(self.key, &before);
+        })
+    }
+
+    /// Checks the loop budget and the cluster lock, records this node in
+    /// the lock file, attaches and mounts; on any failure nothing stays.
     fn attach_and_mount(
         &self,
         image: &Image,
@@ -116,15 +136,21 @@ impl Context<'_> {
             .chain(run_here.then_some((false, self.node.host.as_str())));
         bale_policy::cluster_lock(&image.path, listed, rw)?;
         let mut entries = lock.contents.entries.clone();
-        if !entries.iter().any(|e| e.owner.host == self.node.host) {
+        let listed_here = entries.iter().any(|e| e.owner.host == self.node.host);
+        if !listed_here {
             entries.push(Entry {
                 rw,
                 owner: self.node.owner(std::process::id()),
             });
         }
-        attach::mount(image, target, target_path, rw)?;
-        if let Err(e) = place.commit(lock, &entries) {
-            let _ = bale_kmount::mount::unmount(target_path, false);
+        // The line goes in before the mount: killed in between, a line
+        // without a mount is found stale and removed; a mount without a
+        // line would let another node mount the image read-write too.
+        place.commit(lock, &entries)?;
+        if let Err(e) = attach::mount(image, target, target_path, rw) {
+            if !listed_here {
+                let _ = place.release(self.node);
+            }
             return Err(e);
         }
         Ok(())

@@ -55,9 +55,12 @@ pub fn survey(
     let mut survey = Survey::default();
     for (key, records) in records {
         for record in records {
+            // Any image on a loop device there: the recorded one may have
+            // been renamed since (the kernel shows the new name), and
+            // calling a live read-write mount stale would let cleanup
+            // drop its lock line.
             let device = crate::mountinfo::mounted_at(mounts, &record.mountpoint)
                 .and_then(loop_of)
-                .filter(|l| crate::mounted::is_or_was(&l.backing_file, &record.image))
                 .map(|l| l.device.clone());
             survey.held.push(Held {
                 key: key.clone(),

@@ -57,7 +57,10 @@ pub fn status(image: &Path) -> anyhow::Result<Status> {
     let locked = cluster_lock::is_locked(&dir_fd, &dir, &name)?;
     let node =
         Node::current().map_err(|e| anyhow::anyhow!("/proc/sys/kernel/random/boot_id: {e}"))?;
-    let mounted_here = bale_registry::mounted::anywhere(&real)?;
+    // In use here: mounted, or still attached to a loop device (a copy of
+    // the mount in another mount namespace goes on writing it).
+    let mounted_here =
+        bale_registry::mounted::anywhere(&real)? || bale_registry::loops::holding(&real)?.is_some();
     let entries = contents
         .entries
         .iter()

@@ -1,6 +1,8 @@
 //! An image that must be mounted nowhere while it is changed (`bale
 //! resize`, `bale create -f` over it): its cluster lock, held for the
-//! whole change, lists no node.
+//! whole change, lists no node, and no loop device of this node has it
+//! (a `bale run`, or a copy of a mount in another mount namespace, writes
+//! no lock line; a lock file can be lost).
 
 use anyhow::{bail, Context};
 use bale_registry::cluster_lock::ClusterLock;
@@ -38,6 +40,13 @@ pub fn hold(image: &Path, change: &str) -> anyhow::Result<ClusterLock> {
         bail!(
             "{shown}: mounted on {} ({change} needs it unmounted everywhere)",
             entry.owner.host
+        );
+    }
+    if let Some(device) = bale_registry::loops::holding(image)? {
+        bail!(
+            "{shown}: attached to {} on this node (mounted, used by a bale run, or still \
+             mounted in another mount namespace; {change} needs it unmounted everywhere)",
+            device.device.display()
         );
     }
     Ok(lock)
