@@ -583,18 +583,7 @@ fn a_read_write_image_still_mounted_in_another_namespace_keeps_its_lock() {
     let img = image.to_str().unwrap();
     ok(bale_as("bale-test", &["create", img, "--size", "16M"]));
     ok(bale_as("bale-test", &["mount", img, "--rw"]));
-    let mut namespace = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sleep", "60"])
-        .spawn()
-        .unwrap();
-    let copied = || {
-        std::fs::read_to_string(format!("/proc/{}/mountinfo", namespace.id()))
-            .is_ok_and(|m| m.contains(mounted.to_str().unwrap()))
-    };
-    assert!(
-        wait_for(Duration::from_secs(5), copied),
-        "no namespace copy"
-    );
+    let namespace = support::NamespaceCopy::of(&mounted);
     let out = bale_as("bale-test", &["umount", mounted.to_str().unwrap()]);
     let err = refusal(&out, 1);
     assert!(
@@ -640,8 +629,7 @@ fn a_read_write_image_still_mounted_in_another_namespace_keeps_its_lock() {
         );
     }
 
-    let _ = namespace.kill();
-    let _ = namespace.wait();
+    drop(namespace);
     ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
     assert!(lock_lines(&image).is_empty(), "{:?}", lock_lines(&image));
     run_ok("e2fsck", &["-fn", img]);

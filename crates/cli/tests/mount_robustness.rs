@@ -434,25 +434,13 @@ fn a_server_ending_late_leaves_a_newer_mount_on_its_place_alone() {
         bale().arg("mount").arg(&image).arg(&dir).assert().success();
         let old_server = servers(&dir);
         assert_eq!(old_server.len(), 1);
-        let mut namespace = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "sleep", "60"])
-            .spawn()
-            .unwrap();
-        let copied = || {
-            std::fs::read_to_string(format!("/proc/{}/mountinfo", namespace.id()))
-                .is_ok_and(|m| m.contains(dir.to_str().unwrap()))
-        };
-        assert!(
-            wait_for(Duration::from_secs(5), copied),
-            "no namespace copy"
-        );
+        let namespace = support::NamespaceCopy::of(&dir);
         bale().arg("umount").arg(&dir).assert().success();
         let new = FuseMount::new(&image, &dir);
         if signalled {
             run_ok("kill", &["-TERM", &old_server[0].to_string()]);
         }
-        let _ = namespace.kill();
-        let _ = namespace.wait();
+        drop(namespace);
         let old_gone = || !Path::new(&format!("/proc/{}", old_server[0])).exists();
         assert!(
             wait_for(Duration::from_secs(10), old_gone),

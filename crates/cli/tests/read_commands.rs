@@ -535,13 +535,7 @@ fn a_users_extract_leaves_out_what_needs_root_and_says_so() {
         &[src.join("null").to_str().unwrap(), "c", "1", "3"],
     );
     let image = tmp.path().join("i.sqfs");
-    bale()
-        .arg("pack")
-        .arg("-q")
-        .arg(&src)
-        .arg(&image)
-        .assert()
-        .success();
+    support::pack(&src, &image, &[]);
     std::fs::set_permissions(&image, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out_dir = tmp.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
@@ -596,13 +590,7 @@ fn names_that_are_not_utf8_and_dangling_links_can_be_named() {
     std::fs::write(src.join(dir).join(file), "bytes").unwrap();
     symlink("nowhere", src.join("dangling")).unwrap();
     let image = tmp.path().join("i.sqfs");
-    bale()
-        .arg("pack")
-        .arg("-q")
-        .arg(&src)
-        .arg(&image)
-        .assert()
-        .success();
+    support::pack(&src, &image, &[]);
 
     let listed = bale().arg("ls").arg(&image).output().unwrap();
     assert_eq!(listed.stdout, b"dangling\nd\xff\xfe\n", "in byte order");

@@ -87,7 +87,7 @@ pub fn release(
         ));
     }
     unmount(config, &record, busy)?;
-    if record.rw && written_elsewhere(&record.image)? {
+    if record.rw && still_written_elsewhere(&record.image)? {
         return Err(Failure::Error(format!(
             "{}: unmounted here, but still mounted read-write in another mount namespace \
              (a container or job step started while it was mounted): this node keeps its \
@@ -117,6 +117,20 @@ pub fn written_elsewhere(image: &Path) -> Result<bool, Failure> {
     Ok(bale_registry::loops::attached()?
         .iter()
         .any(|l| !l.read_only && bale_registry::mounted::is_or_was(&l.backing_file, image)))
+}
+
+/// [`written_elsewhere`] after a grace period: a namespace that copied the
+/// mount only in passing (one being set up to drop what it copied, a
+/// `bale run` of a short command) lets go of it within moments.
+fn still_written_elsewhere(image: &Path) -> Result<bool, Failure> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while written_elsewhere(image)? {
+        if std::time::Instant::now() >= deadline {
+            return Ok(true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(false)
 }
 
 /// Takes this node's line out of `image`'s lock file unless a record on

@@ -214,6 +214,36 @@ impl Drop for KernelMount {
     }
 }
 
+/// A mount namespace holding a copy of every mount — `target`'s included —
+/// as a container or job step started now would; it ends when dropped.
+pub struct NamespaceCopy(std::process::Child);
+
+impl NamespaceCopy {
+    pub fn of(target: &Path) -> NamespaceCopy {
+        let child = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sleep", "120"])
+            .spawn()
+            .expect("unshare (util-linux)");
+        let copied = || {
+            std::fs::read_to_string(format!("/proc/{}/mountinfo", child.id()))
+                .is_ok_and(|m| m.contains(target.to_str().unwrap()))
+        };
+        assert!(
+            fuse::wait_for(std::time::Duration::from_secs(5), copied),
+            "no copy of {} in a new mount namespace",
+            target.display()
+        );
+        NamespaceCopy(child)
+    }
+}
+
+impl Drop for NamespaceCopy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A small tmpfs mounted on `dir` (created if missing), unmounted on drop
 /// even when the test fails.
 pub struct Tmpfs {

@@ -22,8 +22,16 @@ impl SimNode {
         let known = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         std::fs::write(hosts.path(), format!("{known}127.0.1.1 {name}\n")).unwrap();
         super::run_ok("chmod", &["644", hosts.path().to_str().unwrap()]);
+        // A new mount namespace starts with a copy of every mount of this
+        // one: the test site's mounts (other tests') are another node's
+        // and go, or a read-write image would stay in use here after its
+        // node unmounted it.
+        let base = state_dir
+            .parent()
+            .expect("the state directory is in the test site");
         let script = format!(
-            "hostname {name} && mount --bind {} /etc/hosts && mount -t tmpfs -o mode=0755 bale-state {} && echo ready && exec sleep infinity",
+            "awk -v b={}/ 'index($5, b) == 1 {{print $5}}' /proc/self/mountinfo | sort -r | while read m; do umount -l \"$m\"; done; hostname {name} && mount --bind {} /etc/hosts && mount -t tmpfs -o mode=0755 bale-state {} && echo ready && exec sleep infinity",
+            base.display(),
             hosts.path().display(),
             state_dir.display()
         );
