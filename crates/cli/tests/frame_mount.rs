@@ -218,7 +218,12 @@ fn user_images_read_only_and_read_write_with_create_and_resize() {
         || ready.exists()
     ));
     let out = bale_as("bale-test", &["mount", img, "--rw"]);
-    assert!(refusal(&out, 3).contains("refused by rule cluster-lock"));
+    let err = refusal(&out, 3);
+    assert!(err.contains("refused by rule cluster-lock"), "{err}");
+    assert!(
+        err.contains("attached to /dev/loop") && err.contains("by a bale run"),
+        "{err}"
+    );
     // SIGTERM travels runuser → bale → sudo → the command.
     let pid = rustix::process::Pid::from_child(&run);
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();

@@ -122,19 +122,33 @@ impl Context<'_> {
     ) -> Result<(), Failure> {
         attach::budget(self.config)?;
         let lock = place.acquire(self.node)?;
-        // `bale run` mounts leave no line: on this node its loop devices
-        // count as a read-only mount here.
-        let run_here = rw
-            && bale_registry::loops::attached()?
-                .iter()
-                .any(|l| l.backing_file == image.path);
         let listed = lock
             .contents
             .entries
             .iter()
-            .map(|e| (e.rw, e.owner.host.as_str()))
-            .chain(run_here.then_some((false, self.node.host.as_str())));
+            .map(|e| (e.rw, e.owner.host.as_str()));
         bale_policy::cluster_lock(&image.path, listed, rw)?;
+        // What writes no line: a `bale run` of the image, or a mount of it
+        // copied into another mount namespace, holds a loop device here.
+        if let Some(held) = bale_registry::loops::holding(&image.path)? {
+            if rw || !held.read_only {
+                return Err(bale_policy::Refusal::new(
+                    "cluster-lock",
+                    format!(
+                        "{}: attached to {} on this node, by a bale run or a mount copied into \
+                         another mount namespace (a container); {}",
+                        image.path.display(),
+                        held.device.display(),
+                        if rw {
+                            "read-write needs it mounted nowhere"
+                        } else {
+                            "it is mounted read-write there"
+                        }
+                    ),
+                )
+                .into());
+            }
+        }
         let mut entries = lock.contents.entries.clone();
         let listed_here = entries.iter().any(|e| e.owner.host == self.node.host);
         if !listed_here {
