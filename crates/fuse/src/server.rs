@@ -7,6 +7,8 @@
 use crate::error::Error;
 use crate::fs::BaleFs;
 use crate::unmount::unmount;
+use bale_os::mount_root::device_at;
+use rustix::fs::CWD;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::path::{Path, PathBuf};
@@ -47,7 +49,7 @@ impl Server {
         Ok(Server {
             session,
             signals,
-            mounted_as: mounted_device(&mountpoint),
+            mounted_as: device_at(CWD, &mountpoint),
             mountpoint,
         })
     }
@@ -123,18 +125,9 @@ fn serve_unowned(session: fuser::Session<BaleFs>) -> std::io::Result<()> {
 /// in another mount namespace keeps our connection alive), which is not
 /// ours to unmount.
 fn unmount_if_ours(mountpoint: &Path, mounted_as: Option<(u32, u32)>) {
-    if mounted_as.is_some() && mounted_device(mountpoint) == mounted_as {
+    if mounted_as.is_some() && device_at(CWD, mountpoint) == mounted_as {
         if let Err(e) = unmount(mountpoint, true) {
             tracing::error!("{e}");
         }
     }
-}
-
-/// The device of the mount whose root `path` is, read without a request to
-/// any FUSE server (`AT_STATX_DONT_SYNC`, empty mask: ours may not serve yet).
-fn mounted_device(path: &Path) -> Option<(u32, u32)> {
-    use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
-    let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::STATX_DONT_SYNC;
-    let x = statx(CWD, path, flags, StatxFlags::empty()).ok()?;
-    bale_os::mount_root::is_mount_root(&x).then_some((x.stx_dev_major, x.stx_dev_minor))
 }

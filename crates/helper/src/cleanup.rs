@@ -6,16 +6,15 @@
 
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
+use crate::open::MountPlace;
 use crate::umount::{release_lock_line, unmount, written_elsewhere, Busy};
-use bale_registry::fuse_mounts::{is_bale_mount, Server, Servers};
+use bale_registry::fuse_mounts::{self, Server, Servers};
 use bale_registry::mountinfo::Mount;
 use bale_registry::node::{NodeState, Record};
 use bale_registry::owner::Node;
 use bale_registry::survey::{is_framework_image, survey};
 use bale_registry::{loops, mountinfo};
 use bale_site::Config;
-use rustix::fd::AsRawFd;
-use rustix::fs::{AtFlags, OFlags, StatxFlags};
 use std::path::Path;
 
 pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failure> {
@@ -27,10 +26,13 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
         config.mount_path.value.as_path(),
         config.usr_mount_path.value.as_path(),
     ];
-    let mounts = mountinfo::read()?;
-    let found = survey(&state.all()?, &mounts, &loops::attached()?, &roots, |p| {
-        is_framework_image(p, image_root)
-    });
+    let found = survey(
+        &state.all()?,
+        &mountinfo::read()?,
+        &loops::attached()?,
+        &roots,
+        |p| is_framework_image(p, image_root),
+    );
     let mut actions = Vec::new();
     for forgotten in &found.forgotten_mounts {
         let target = &forgotten.mountpoint;
@@ -103,19 +105,12 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
             idle.backing_file.display()
         ));
     }
-    let fuse: Vec<Mount> = mountinfo::read()?
-        .into_iter()
-        .filter(|m| is_bale_mount(&m.fstype))
-        .collect();
-    if !fuse.is_empty() {
-        let servers = Servers::scan();
-        for dead in fuse.iter().filter(|m| servers.of(m) == Server::Gone) {
-            if unmount_unserved(dead)? {
-                actions.push(format!(
-                    "unmounted {} (FUSE, its server had ended)",
-                    dead.target.display()
-                ));
-            }
+    for (dead, server) in fuse_mounts::judged()? {
+        if server == Server::Gone && unmount_unserved(&dead)? {
+            actions.push(format!(
+                "unmounted {} (FUSE, its server had ended)",
+                dead.target.display()
+            ));
         }
     }
     for temporary in state.remove_temporaries()? {
@@ -143,36 +138,16 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
 /// and the unmount goes through the parent's descriptor.
 fn unmount_unserved(mount: &Mount) -> Result<bool, Failure> {
     let target = &mount.target;
-    let (Some(parent), Some(leaf)) = (target.parent(), target.file_name()) else {
-        return Err(Failure::Error(format!(
-            "{}: cannot unmount",
-            target.display()
-        )));
-    };
     let root = crate::open::dir(Path::new("/"))?;
-    let rel = parent.strip_prefix("/").unwrap_or(parent);
-    let rel = if rel.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        rel
-    };
-    let parent_fd = crate::open::beneath(
-        &root,
-        Path::new("/"),
-        rel,
-        OFlags::PATH | OFlags::DIRECTORY,
-        false,
-    )?;
-    let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::STATX_DONT_SYNC;
-    let x = rustix::fs::statx(&parent_fd, leaf, flags, StatxFlags::empty())
-        .map_err(|e| io(target, e))?;
-    let same = (x.stx_dev_major, x.stx_dev_minor) == (mount.major, mount.minor);
-    if !bale_os::mount_root::is_mount_root(&x) || !same || Servers::scan().of(mount) != Server::Gone
-    {
+    let rel = target.strip_prefix("/").unwrap_or(target);
+    let place = MountPlace::beneath(&root, Path::new("/"), rel)?
+        .ok_or_else(|| Failure::Error(format!("{}: cannot unmount", target.display())))?;
+    let mounted = bale_os::mount_root::device_at(&place.parent, place.leaf);
+    if mounted != Some((mount.major, mount.minor)) || Servers::scan().of(mount) != Server::Gone {
         return Ok(false);
     }
-    let by_fd = Path::new(&format!("/proc/self/fd/{}", parent_fd.as_raw_fd())).join(leaf);
-    let flags = rustix::mount::UnmountFlags::NOFOLLOW | rustix::mount::UnmountFlags::DETACH;
-    rustix::mount::unmount(&by_fd, flags).map_err(|e| io(target, e))?;
+    place
+        .unmount(rustix::mount::UnmountFlags::DETACH)
+        .map_err(|e| io(target, e))?;
     Ok(true)
 }

@@ -130,24 +130,23 @@ impl Context<'_> {
         bale_policy::cluster_lock(&image.path, listed, rw)?;
         // What writes no line: a `bale run` of the image, or a mount of it
         // copied into another mount namespace, holds a loop device here.
-        if let Some(held) = bale_registry::loops::holding(&image.path)? {
-            if rw || !held.read_only {
-                return Err(bale_policy::Refusal::new(
-                    "cluster-lock",
-                    format!(
-                        "{}: attached to {} on this node, by a bale run or a mount copied into \
+        let holding = bale_registry::loops::holding(&image.path)?;
+        if let Some(held) = holding.iter().find(|l| rw || !l.read_only) {
+            return Err(bale_policy::Refusal::new(
+                "cluster-lock",
+                format!(
+                    "{}: attached to {} on this node, by a bale run or a mount copied into \
                          another mount namespace (a container); {}",
-                        image.path.display(),
-                        held.device.display(),
-                        if rw {
-                            "read-write needs it mounted nowhere"
-                        } else {
-                            "it is mounted read-write there"
-                        }
-                    ),
-                )
-                .into());
-            }
+                    image.path.display(),
+                    held.device.display(),
+                    if rw {
+                        "read-write needs it mounted nowhere"
+                    } else {
+                        "it is mounted read-write there"
+                    }
+                ),
+            )
+            .into());
         }
         let mut entries = lock.contents.entries.clone();
         let listed_here = entries.iter().any(|e| e.owner.host == self.node.host);

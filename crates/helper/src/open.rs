@@ -9,6 +9,8 @@ use crate::identity::Caller;
 use bale_policy::{ImageKind, MountpointFacts, Refusal};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, StatxFlags};
+use rustix::mount::UnmountFlags;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 /// An image opened for the loop device, with what its superblock says.
@@ -27,6 +29,48 @@ pub fn dir(path: &Path) -> Result<OwnedFd, Failure> {
         Mode::empty(),
     )
     .map_err(|e| io(path, e))
+}
+
+/// A mount point held for unmounting by descriptor: its parent directory,
+/// opened below a trusted directory without following symlinks (so it
+/// cannot be swapped for one), and its last name. The mount point itself is
+/// not opened: holding it would make the mount busy.
+pub struct MountPlace<'a> {
+    pub parent: OwnedFd,
+    pub leaf: &'a OsStr,
+}
+
+impl<'a> MountPlace<'a> {
+    /// The place of `rel` below `dir` (shown as `dir_path`); `None` when
+    /// `rel` has no last name.
+    pub fn beneath(
+        dir: &OwnedFd,
+        dir_path: &Path,
+        rel: &'a Path,
+    ) -> Result<Option<MountPlace<'a>>, Failure> {
+        let Some(leaf) = rel.file_name() else {
+            return Ok(None);
+        };
+        let parent_rel = rel
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let parent = beneath(
+            dir,
+            dir_path,
+            parent_rel,
+            OFlags::PATH | OFlags::DIRECTORY,
+            false,
+        )?;
+        Ok(Some(MountPlace { parent, leaf }))
+    }
+
+    /// Unmounts what is mounted there, never following a symlink there.
+    pub fn unmount(&self, flags: UnmountFlags) -> rustix::io::Result<()> {
+        let by_fd =
+            Path::new(&format!("/proc/self/fd/{}", self.parent.as_raw_fd())).join(self.leaf);
+        rustix::mount::unmount(&by_fd, flags | UnmountFlags::NOFOLLOW)
+    }
 }
 
 /// Opens `rel` below `dir` (shown as `dir_path`) without following any

@@ -12,7 +12,6 @@ use crate::records::{self, LockPlace};
 use bale_registry::node::{Key, NodeState, Record};
 use bale_registry::owner::Node;
 use bale_site::Config;
-use rustix::fd::AsRawFd;
 use rustix::fs::{AtFlags, OFlags, StatxFlags};
 use std::path::Path;
 
@@ -114,9 +113,9 @@ pub fn release(
 /// still written there. Its lock line must stay, or another node could
 /// mount it read-write too.
 pub fn written_elsewhere(image: &Path) -> Result<bool, Failure> {
-    Ok(bale_registry::loops::attached()?
+    Ok(bale_registry::loops::holding(image)?
         .iter()
-        .any(|l| !l.read_only && bale_registry::mounted::is_or_was(&l.backing_file, image)))
+        .any(|l| !l.read_only))
 }
 
 /// [`written_elsewhere`] after a grace period: a namespace that copied the
@@ -195,28 +194,19 @@ pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failu
             root.display()
         ))
     })?;
-    // The parent is held by descriptor (it cannot be swapped for a
-    // symlink); the mount point itself must not be a symlink (NOFOLLOW).
-    // Holding the mount point itself open would make it busy.
-    let parent_rel = rel
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let leaf = rel.file_name().ok_or_else(|| {
+    let place = open::MountPlace::beneath(&root_fd, &root_real, rel)?.ok_or_else(|| {
         Failure::Error(format!(
             "{}: not a mount point of bale",
             record.mountpoint.display()
         ))
     })?;
-    let parent = open::beneath(
-        &root_fd,
-        &root_real,
-        parent_rel,
-        OFlags::PATH | OFlags::DIRECTORY,
-        false,
-    )?;
-    let x = rustix::fs::statx(&parent, leaf, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::TYPE)
-        .map_err(|e| io(&record.mountpoint, e))?;
+    let x = rustix::fs::statx(
+        &place.parent,
+        place.leaf,
+        AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::TYPE,
+    )
+    .map_err(|e| io(&record.mountpoint, e))?;
     if !bale_os::mount_root::is_mount_root(&x) {
         return Err(Failure::Error(format!(
             "{}: is not a mount point any more",
@@ -224,23 +214,24 @@ pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failu
         )));
     }
     let dev = libc::makedev(x.stx_dev_major, x.stx_dev_minor);
-    let by_fd = Path::new(&format!("/proc/self/fd/{}", parent.as_raw_fd())).join(leaf);
     // Flush a read-write image before the unmount so the data is on the
     // shared file system even if the unmount is interrupted.
     if record.rw {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        if let Ok(fd) = rustix::fs::openat(&parent, leaf, flags, rustix::fs::Mode::empty()) {
+        if let Ok(fd) =
+            rustix::fs::openat(&place.parent, place.leaf, flags, rustix::fs::Mode::empty())
+        {
             let _ = rustix::fs::syncfs(&fd);
         }
     }
-    let mut flags = rustix::mount::UnmountFlags::NOFOLLOW;
-    if busy == Busy::Detach {
-        flags |= rustix::mount::UnmountFlags::DETACH;
-    }
-    let mut result = rustix::mount::unmount(&by_fd, flags);
+    let flags = match busy {
+        Busy::Detach => rustix::mount::UnmountFlags::DETACH,
+        _ => rustix::mount::UnmountFlags::empty(),
+    };
+    let mut result = place.unmount(flags);
     if let (Err(rustix::io::Errno::BUSY), Busy::Kill(only)) = (result, busy) {
         kill_holders(dev, &record.mountpoint, only);
-        result = rustix::mount::unmount(&by_fd, flags);
+        result = place.unmount(flags);
     }
     match result {
         Ok(()) => Ok(()),

@@ -108,6 +108,26 @@ impl Servers {
     }
 }
 
+/// bale's FUSE mounts in this mount namespace, each with whether it is
+/// served (the processes are looked at only when there is a mount).
+pub fn judged() -> Result<Vec<(Mount, Server)>, crate::Error> {
+    let mounts: Vec<Mount> = crate::mountinfo::read()?
+        .into_iter()
+        .filter(|m| is_bale_mount(&m.fstype))
+        .collect();
+    if mounts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let servers = Servers::scan();
+    Ok(mounts
+        .into_iter()
+        .map(|m| {
+            let server = servers.of(&m);
+            (m, server)
+        })
+        .collect())
+}
+
 /// The connection number of an fdinfo text of `/dev/fuse`.
 fn connection(fdinfo: &str) -> Option<u32> {
     fdinfo

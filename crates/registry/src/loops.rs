@@ -23,14 +23,15 @@ pub fn attached() -> Result<Vec<Loop>, Error> {
     attached_in(Path::new("/sys/block"))
 }
 
-/// The loop device this node has `image` attached to, if any: mounted
-/// here, by a `bale run`, or in another mount namespace that copied the
-/// mount. Found by the path the kernel shows, which follows renames.
-pub fn holding(image: &Path) -> Result<Option<Loop>, Error> {
+/// The loop devices this node has `image` attached to: mounted here, by a
+/// `bale run`, or in another mount namespace that copied the mount. Found
+/// by the path the kernel shows, which follows renames.
+pub fn holding(image: &Path) -> Result<Vec<Loop>, Error> {
     let real = std::fs::canonicalize(image).unwrap_or_else(|_| image.to_path_buf());
     Ok(attached()?
         .into_iter()
-        .find(|l| crate::mounted::is_or_was(&l.backing_file, &real)))
+        .filter(|l| crate::mounted::is_or_was(&l.backing_file, &real))
+        .collect())
 }
 
 fn attached_in(sys_block: &Path) -> Result<Vec<Loop>, Error> {

@@ -12,7 +12,7 @@
 
 use super::user_name;
 use crate::output;
-use bale_registry::fuse_mounts::{self, Server, Servers};
+use bale_registry::fuse_mounts::{self, Server};
 use bale_registry::node::{Key, NodeState};
 use bale_registry::survey::{is_framework_image, survey as survey_of, Held, Survey};
 use bale_registry::{loops, mountinfo};
@@ -121,24 +121,16 @@ pub struct FuseMount {
 
 /// bale's FUSE mounts on this node, and whether each is still served.
 pub fn fuse_mounts() -> anyhow::Result<Vec<FuseMount>> {
-    let mounts: Vec<_> = mountinfo::read()?
+    Ok(fuse_mounts::judged()?
         .into_iter()
-        .filter(|m| fuse_mounts::is_bale_mount(&m.fstype))
-        .collect();
-    if mounts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let servers = Servers::scan();
-    Ok(mounts
-        .into_iter()
-        .map(|m| {
+        .map(|(m, server)| {
             let uid = fuse_mounts::mount_owner(&m.super_options);
             FuseMount {
                 owner: uid.map_or_else(
                     || "?".into(),
                     |uid| user_name(uid).unwrap_or_else(|| uid.to_string()),
                 ),
-                server: servers.of(&m),
+                server,
                 image: m.source,
                 mountpoint: m.target,
             }

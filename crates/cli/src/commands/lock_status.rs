@@ -59,8 +59,8 @@ pub fn status(image: &Path) -> anyhow::Result<Status> {
         Node::current().map_err(|e| anyhow::anyhow!("/proc/sys/kernel/random/boot_id: {e}"))?;
     // In use here: mounted, or still attached to a loop device (a copy of
     // the mount in another mount namespace goes on writing it).
-    let mounted_here =
-        bale_registry::mounted::anywhere(&real)? || bale_registry::loops::holding(&real)?.is_some();
+    let mounted_here = bale_registry::mounted::anywhere(&real)?
+        || !bale_registry::loops::holding(&real)?.is_empty();
     let entries = contents
         .entries
         .iter()

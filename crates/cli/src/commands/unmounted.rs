@@ -42,7 +42,7 @@ pub fn hold(image: &Path, change: &str) -> anyhow::Result<ClusterLock> {
             entry.owner.host
         );
     }
-    if let Some(device) = bale_registry::loops::holding(image)? {
+    if let Some(device) = bale_registry::loops::holding(image)?.first() {
         bail!(
             "{shown}: attached to {} on this node (mounted, used by a bale run, or still \
              mounted in another mount namespace; {change} needs it unmounted everywhere)",
