@@ -317,6 +317,74 @@ fn create_refuses_oversized_images_and_leaves_nothing_behind() {
     let _ = run("true", &[]);
 }
 
+/// A grow that the file system under the image cannot hold stops half-way
+/// (resize2fs then leaves the image with errors); `resize` says why,
+/// returns the space and repairs the image at its old size, every file
+/// kept; once there is room the same resize works.
+#[test]
+fn a_resize_that_runs_out_of_space_leaves_the_image_whole() {
+    let _site = frame::site();
+    let home = frame::user_dir("bale-test", "resizefull");
+    let small = support::Tmpfs::new(&home.join("small"), "12M");
+    let mounted = frame::user_mounts().join("bale-test").join("full");
+    let _mounts = Mounts {
+        prefixes: vec![mounted.clone(), home.clone()],
+    };
+    let src = home.join("src");
+    std::fs::create_dir(&src).unwrap();
+    for i in 0..40 {
+        let bytes: Vec<u8> = (0..20_000u32).map(|b| (b * 7 + i) as u8).collect();
+        std::fs::write(src.join(format!("f{i}")), bytes).unwrap();
+    }
+    run_ok("chown", &["-R", "bale-test:", home.to_str().unwrap()]);
+    let image = small.dir.join("full.img");
+    let img = image.to_str().unwrap();
+    ok(bale_as("bale-test", &["create", img, "--size", "8M"]));
+    ok(bale_as("bale-test", &["mount", img, "--rw"]));
+    run_ok(
+        "cp",
+        &[
+            "-a",
+            &format!("{}/.", src.display()),
+            mounted.to_str().unwrap(),
+        ],
+    );
+    ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
+
+    // Leave 64 KiB free: less than the new groups' metadata.
+    let free = rustix::fs::statvfs(&small.dir).unwrap();
+    let filler = small.dir.join("filler");
+    let room = free.f_bavail * free.f_frsize - (64 << 10);
+    std::fs::write(&filler, vec![1u8; room as usize]).unwrap();
+    let out = bale_as("bale-test", &["resize", img, "1G"]);
+    let err = refusal(&out, 1);
+    assert!(
+        err.contains("full.img: resize2fs: ")
+            && err
+                .contains("the resize was abandoned and e2fsck repaired the image (8388608 bytes)"),
+        "{err}"
+    );
+    assert_eq!(std::fs::metadata(&image).unwrap().len(), 8 << 20);
+    run_ok("e2fsck", &["-fn", img]);
+    ok(bale_as("bale-test", &["mount", img]));
+    run_ok(
+        "diff",
+        &[
+            "-r",
+            "-x",
+            "lost+found",
+            src.to_str().unwrap(),
+            mounted.to_str().unwrap(),
+        ],
+    );
+    ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
+
+    std::fs::remove_file(&filler).unwrap();
+    ok(bale_as("bale-test", &["resize", img, "1G"]));
+    assert_eq!(std::fs::metadata(&image).unwrap().len(), 1 << 30);
+    run_ok("e2fsck", &["-fn", img]);
+}
+
 #[test]
 fn create_software_builds_in_the_workdir_and_replaces_the_image_atomically() {
     let _site = frame::site();
