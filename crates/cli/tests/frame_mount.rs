@@ -168,6 +168,7 @@ fn user_images_read_only_and_read_write_with_create_and_resize() {
     let other = frame::user_mounts().join("bale-test").join("data2");
     let out = bale_as("bale-test", &["mount", img, other.to_str().unwrap()]);
     assert!(refusal(&out, 3).contains("refused by rule cluster-lock"));
+    assert!(!other.exists(), "a refused mount leaves no mount point");
     let out = bale_as("bale-test", &["resize", img, "64M"]);
     assert!(refusal(&out, 1).contains("resize needs it unmounted"));
     // Nor replaced: what is written there would go into an unlinked file.
@@ -178,6 +179,7 @@ fn user_images_read_only_and_read_write_with_create_and_resize() {
     assert_eq!(std::fs::metadata(&image).unwrap().ino(), before);
     ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
     assert!(lock_lines(&image).is_empty());
+    assert!(!mounted.exists(), "the mount point goes with the mount");
     run_ok("e2fsck", &["-fn", img]);
 
     ok(bale_as("bale-test", &["resize", img, "64M"]));

@@ -74,20 +74,28 @@ impl Context<'_> {
         let images_real = std::fs::canonicalize(&self.config.image_path.value)
             .unwrap_or_else(|_| self.config.image_path.value.clone());
         bale_policy::not_software_image(&image.path, &images_real)?;
-        let (target, target_path) = user_target::open(self.caller, self.config, &name, mountpoint)?;
-        let st = rustix::fs::fstat(&image.fd).map_err(|e| io(&image.path, e))?;
-        let owner = records::owner(st.st_uid, st.st_gid)?;
-        let place = LockPlace::new(dir, dir_path, &name, Some(owner));
-        let record = Record {
-            module: None,
-            rw,
-            image: image.path.clone(),
-            mountpoint: target_path.clone(),
-        };
-        self.recorded(record, || {
-            self.attach_and_mount(&image, &place, &target, &target_path, rw)
-        })?;
-        Ok(target_path.display().to_string())
+        let target = user_target::open(self.caller, self.config, &name, mountpoint)?;
+        let mounted = (|| {
+            let st = rustix::fs::fstat(&image.fd).map_err(|e| io(&image.path, e))?;
+            let owner = records::owner(st.st_uid, st.st_gid)?;
+            let place = LockPlace::new(dir, dir_path, &name, Some(owner));
+            let record = Record {
+                module: None,
+                rw,
+                image: image.path.clone(),
+                mountpoint: target.path.clone(),
+            };
+            self.recorded(record, || {
+                self.attach_and_mount(&image, &place, &target.fd, &target.path, rw)
+            })
+        })();
+        match mounted {
+            Ok(()) => Ok(target.path.display().to_string()),
+            Err(e) => {
+                target.abandon(self.caller);
+                Err(e)
+            }
+        }
     }
 
     /// Records `record` for the caller, then runs `mount`; when that fails

@@ -71,6 +71,12 @@ impl<'a> MountPlace<'a> {
             Path::new(&format!("/proc/self/fd/{}", self.parent.as_raw_fd())).join(self.leaf);
         rustix::mount::unmount(&by_fd, flags | UnmountFlags::NOFOLLOW)
     }
+
+    /// Removes the directory there if it is empty and nothing is mounted
+    /// on it any more.
+    pub fn remove_empty_dir(&self) {
+        let _ = rustix::fs::unlinkat(&self.parent, self.leaf, rustix::fs::AtFlags::REMOVEDIR);
+    }
 }
 
 /// Opens `rel` below `dir` (shown as `dir_path`) without following any

@@ -100,17 +100,22 @@ fn user_image(
         let listed = lock.entries.iter().map(|e| (e.rw, e.owner.host.as_str()));
         bale_policy::cluster_lock(&image.path, listed, false)?;
     }
-    let (target, target_path) = match mountpoint {
-        Some(mp) => (open::own_dir(caller, mp)?, mp.to_path_buf()),
-        None => user_target::open(caller, config, &name, None)?,
+    let mount = |target, target_path: &Path| {
+        attach::budget(config)?;
+        attach::mount(&image, target, target_path, false)?;
+        Ok(format!(
+            "{} on {}",
+            image.path.display(),
+            target_path.display()
+        ))
     };
-    attach::budget(config)?;
-    attach::mount(&image, &target, &target_path, false)?;
-    Ok(format!(
-        "{} on {}",
-        image.path.display(),
-        target_path.display()
-    ))
+    match mountpoint {
+        Some(mp) => mount(&open::own_dir(caller, mp)?, mp),
+        None => {
+            let target = user_target::open(caller, config, &name, None)?;
+            mount(&target.fd, &target.path).inspect_err(|_| target.abandon(caller))
+        }
+    }
 }
 
 /// The environment of the caller's process `pid`, read with the caller's

@@ -175,7 +175,8 @@ fn kill_holders(dev: libc::dev_t, mountpoint: &Path, only: Option<u32>) {
 /// Unmounts a recorded mount by descriptor: the mount point is opened below
 /// its root without following symlinks, so renaming a parent directory
 /// cannot redirect the unmount to another mount. A busy mount is handled
-/// as `busy` says.
+/// as `busy` says. A user mount's directory goes with it (when empty and
+/// the image is mounted nowhere else), as it came with the mount.
 pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failure> {
     if bale_registry::mounted::image_at(&record.mountpoint)?.is_none() {
         return Ok(()); // already gone (unmounted by hand, or a crash)
@@ -234,7 +235,15 @@ pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failu
         result = place.unmount(flags);
     }
     match result {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            // Not while another mount namespace still has the image (its
+            // loop device): removing the directory would detach the mount
+            // there too.
+            if record.module.is_none() && bale_registry::loops::holding(&record.image)?.is_empty() {
+                place.remove_empty_dir();
+            }
+            Ok(())
+        }
         Err(rustix::io::Errno::BUSY) => {
             let holders = bale_kmount::holders::holders(dev);
             let list = holders
