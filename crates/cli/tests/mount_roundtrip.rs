@@ -23,6 +23,15 @@ fn same_view(image: &Path, work: &Path) {
         &diffs[..diffs.len().min(20)]
     );
     assert_eq!(hard_link_groups(&kernel.dir), hard_link_groups(&fuse.dir));
+    // st_blocks, which a tree of the source cannot be compared on: data
+    // without holes plus the attributes' bytes.
+    let blocks = |dir: &Path| {
+        let out = run_ok("find", &[dir.to_str().unwrap(), "-printf", "%P %b\\0"]);
+        let mut entries: Vec<_> = out.stdout.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
+        entries.sort();
+        entries
+    };
+    assert!(blocks(&kernel.dir) == blocks(&fuse.dir), "st_blocks differ");
     let statfs = |dir: &Path| {
         let out = run_ok(
             "stat",

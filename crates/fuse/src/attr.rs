@@ -40,11 +40,25 @@ pub(crate) fn stub(ino: u64, kind: InodeKind) -> FileAttr {
     }
 }
 
+/// What an inode's attributes need from the image's tables.
+pub(crate) struct Stored {
+    pub uid: u32,
+    pub gid: u32,
+    /// Bytes of its extended attributes (0 without).
+    pub xattr_size: u32,
+}
+
 /// Full attributes of `inode`, reported as FUSE inode `ino`.
-pub(crate) fn attr(ino: u64, inode: &Inode, uid: u32, gid: u32, block_size: u32) -> FileAttr {
+pub(crate) fn attr(ino: u64, inode: &Inode, stored: Stored, block_size: u32) -> FileAttr {
+    let Stored {
+        uid,
+        gid,
+        xattr_size,
+    } = stored;
     // Blocks as the kernel's squashfs counts them: a file's data without
-    // its holes; a directory or a symlink, none (they live in metadata).
-    let (size, stored, rdev) = match &inode.data {
+    // its holes; a directory or a symlink, none (they live in metadata);
+    // plus the extended attributes' bytes, for any kind.
+    let (size, data_bytes, rdev) = match &inode.data {
         InodeData::File(f) => (f.size, f.size.saturating_sub(f.sparse), 0),
         InodeData::Directory(d) => (u64::from(d.size), 0, 0),
         InodeData::Symlink { target } => (target.len() as u64, 0, 0),
@@ -56,7 +70,7 @@ pub(crate) fn attr(ino: u64, inode: &Inode, uid: u32, gid: u32, block_size: u32)
     let mtime = UNIX_EPOCH + Duration::from_secs(inode.mtime.into());
     FileAttr {
         size,
-        blocks: stored.div_ceil(512),
+        blocks: data_bytes.div_ceil(512) + u64::from(xattr_size).div_ceil(512),
         atime: mtime,
         mtime,
         ctime: mtime,
@@ -111,8 +125,16 @@ mod tests {
     }
 
     #[test]
-    fn blocks_count_file_data_only_as_the_kernel_does() {
-        let blocks = |data| attr(2, &inode(data), 0, 0, 131072).blocks;
+    fn blocks_count_file_data_and_xattrs_as_the_kernel_does() {
+        let with_xattrs = |data, xattr_size| {
+            let stored = Stored {
+                uid: 0,
+                gid: 0,
+                xattr_size,
+            };
+            attr(2, &inode(data), stored, 131072).blocks
+        };
+        let blocks = |data| with_xattrs(data, 0);
         let file = FileInode {
             blocks_start: 96,
             size: 1 << 20,
@@ -121,7 +143,8 @@ mod tests {
             fragment_offset: 0,
             block_sizes: vec![],
         };
-        assert_eq!(blocks(InodeData::File(file)), 8);
+        assert_eq!(blocks(InodeData::File(file.clone())), 8);
+        assert_eq!(with_xattrs(InodeData::File(file), 513), 10);
         let dir = DirectoryInode {
             start_block: 0,
             offset: 0,
@@ -132,5 +155,6 @@ mod tests {
         assert_eq!(blocks(InodeData::Directory(dir)), 0);
         let target = vec![b'x'; 4095];
         assert_eq!(blocks(InodeData::Symlink { target }), 0);
+        assert_eq!(with_xattrs(InodeData::Fifo, 12), 1);
     }
 }

@@ -87,8 +87,11 @@ impl BaleFs {
         Ok(attr::attr(
             self.inodes.fuse_ino(inode.number),
             inode,
-            self.archive.uid(inode)?,
-            self.archive.gid(inode)?,
+            attr::Stored {
+                uid: self.archive.uid(inode)?,
+                gid: self.archive.gid(inode)?,
+                xattr_size: self.archive.xattr_size(inode)?,
+            },
             self.archive.superblock().block_size,
         ))
     }

@@ -17,18 +17,10 @@ impl<R: ReadAt> Archive<R> {
     /// The inode's attributes with full names (`user.`, `trusted.`,
     /// `security.` prefixes included), in stored order.
     pub fn xattrs(&self, inode: &Inode) -> Result<Vec<Xattr>> {
-        if inode.xattr == NO_XATTR {
+        let Some(id) = self.xattr_id(inode)? else {
             return Ok(Vec::new());
-        }
-        let tables = self
-            .xattrs
-            .as_ref()
-            .ok_or_else(|| corrupt("inode has xattrs but the image has no xattr table"))?;
-        let id = XattrId::decode(
-            &tables
-                .ids
-                .entry::<R, { XattrId::SIZE }>(&self.image, inode.xattr.into())?,
-        )?;
+        };
+        let tables = self.xattr_tables()?;
         let open = |r: u64| MetaCursor::new(&self.image, tables.stream, MetaRef::from_inode_ref(r));
         let mut records = open(id.xattr_ref)?;
         let mut xattrs = Vec::new();
@@ -54,6 +46,30 @@ impl<R: ReadAt> Archive<R> {
             });
         }
         Ok(xattrs)
+    }
+
+    /// The stored size of the inode's attributes (names with their
+    /// prefixes' bytes, a separator and values, as its xattr id entry
+    /// says); 0 without attributes. The kernel adds it to `st_blocks`.
+    pub fn xattr_size(&self, inode: &Inode) -> Result<u32> {
+        Ok(self.xattr_id(inode)?.map_or(0, |id| id.size))
+    }
+
+    fn xattr_id(&self, inode: &Inode) -> Result<Option<XattrId>> {
+        if inode.xattr == NO_XATTR {
+            return Ok(None);
+        }
+        let entry = self
+            .xattr_tables()?
+            .ids
+            .entry::<R, { XattrId::SIZE }>(&self.image, inode.xattr.into())?;
+        XattrId::decode(&entry).map(Some)
+    }
+
+    fn xattr_tables(&self) -> Result<&super::archive::XattrTables> {
+        self.xattrs
+            .as_ref()
+            .ok_or_else(|| corrupt("inode has xattrs but the image has no xattr table"))
     }
 
     /// The target of a symlink inode.
