@@ -320,7 +320,8 @@ impl<R: ReadAt> Extractor<'_, R> {
     }
 
     /// Runs `create` for the node's name; with `force`, removes a
-    /// non-directory in the way and tries once more.
+    /// non-directory or an empty directory in the way and tries once more.
+    /// A directory with contents stays: `--force` never deletes a tree.
     fn replace_existing<T>(
         &self,
         node: &Node<'_>,
@@ -329,8 +330,21 @@ impl<R: ReadAt> Extractor<'_, R> {
         let parent = self.parent();
         match create(parent, node.name) {
             Err(Errno::EXIST) if self.force => {
-                rustix::fs::unlinkat(parent, node.name, AtFlags::empty())
-                    .map_err(at_path(self.local(node)))?;
+                match rustix::fs::unlinkat(parent, node.name, AtFlags::empty()) {
+                    Err(Errno::ISDIR) => {
+                        rustix::fs::unlinkat(parent, node.name, AtFlags::REMOVEDIR)
+                    }
+                    other => other,
+                }
+                .map_err(|e| match e {
+                    Errno::NOTEMPTY | Errno::EXIST => Error::Refused {
+                        path: self.local(node),
+                        reason: "a directory with contents stands where the image has a \
+                                 non-directory (--force replaces files and empty directories only)"
+                            .into(),
+                    },
+                    e => at_path(self.local(node))(e),
+                })?;
                 create(parent, node.name)
             }
             other => other,
