@@ -250,46 +250,31 @@ fn extract_reproduces_the_source() {
             source.nlink()
         )
     );
-    bale()
-        .arg("extract")
-        .arg(&f.image)
-        .arg(&out)
-        .assert()
+    let extract = |force: bool| {
+        let mut cmd = bale();
+        cmd.arg("extract").arg(&f.image).arg(&out);
+        if force {
+            cmd.arg("-f");
+        }
+        cmd.assert()
+    };
+    extract(false)
         .failure()
         .stderr(predicates::str::contains("not empty"));
-    bale()
-        .arg("extract")
-        .arg(&f.image)
-        .arg(&out)
-        .arg("-f")
-        .assert()
-        .success();
+    extract(true).success();
     // -f replaces an empty directory where the image has a file, but never
     // deletes a tree that stands there.
     std::fs::remove_file(out.join("docs/readme")).unwrap();
     std::fs::create_dir(out.join("docs/readme")).unwrap();
-    bale()
-        .arg("extract")
-        .arg(&f.image)
-        .arg(&out)
-        .arg("-f")
-        .assert()
-        .success();
+    extract(true).success();
     assert!(out.join("docs/readme").is_file());
     std::fs::remove_file(out.join("docs/readme")).unwrap();
     std::fs::create_dir_all(out.join("docs/readme/mine")).unwrap();
-    bale()
-        .arg("extract")
-        .arg(&f.image)
-        .arg(&out)
-        .arg("-f")
-        .assert()
-        .code(1)
-        .stderr(format!(
-            "bale: {}: a directory with contents stands where the image has a non-directory \
-             (--force replaces files and empty directories only)\n",
-            out.join("docs/readme").display()
-        ));
+    extract(true).code(1).stderr(format!(
+        "bale: {}: a directory with contents stands where the image has a non-directory \
+         (--force replaces files and empty directories only)\n",
+        out.join("docs/readme").display()
+    ));
     assert!(out.join("docs/readme/mine").is_dir());
 }
 
