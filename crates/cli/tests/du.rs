@@ -260,6 +260,45 @@ fn symlinks_are_not_followed() {
     assert_same(t.path(), &["--inodes"], &["-s", "--inodes"], &["tree/a"]);
 }
 
+/// A trailing slash (or `/.`) says "the directory": a symlink to one is
+/// followed, as du (and POSIX path resolution) does; anything else is not a
+/// directory.
+#[test]
+fn trailing_slash_resolves_like_du() {
+    let t = tree();
+    assert_same(
+        t.path(),
+        &[],
+        &["-s"],
+        &[
+            "tree/a/to-outside",
+            "tree/a/to-outside/",
+            "tree/a/to-outside/.",
+        ],
+    );
+    assert_same(t.path(), &["-s"], &["-s"], &["tree/a/to-outside/."]);
+    assert_same_breakdown(t.path(), &["-a"], &["tree/a/b/"]);
+    for (path, reason) in [
+        ("tree/a/small/", "Not a directory"),
+        ("tree/dangling/", "No such file or directory"),
+    ] {
+        let out = bale()
+            .args(["du", "-s", path])
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        let gnu = run_in("du", &["-s", path], t.path());
+        assert_eq!(out.status.code(), Some(1), "{path}");
+        assert_eq!(gnu.status.code(), Some(1), "{path}");
+        assert!(
+            stderr(&out).contains(&format!("bale du: cannot access '{path}': {reason}")),
+            "{path}: {}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), "", "{path}");
+    }
+}
+
 #[test]
 fn single_worker_and_many_workers_agree() {
     let t = tree();

@@ -9,6 +9,9 @@ use std::process::Command;
 use support::gentle_tree::{listing, make_tree};
 use support::{bale, bale_path, is_root, run_in, stderr, stdout, Tmpfs};
 
+/// The unprivileged user of the permission tests.
+const TEST_UID: u32 = 1001;
+
 /// Two identical copies of the test tree: `ours/` for bale, `gnu/` for rm.
 struct Twin {
     dir: tempfile::TempDir,
@@ -114,10 +117,128 @@ fn force_ignores_missing_like_rm() {
     let twin = Twin::new();
     twin.compare(&["-f", "no-such-file", "tree/a/small"]);
     let (ours, _) = twin.compare(&["no-such-file"]);
-    assert!(stderr(&ours).contains("No such file or directory"));
+    assert!(
+        stderr(&ours).contains("bale rm: cannot remove 'no-such-file': No such file or directory"),
+        "{}",
+        stderr(&ours)
+    );
+    // Through a file: not a directory, which -f ignores as rm does.
+    let (ours, _) = twin.compare(&["tree/with space.txt/x"]);
+    assert!(
+        stderr(&ours).contains("cannot remove 'tree/with space.txt/x': Not a directory"),
+        "{}",
+        stderr(&ours)
+    );
+    let (ours, _) = twin.compare(&["-f", "tree/with space.txt/x"]);
+    assert_eq!(stderr(&ours), "");
+    // An empty name is a missing file, not a usage error.
+    let (ours, _) = twin.compare(&[""]);
+    assert_eq!(ours.status.code(), Some(1));
+    assert!(
+        stderr(&ours).contains("cannot remove '': No such file or directory"),
+        "{}",
+        stderr(&ours)
+    );
+    let (ours, _) = twin.compare(&["-f", ""]);
+    assert_eq!(stderr(&ours), "");
     twin.compare(&["-f"]);
     let (ours, _) = twin.compare(&[]);
-    assert_eq!(stderr(&ours), "bale: missing operand\n");
+    assert_eq!(ours.status.code(), Some(1));
+    assert_eq!(stderr(&ours), "bale rm: missing operand\n");
+}
+
+/// A trailing slash says "directory": a file named so is not removed
+/// (`rm -f` says nothing about it, as rm).
+#[test]
+fn trailing_slash_on_a_non_directory_removes_nothing_like_rm() {
+    let twin = Twin::new();
+    for args in [
+        &["tree/a/small/"][..],
+        &["-r", "tree/a/small/"],
+        &["tree/dangling/"],
+    ] {
+        let (ours, _) = twin.compare(args);
+        assert_eq!(ours.status.code(), Some(1), "{args:?}");
+        let path = args.last().unwrap();
+        assert!(
+            stderr(&ours).contains(&format!("bale rm: cannot remove '{path}': Not a directory")),
+            "{args:?}: {}",
+            stderr(&ours)
+        );
+    }
+    let (ours, _) = twin.compare(&["-rf", "tree/a/small/", "tree/dangling/"]);
+    assert_eq!(stderr(&ours), "");
+    assert!(twin.side("ours").join("tree/a/small").exists());
+    // A directory named with a trailing slash goes as usual.
+    twin.compare(&["-r", "tree/a/b/"]);
+    assert!(!twin.side("ours").join("tree/a/b").exists());
+}
+
+/// rm removes an empty directory it cannot list (its own, mode 000 or 300):
+/// listing is not needed to remove it. A non-empty one stays, with rm's
+/// message.
+#[test]
+fn unreadable_empty_directories_are_removed_like_rm() {
+    use std::os::unix::fs::PermissionsExt;
+    support::require_root();
+    let t = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    for side in ["ours", "gnu"] {
+        let dir = t.path().join(side);
+        for (name, mode) in [("wx", 0o300), ("none", 0o000), ("full", 0o000)] {
+            let d = dir.join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            if name == "full" {
+                std::fs::write(d.join("f"), "f").unwrap();
+            }
+            std::os::unix::fs::chown(&d, Some(TEST_UID), Some(TEST_UID)).unwrap();
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        std::os::unix::fs::chown(&dir, Some(TEST_UID), Some(TEST_UID)).unwrap();
+    }
+    let as_test_user = |program: &Path, args: &[&str], dir: &Path| {
+        Command::new("setpriv")
+            .args([
+                "--reuid",
+                &TEST_UID.to_string(),
+                "--regid",
+                &TEST_UID.to_string(),
+            ])
+            .arg("--clear-groups")
+            .arg(program)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    for args in [&["-r", "wx", "full"][..], &["-rf", "none"]] {
+        let ours = as_test_user(
+            &bale_path(),
+            &[&["rm"][..], args].concat(),
+            &t.path().join("ours"),
+        );
+        let gnu = as_test_user(Path::new("rm"), args, &t.path().join("gnu"));
+        assert_eq!(
+            ours.status.code(),
+            gnu.status.code(),
+            "{args:?}: {}",
+            stderr(&ours)
+        );
+        assert_eq!(
+            listing(&t.path().join("ours")),
+            listing(&t.path().join("gnu")),
+            "{args:?}"
+        );
+    }
+    let ours = t.path().join("ours");
+    assert!(!ours.join("wx").exists() && !ours.join("none").exists());
+    assert!(ours.join("full").exists());
+    std::fs::set_permissions(ours.join("full"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(
+        t.path().join("gnu/full"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -141,6 +262,7 @@ fn symlink_to_directory_is_removed_as_a_link() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(ours.join("tree/l2")).is_err());
     assert!(ours.join("outside/precious").exists());
 }
 

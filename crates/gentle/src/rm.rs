@@ -9,10 +9,9 @@ use crate::limiter::{InvalidRate, RateLimiter};
 use crate::prompt::{Interactive, Prompter};
 use crate::session::{limiter, Session};
 use crate::stats::{CallStats, Op};
-use crate::walker::{inode_key, Entry, InodeKey, OtherFileSystems, Visit, Visitor};
+use crate::walker::{inode_key, vanished, Entry, InodeKey, OtherFileSystems, Visit, Visitor};
 use os_display::Quotable;
 use rustix::fs::{AtFlags, FileType};
-use rustix::io::Errno;
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -242,7 +241,7 @@ impl<'a> Remover<'a> {
         self.stats.record(Op::Unlink);
         match result {
             Ok(()) => Ok(true),
-            Err(Errno::NOENT) if self.options.force => Ok(true),
+            Err(e) if self.options.force && vanished(e) => Ok(true),
             Err(e) => Err(Failed::new("cannot remove", e)),
         }
     }
@@ -332,8 +331,26 @@ impl Visitor for Remover<'_> {
         Ok(Visit::Done)
     }
 
+    /// A directory that cannot be listed may still be empty (rm's own
+    /// mode 000 or 300 directories): try to remove it, and report why it
+    /// could not be listed only if that fails, as rm does.
+    fn unreadable(&self, entry: &Entry<'_>, failed: Failed) -> Result<Visit, Failed> {
+        self.leave(entry, true)
+            .map_err(|_| Failed::new("cannot remove", failed.error))
+    }
+
     fn ignore_vanished(&self) -> bool {
         self.options.force
+    }
+
+    /// `x/` naming a symlink to a directory removes the link, never what it
+    /// points to.
+    fn follows_trailing_slash(&self) -> bool {
+        false
+    }
+
+    fn cannot_access(&self) -> &'static str {
+        "cannot remove"
     }
 }
 

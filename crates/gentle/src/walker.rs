@@ -83,11 +83,40 @@ pub trait Visitor: Sync {
         Ok(Visit::Done)
     }
 
-    /// Whether entries that vanish during the walk (`ENOENT`) count as
+    /// Called instead of descending when a directory cannot be opened for
+    /// listing. `Ok` when the visitor dealt with the directory itself
+    /// ([`Visitor::leave`] is then not called); by default `failed` is
+    /// reported and the directory is left incomplete.
+    fn unreadable(&self, _entry: &Entry<'_>, failed: Failed) -> Result<Visit, Failed> {
+        Err(failed)
+    }
+
+    /// Whether entries that vanish during the walk (`ENOENT`, or `ENOTDIR`
+    /// for a path through something that is no longer a directory) count as
     /// handled rather than as failures (`rm -f`).
     fn ignore_vanished(&self) -> bool {
         false
     }
+
+    /// Whether a command-line path ending in `/` is resolved as the kernel
+    /// does, following a symlink to the directory it names (`du`, as
+    /// POSIX says). Otherwise such a symlink is visited as the link itself
+    /// (`rm`: a link is removed, never what it points to); either way a
+    /// non-directory named with a trailing slash is an error.
+    fn follows_trailing_slash(&self) -> bool {
+        true
+    }
+
+    /// What failed when an entry cannot be examined, for messages.
+    fn cannot_access(&self) -> &'static str {
+        "cannot access"
+    }
+}
+
+/// Whether `e` says an entry is not there (any more): `ENOENT`, or
+/// `ENOTDIR` for a path through something that is not a directory.
+pub(crate) fn vanished(e: Errno) -> bool {
+    e == Errno::NOENT || e == Errno::NOTDIR
 }
 
 /// What a walk does with a directory on another file system.
@@ -256,21 +285,47 @@ fn join_name(dir: &Path, name: &CStr) -> PathBuf {
     dir.join(OsStr::from_bytes(name.to_bytes()))
 }
 
-/// Split a command-line path into the directory that holds it and its name
-/// there. Paths without a final name ("/", "..") are opened themselves and
-/// named ".".
-fn split_root(path: &Path) -> (PathBuf, CString) {
-    let name = match path.file_name() {
-        Some(name) => name,
-        None => return (path.to_path_buf(), CString::from(c".")),
-    };
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    // A name from a Path never holds a NUL byte.
-    let name = CString::new(name.as_bytes()).expect("path names hold no NUL byte");
-    (parent, name)
+/// Where a command-line path is: the directory that holds it and its name
+/// there.
+#[derive(Debug, PartialEq, Eq)]
+struct Root {
+    dir: PathBuf,
+    name: CString,
+    /// The path ends in `/`: it must name a directory (or, when the
+    /// trailing slash is not followed, a symlink to one).
+    dir_only: bool,
+}
+
+impl Root {
+    /// Split `path`. Paths without a final name ("/", "..", "a/."), and
+    /// with `follow` those ending in `/`, are opened themselves (the kernel
+    /// resolving them, following a final symlink) and named ".": a `Path`
+    /// drops their trailing `/` or `/.`, which says "the directory".
+    fn of(path: &Path, follow: bool) -> Root {
+        let bytes = path.as_os_str().as_bytes();
+        let dir_only = bytes.ends_with(b"/");
+        let resolved = bytes.ends_with(b"/.") || (dir_only && follow);
+        let name = match path.file_name() {
+            Some(name) if !resolved => name,
+            _ => {
+                return Root {
+                    dir: path.to_path_buf(),
+                    name: CString::from(c"."),
+                    dir_only: false,
+                }
+            }
+        };
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Root {
+            dir,
+            // A name from a Path never holds a NUL byte.
+            name: CString::new(name.as_bytes()).expect("path names hold no NUL byte"),
+            dir_only,
+        }
+    }
 }
 
 /// State of one walk, shared by its workers.
@@ -302,14 +357,34 @@ impl Walker {
     /// One rate-limited, counted `statx` without following symlinks.
     /// `None` when the walk was stopped while waiting for a slot.
     fn stat(&self, dir: BorrowedFd<'_>, name: &CStr) -> Option<rustix::io::Result<Statx>> {
+        self.stat_with(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+    }
+
+    fn stat_with(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        flags: AtFlags,
+    ) -> Option<rustix::io::Result<Statx>> {
         if let Some(limit) = &self.stat_limit {
             if !limit.acquire_unless(&self.stop) {
                 return None;
             }
         }
-        let result = rustix::fs::statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, STATX_MASK);
+        let result = rustix::fs::statx(dir, name, flags, STATX_MASK);
         self.stats.record(Op::Stat);
         Some(result)
+    }
+
+    /// Whether the symlink `name` in `dir` points to a directory; `None`
+    /// when stopped.
+    fn links_to_dir(&self, dir: BorrowedFd<'_>, name: &CStr) -> Option<rustix::io::Result<bool>> {
+        let mut slashed = name.to_bytes().to_vec();
+        slashed.push(b'/');
+        let slashed = CString::new(slashed).expect("path names hold no NUL byte");
+        // The trailing slash makes the kernel follow the link.
+        let stat = self.stat_with(dir, &slashed, AtFlags::empty())?;
+        Some(stat.map(|st| FileType::from_raw_mode(st.stx_mode.into()) == FileType::Directory))
     }
 
     /// Walk `path` (not following it if it is a symlink), calling `visitor`
@@ -321,28 +396,46 @@ impl Walker {
             interrupted: self.stopped(),
             found,
         };
-        let (parent, name) = split_root(path);
+        // The path could not be examined: a failure, or with `rm -f` not
+        // there to remove.
+        let not_found = |e: Errno| {
+            if visitor.ignore_vanished() && vanished(e) {
+                return outcome(true, false);
+            }
+            self.console
+                .fail(path, &Failed::new(visitor.cannot_access(), e));
+            outcome(false, false)
+        };
+        let Root {
+            dir: parent,
+            name,
+            dir_only,
+        } = Root::of(path, visitor.follows_trailing_slash());
         let parent_fd = match rustix::fs::open(
             &parent,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         ) {
             Ok(fd) => Arc::new(fd),
-            Err(Errno::NOENT) if visitor.ignore_vanished() => return outcome(true, false),
-            Err(e) => {
-                self.console.fail(path, &Failed::new("cannot access", e));
-                return outcome(false, false);
-            }
+            Err(e) => return not_found(e),
         };
         let stat = match self.stat(parent_fd.as_fd(), &name) {
             None => return outcome(false, false),
             Some(Ok(stat)) => stat,
-            Some(Err(Errno::NOENT)) if visitor.ignore_vanished() => return outcome(true, false),
-            Some(Err(e)) => {
-                self.console.fail(path, &Failed::new("cannot access", e));
-                return outcome(false, false);
-            }
+            Some(Err(e)) => return not_found(e),
         };
+        let file_type = FileType::from_raw_mode(stat.stx_mode.into());
+        if dir_only && file_type != FileType::Directory {
+            let to_dir = match file_type {
+                FileType::Symlink => self.links_to_dir(parent_fd.as_fd(), &name),
+                _ => Some(Ok(false)),
+            };
+            match to_dir {
+                None => return outcome(false, false),
+                Some(Ok(true)) => {}
+                Some(Ok(false) | Err(_)) => return not_found(Errno::NOTDIR),
+            }
+        }
         self.stats.record_entry();
         let entry = Entry {
             dir: parent_fd.as_fd(),
@@ -409,7 +502,7 @@ impl<V: Visitor> Walk<'_, V> {
             Mode::empty(),
         ) {
             Ok(fd) => Arc::new(fd),
-            Err(Errno::NOENT) if self.visitor.ignore_vanished() => {
+            Err(e) if self.visitor.ignore_vanished() && vanished(e) => {
                 // Gone already: nothing to do here, nor to remove.
                 if let Some(parent) = &node.parent {
                     return self.finish(Arc::clone(parent));
@@ -418,9 +511,7 @@ impl<V: Visitor> Walk<'_, V> {
                 return;
             }
             Err(e) => {
-                console.fail(&node.path, &Failed::new("cannot open directory", e));
-                node.incomplete.store(true, Ordering::Relaxed);
-                return self.finish(node);
+                return self.finish_unreadable(node, Failed::new("cannot open directory", e));
             }
         };
         let _ = node.fd.set(Arc::clone(&fd));
@@ -482,9 +573,11 @@ impl<V: Visitor> Walk<'_, V> {
         let stat = match walker.stat(fd.as_fd(), &name) {
             None => return false,
             Some(Ok(stat)) => stat,
-            Some(Err(Errno::NOENT)) if self.visitor.ignore_vanished() => return true,
+            Some(Err(e)) if self.visitor.ignore_vanished() && vanished(e) => return true,
             Some(Err(e)) => {
-                walker.console.fail(&path, &Failed::new("cannot access", e));
+                walker
+                    .console
+                    .fail(&path, &Failed::new(self.visitor.cannot_access(), e));
                 return false;
             }
         };
@@ -539,7 +632,17 @@ impl<V: Visitor> Walk<'_, V> {
 
     /// One job of `node` is finished; when it was the last, leave the
     /// directory and tell its parent, and so on up.
-    fn finish(&self, mut node: Arc<DirNode>) {
+    fn finish(&self, node: Arc<DirNode>) {
+        self.finish_with(node, None);
+    }
+
+    /// `node` could not be opened: its listing, its only job, is finished;
+    /// the visitor decides what becomes of it.
+    fn finish_unreadable(&self, node: Arc<DirNode>, failed: Failed) {
+        self.finish_with(node, Some(failed));
+    }
+
+    fn finish_with(&self, mut node: Arc<DirNode>, mut unreadable: Option<Failed>) {
         loop {
             if node.pending.fetch_sub(1, Ordering::AcqRel) != 1 || self.walker.stopped() {
                 return;
@@ -552,7 +655,15 @@ impl<V: Visitor> Walk<'_, V> {
                 stat: &node.stat,
                 depth: node.depth,
             };
-            let done = match self.visitor.leave(&entry, complete) {
+            let left = match unreadable.take() {
+                None => self.visitor.leave(&entry, complete),
+                Some(failed) => self.visitor.unreadable(&entry, failed).or_else(|f| {
+                    self.walker.console.fail(&node.path, &f);
+                    self.visitor.leave(&entry, false)?;
+                    Ok(Visit::Kept)
+                }),
+            };
+            let done = match left {
                 Ok(Visit::Kept) => false,
                 Ok(_) => complete,
                 Err(f) => {
@@ -687,18 +798,22 @@ mod tests {
     }
 
     #[test]
-    fn split_root_names_the_last_component() {
-        assert_eq!(
-            split_root(Path::new("a/b/")),
-            (PathBuf::from("a"), c"b".to_owned())
-        );
-        assert_eq!(
-            split_root(Path::new("x")),
-            (PathBuf::from("."), c"x".to_owned())
-        );
-        assert_eq!(
-            split_root(Path::new("/")),
-            (PathBuf::from("/"), c".".to_owned())
-        );
+    fn roots_name_the_last_component() {
+        let root = |path: &str, follow: bool| {
+            let r = Root::of(Path::new(path), follow);
+            (r.dir, r.name, r.dir_only)
+        };
+        let named = |dir: &str, name: &CStr, dir_only: bool| {
+            (PathBuf::from(dir), name.to_owned(), dir_only)
+        };
+        assert_eq!(root("x", true), named(".", c"x", false));
+        assert_eq!(root("a/b", true), named("a", c"b", false));
+        // A trailing slash: resolved as the kernel does, or (not
+        // following) the name itself, which must then be a directory.
+        assert_eq!(root("a/b/", true), named("a/b/", c".", false));
+        assert_eq!(root("a/b/", false), named("a", c"b", true));
+        assert_eq!(root("a/b/.", false), named("a/b/.", c".", false));
+        assert_eq!(root("/", false), named("/", c".", false));
+        assert_eq!(root("..", false), named("..", c".", false));
     }
 }

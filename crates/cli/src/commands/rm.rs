@@ -17,7 +17,7 @@ use std::process::ExitCode;
 #[command(version, disable_help_flag = true)]
 pub struct Args {
     /// Files and directories to remove.
-    #[arg(value_name = "PATH")]
+    #[arg(value_name = "PATH", value_parser = any_path())]
     pub paths: Vec<PathBuf>,
     /// Remove directories and their contents.
     #[arg(short = 'r', long)]
@@ -47,6 +47,13 @@ pub struct Args {
     pub unlink_limit: Option<f64>,
     #[command(flatten)]
     pub gentle: Gentle,
+}
+
+/// Any path, even an empty one: rm reports that it does not exist (or,
+/// with -f, says nothing), it is no usage error.
+fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::{OsStringValueParser, TypedValueParser};
+    OsStringValueParser::new().map(PathBuf::from)
 }
 
 /// GNU rm's WHEN words (with its aliases); listing them lets clap check the
@@ -94,7 +101,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let monitor = session.start_monitor()?;
     let result = rm::run(&mut session, &args.paths, &options, &prompter);
     monitor.finish();
-    let summary = result?;
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            session.console.note(&e.to_string());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     // After an interruption, always say what was done.
     if args.summary || session.interrupted() {
         let units = args.gentle.units(Units::Bytes);
