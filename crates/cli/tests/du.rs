@@ -146,6 +146,80 @@ fn one_file_system_leaves_out_mounts_silently_like_du() {
     assert_same(t.path(), &[], &["-s"], &["tree"]);
 }
 
+/// As in du, the last of -b, -k and -h says the units; -b also means
+/// apparent sizes wherever it comes.
+#[test]
+fn last_size_flag_wins_like_du() {
+    let t = tree();
+    for flags in [
+        "-bh", "-hb", "-bk", "-kb", "-hk", "-kh", "-khb", "-bhk", "-kk",
+    ] {
+        let du_flags = format!("-s{}", &flags[1..]);
+        assert_same(t.path(), &[flags], &[&du_flags], &["tree", "tree/d"]);
+    }
+}
+
+/// du only warns that sizes options mean nothing when counting inodes.
+#[test]
+fn size_options_with_inodes_warn_like_du() {
+    let t = tree();
+    for flag in ["-b", "--apparent-size"] {
+        let out = bale()
+            .args(["du", "--inodes", flag, "tree"])
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        let gnu = run_in("du", &["-s", "--inodes", flag, "tree"], t.path());
+        assert_eq!(out.status.code(), Some(0), "{flag}: {}", stderr(&out));
+        assert_eq!(stdout(&out), stdout(&gnu), "{flag}");
+        assert_eq!(
+            stderr(&out),
+            stderr(&gnu).replacen("du:", "bale du:", 1),
+            "{flag}"
+        );
+    }
+}
+
+/// Names are printed byte for byte, as du does, not made valid UTF-8.
+#[test]
+fn names_that_are_not_utf8_are_printed_as_they_are() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempfile::tempdir().unwrap();
+    let odd = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    std::fs::create_dir_all(t.path().join("w").join(odd)).unwrap();
+    std::fs::write(t.path().join("w").join(odd).join("f"), "x").unwrap();
+    let lines = |out: &[u8]| {
+        let mut lines: Vec<Vec<u8>> = out.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+        lines.sort();
+        lines
+    };
+    let ours = bale()
+        .args(["du", "-a", "w"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    let gnu = run_in("du", &["-a", "w"], t.path());
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    assert_eq!(lines(&ours.stdout), lines(&gnu.stdout));
+    assert!(ours.stdout.windows(4).any(|w| w == b"caf\xe9"));
+}
+
+/// `-v` breaks the count down in words, singular for one.
+#[test]
+fn verbose_breakdown_counts_in_words() {
+    let t = tree();
+    let out = bale()
+        .args(["du", "-v", "outside"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("outside: 1 file, 1 directory, 0 symbolic links, 0 other; "),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn inode_counts_match_du() {
     let t = tree();
@@ -404,25 +478,45 @@ fn rate_report_counts_every_stat() {
     assert!(err.contains(" calls/sec)"), "{err}");
 }
 
+/// A bad rate is a usage error like any other: clap's format, status 2.
 #[test]
 fn bad_rate_is_a_clear_error() {
-    let out = bale()
-        .args(["du", "--stat-limit=-5", "."])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        stderr(&out),
-        "bale: --stat-limit: invalid rate -5: expected calls per second from 0.001 to 1e9 (0: no limit)\n"
-    );
+    for (args, shown) in [
+        (
+            &["du", "--stat-limit=-5"][..],
+            "'-5' for '--stat-limit <RATE>': invalid rate -5",
+        ),
+        (
+            &["du", "-S", "-1"],
+            "'-1' for '--stat-limit <RATE>': invalid rate -1",
+        ),
+        (
+            &["rm", "-U", "0.0005"],
+            "'0.0005' for '--unlink-limit <RATE>': invalid rate 5e-4",
+        ),
+        (
+            &["rm", "-S", "1e10"],
+            "'1e10' for '--stat-limit <RATE>': invalid rate 1e10",
+        ),
+    ] {
+        let out = bale().args(args).arg("no-such-path").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(&format!(
+                "error: invalid value {shown}: expected calls per second from 0.001 to 1e9 (0: no limit)\n"
+            )),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
     // Rates too slow or too fast for the clock: the same line, no panic.
     for rate in ["1e-20", "1e-19", "99999999999999999999"] {
         let out = bale().args(["du", "-S", rate, "."]).output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{rate}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(2), "{rate}: {}", stderr(&out));
         assert!(stderr(&out).contains("invalid rate"), "{}", stderr(&out));
     }
     let out = bale().args(["du", "-S", "nan", "."]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("invalid rate NaN"),
         "{}",

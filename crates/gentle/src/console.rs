@@ -85,16 +85,21 @@ impl Console {
         });
     }
 
-    /// Print a line to stdout. The first failed write (a full disk behind
+    /// Print a line to stdout, as bytes (names need not be UTF-8). The first failed write (a full disk behind
     /// `> file`) is reported and counted as a failure, so the exit status
     /// tells; a closed pipe (`| head`) just ends the output. Either way
     /// the work goes on: an `rm` is not left half done for its listing.
-    pub fn out(&self, line: &str) {
+    pub fn out(&self, line: impl AsRef<[u8]>) {
         if self.output_failed.load(Ordering::Relaxed) {
             return;
         }
         let mut written = Ok(());
-        self.with_bar_hidden(|| written = writeln!(io::stdout().lock(), "{line}"));
+        self.with_bar_hidden(|| {
+            let mut out = io::stdout().lock();
+            written = out
+                .write_all(line.as_ref())
+                .and_then(|()| out.write_all(b"\n"));
+        });
         if let Err(e) = written {
             if !self.output_failed.swap(true, Ordering::Relaxed)
                 && e.kind() != io::ErrorKind::BrokenPipe

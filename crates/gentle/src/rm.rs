@@ -279,7 +279,7 @@ impl<'a> Remover<'a> {
         if self.options.verbose {
             let what = if entry.is_dir() { "directory " } else { "" };
             self.console
-                .out(&format!("removed {what}{}", entry.path.quote()));
+                .out(format!("removed {what}{}", entry.path.quote()));
         }
     }
 

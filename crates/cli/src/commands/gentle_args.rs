@@ -1,7 +1,7 @@
 //! Options `bale du` and `bale rm` share, and turning them into the
 //! library's settings.
 
-use bale_gentle::session::{CommonOptions, DEFAULT_WORKERS};
+use bale_gentle::session::{limiter, CommonOptions, DEFAULT_WORKERS};
 use bale_gentle::units::Units;
 
 #[derive(clap::Args, Debug)]
@@ -21,7 +21,8 @@ pub struct Gentle {
     #[arg(short = 'h', short_alias = 'H', long, overrides_with = "kilobytes")]
     pub human_readable: bool,
     /// At most RATE stat calls per second, evenly spaced (0 = no limit).
-    #[arg(short = 'S', long, value_name = "RATE")]
+    #[arg(short = 'S', long, value_name = "RATE", value_parser = rate,
+          allow_negative_numbers = true)]
     pub stat_limit: Option<f64>,
     /// Always print the final call rates.
     #[arg(short = 'R', long)]
@@ -33,6 +34,14 @@ pub struct Gentle {
     /// Print help (-h is --human-readable, as in du).
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
+}
+
+/// A rate option's value: calls per second a limiter can keep, or 0 for
+/// no limit. Checked while parsing so that a bad one is a usage error like
+/// any other (`-S -1` too: negative numbers are taken as values).
+pub fn rate(value: &str) -> Result<f64, String> {
+    let rate: f64 = value.parse().map_err(|e| format!("{e}"))?;
+    limiter(Some(rate)).map(|_| rate).map_err(|e| e.to_string())
 }
 
 impl Gentle {

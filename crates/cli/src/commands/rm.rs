@@ -3,7 +3,7 @@
 //! system.
 
 use super::counted;
-use super::gentle_args::Gentle;
+use super::gentle_args::{self, Gentle};
 use bale_gentle::prompt::{Interactive, StdinPrompter};
 use bale_gentle::rm::{self, RmOptions};
 use bale_gentle::session::Session;
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
-#[command(version, disable_help_flag = true)]
+#[command(version, disable_help_flag = true, args_override_self = true)]
 pub struct Args {
     /// Files and directories to remove.
     #[arg(value_name = "PATH", value_parser = any_path())]
@@ -43,7 +43,8 @@ pub struct Args {
     #[arg(short = 's', long)]
     pub summary: bool,
     /// At most RATE unlink and rmdir calls per second, evenly spaced (0 = no limit).
-    #[arg(short = 'U', long, value_name = "RATE")]
+    #[arg(short = 'U', long, value_name = "RATE", value_parser = gentle_args::rate,
+          allow_negative_numbers = true)]
     pub unlink_limit: Option<f64>,
     #[command(flatten)]
     pub gentle: Gentle,
@@ -111,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // After an interruption, always say what was done.
     if args.summary || session.interrupted() {
         let units = args.gentle.units(Units::Bytes);
-        session.console.out(&format!(
+        session.console.out(format!(
             "removed {}, {}, {}, {} other; freed {}",
             counted(summary.files, "file", "files"),
             counted(summary.dirs, "directory", "directories"),
