@@ -29,6 +29,7 @@ mod open;
 mod privileges;
 mod records;
 mod run;
+mod signals;
 mod software;
 mod umount;
 mod umount_all;
@@ -42,6 +43,7 @@ use std::process::ExitCode;
 
 /// The whole helper: identity, environment, request, decision, log.
 pub fn main() -> ExitCode {
+    signals::hold_off();
     let caller = match identity::establish() {
         Ok(caller) => caller,
         Err(why) => {

@@ -1,0 +1,71 @@
+//! Signals a user can make reach the root helper — Ctrl-C, Ctrl-Z or a
+//! hang-up from the terminal, a TERM relayed by sudo — neither end it half
+//! way through a mount nor stop it while it holds the node's records.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+use support::frame::{self, bale_as};
+use support::fuse::wait_for;
+use support::{ok, run_ok};
+
+/// The pid of the running helper whose command line mentions `needle`.
+fn helper_pid(needle: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let mentions = String::from_utf8_lossy(&cmdline).contains(needle);
+        (comm.trim() == "bale-helper" && mentions).then_some(pid)
+    })
+}
+
+#[test]
+fn signals_reaching_the_helper_during_a_mount_do_not_stop_it_half_way() {
+    let _site = frame::site();
+    let (target, _mounts) = frame::guarded_module("sigmod");
+    let lock = frame::images().join("sigmod/1.0.sqfs.lock");
+    // Keep the module's lock file busy so the helper waits there.
+    let mut holder = std::process::Command::new("flock")
+        .args([lock.to_str().unwrap(), "sleep", "2"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mount = frame::as_user_command(
+        "bale-test",
+        env!("CARGO_BIN_EXE_bale"),
+        &["mount", "sigmod/1.0"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut pid = None;
+    assert!(wait_for(Duration::from_secs(5), || {
+        pid = helper_pid("sigmod/1.0");
+        pid.is_some()
+    }));
+    std::thread::sleep(Duration::from_millis(300));
+    for signal in ["TERM", "HUP", "INT", "QUIT", "TSTP"] {
+        run_ok("kill", &["-s", signal, &pid.unwrap().to_string()]);
+    }
+    holder.wait().unwrap();
+    let out = mount.wait_with_output().unwrap();
+    assert_eq!(
+        ok(out).trim(),
+        target.display().to_string(),
+        "the mount went through"
+    );
+    let list = ok(bale_as("bale-test", &["list"]));
+    assert!(
+        list.contains("sigmod/1.0") && list.contains("mounted"),
+        "{list}"
+    );
+    ok(bale_as("bale-test", &["umount", "sigmod/1.0"]));
+    assert!(!is_mounted(&target));
+}
+
+fn is_mounted(target: &Path) -> bool {
+    frame::mounts_below(target).contains(&target.to_path_buf())
+}
