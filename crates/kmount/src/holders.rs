@@ -1,6 +1,10 @@
 //! Processes keeping a mount busy (like `fuser -m`): any whose working
 //! directory, root, executable, open files or memory maps are on the mount's
 //! device.
+//!
+//! `/proc/PID/status`, `comm` and `maps` are read as bytes: a process's
+//! name and the paths it maps may be any bytes, and a holder missed for a
+//! name that is not UTF-8 would go unnamed and unkilled.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -22,15 +26,23 @@ impl Holder {
     }
 }
 
-/// The four uids of /proc/PID/status's `Uid:` line.
+/// The four uids of /proc/PID/status's `Uid:` line (after `Name:`, which
+/// holds the process's name as it is).
 fn uids(status: &Path) -> Vec<u32> {
-    std::fs::read_to_string(status)
+    std::fs::read(status)
         .ok()
         .and_then(|text| {
-            let line = text.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-            line.split_whitespace().map(|u| u.parse().ok()).collect()
+            let line = lines(&text).find_map(|l| l.strip_prefix(b"Uid:"))?;
+            line.split(u8::is_ascii_whitespace)
+                .filter(|u| !u.is_empty())
+                .map(|u| std::str::from_utf8(u).ok()?.parse().ok())
+                .collect()
         })
         .unwrap_or_default()
+}
+
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|&b| b == b'\n')
 }
 
 /// The processes using the file system with device number `dev`.
@@ -55,10 +67,8 @@ pub fn holders(dev: u64) -> Vec<Holder> {
                 .unwrap_or(false)
             || maps_device(&dir.join("maps"), dev);
         if uses {
-            let command = std::fs::read_to_string(dir.join("comm"))
-                .unwrap_or_default()
-                .trim()
-                .to_string();
+            let comm = std::fs::read(dir.join("comm")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&comm).trim().to_string();
             let uids = uids(&dir.join("status"));
             found.push(Holder { pid, command, uids });
         }
@@ -70,10 +80,11 @@ pub fn holders(dev: u64) -> Vec<Holder> {
 fn maps_device(maps: &Path, dev: u64) -> bool {
     let (major, minor) = (libc::major(dev), libc::minor(dev));
     let want = format!("{major:02x}:{minor:02x}");
-    std::fs::read_to_string(maps)
+    std::fs::read(maps)
         .map(|text| {
-            text.lines()
-                .any(|l| l.split_whitespace().nth(3) == Some(want.as_str()))
+            lines(&text).any(|l| {
+                l.split(|&b| b == b' ').filter(|f| !f.is_empty()).nth(3) == Some(want.as_bytes())
+            })
         })
         .unwrap_or(false)
 }
@@ -94,5 +105,33 @@ mod tests {
             .iter()
             .any(|h| h.pid == me && !h.is_only_of(uid + 1)));
         assert!(holders(u64::MAX).is_empty());
+    }
+
+    #[test]
+    fn a_process_whose_name_and_maps_are_not_utf8_is_found_whole() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let program = tmp.path().join(std::ffi::OsStr::from_bytes(b"sl\xfe"));
+        std::fs::copy("/bin/sleep", &program).unwrap();
+        let mut child = std::process::Command::new(&program)
+            .arg("30")
+            .current_dir("/")
+            .spawn()
+            .unwrap();
+        let dev = std::fs::metadata(tmp.path()).unwrap().dev();
+        let proc_dir = Path::new("/proc").join(child.id().to_string());
+        // The name shows in comm once exec is done.
+        while std::fs::read(proc_dir.join("comm")).unwrap() != b"sl\xfe\n" {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let uid = rustix::process::getuid().as_raw();
+        let found = holders(dev).into_iter().find(|h| h.pid == child.id());
+        let maps = maps_device(&proc_dir.join("maps"), dev);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let found = found.expect("the process running from the directory");
+        assert!(found.is_only_of(uid), "{found:?}");
+        assert_eq!(found.command, "sl\u{fffd}");
+        assert!(maps);
     }
 }

@@ -141,10 +141,13 @@ mod tests {
     use super::*;
 
     fn fuse_mount(minor: u32, uid: u32) -> Mount {
-        crate::mountinfo::parse(&format!(
-            "50 1 0:{minor} / /u/m{minor} ro,nosuid,nodev - fuse.bale /i.sqfs \
+        crate::mountinfo::parse(
+            format!(
+                "50 1 0:{minor} / /u/m{minor} ro,nosuid,nodev - fuse.bale /i.sqfs \
              ro,user_id={uid},group_id={uid},default_permissions\n"
-        ))
+            )
+            .as_bytes(),
+        )
         .unwrap()
         .remove(0)
     }

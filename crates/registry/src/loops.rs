@@ -1,7 +1,13 @@
 //! Loop devices, from `/sys/block/loop*`: which are attached, to what
 //! backing file, read-only or not, with autoclear or not.
+//!
+//! A backing file's path is read as bytes: its directory may be renamed to
+//! any name while the device is attached, and a device left out of the
+//! list would make a live read-write mount look stale (and lose its lock).
 
 use crate::Error;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 /// An attached loop device.
@@ -44,9 +50,13 @@ fn attached_in(sys_block: &Path) -> Result<Vec<Loop>, Error> {
             continue;
         }
         let dir = entry.path();
-        let Ok(backing) = std::fs::read_to_string(dir.join("loop/backing_file")) else {
+        let Ok(mut backing) = std::fs::read(dir.join("loop/backing_file")) else {
             continue; // not attached
         };
+        // The kernel ends the path with one newline; the path may hold more.
+        if backing.last() == Some(&b'\n') {
+            backing.pop();
+        }
         let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
         let (major, minor) = read("dev")
             .trim()
@@ -57,7 +67,7 @@ fn attached_in(sys_block: &Path) -> Result<Vec<Loop>, Error> {
             device: Path::new("/dev").join(&name),
             major,
             minor,
-            backing_file: PathBuf::from(backing.trim_end_matches('\n')),
+            backing_file: PathBuf::from(OsString::from_vec(backing)),
             read_only: read("ro").trim() == "1",
             autoclear: read("loop/autoclear").trim() == "1",
         });
@@ -80,18 +90,32 @@ mod tests {
         std::fs::write(l.join("loop/backing_file"), "/pfs/a b.sqfs\n").unwrap();
         std::fs::write(l.join("loop/autoclear"), "1\n").unwrap();
         std::fs::create_dir_all(tmp.path().join("loop6/loop")).unwrap(); // detached
+        let l = tmp.path().join("loop7");
+        std::fs::create_dir_all(l.join("loop")).unwrap();
+        std::fs::write(l.join("dev"), "7:7\n").unwrap();
+        std::fs::write(l.join("loop/backing_file"), b"/pfs/\xff/rw.img\n\n").unwrap();
         std::fs::create_dir_all(tmp.path().join("sda")).unwrap();
         let loops = attached_in(tmp.path()).unwrap();
         assert_eq!(
             loops,
-            [Loop {
-                device: "/dev/loop5".into(),
-                major: 7,
-                minor: 5,
-                backing_file: "/pfs/a b.sqfs".into(),
-                read_only: true,
-                autoclear: true,
-            }]
+            [
+                Loop {
+                    device: "/dev/loop5".into(),
+                    major: 7,
+                    minor: 5,
+                    backing_file: "/pfs/a b.sqfs".into(),
+                    read_only: true,
+                    autoclear: true,
+                },
+                Loop {
+                    device: "/dev/loop7".into(),
+                    major: 7,
+                    minor: 7,
+                    backing_file: OsString::from_vec(b"/pfs/\xff/rw.img\n".to_vec()).into(),
+                    read_only: false,
+                    autoclear: false,
+                }
+            ]
         );
     }
 }

@@ -1,7 +1,14 @@
 //! `/proc/self/mountinfo`: the mounts of our mount namespace, as the kernel
 //! reports them (never parsed from `mount` output).
+//!
+//! Read as bytes: a mount point is whatever bytes its directory's name
+//! holds, and any user can mount FUSE on a directory whose name is not
+//! UTF-8. Reading the table as text would then fail for every user of the
+//! node; a path is kept as the bytes the kernel gave.
 
 use crate::Error;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 /// One line of mountinfo.
@@ -13,6 +20,9 @@ pub struct Mount {
     pub minor: u32,
     pub root: PathBuf,
     pub target: PathBuf,
+    /// The option fields are text for matching ASCII words (`ro`,
+    /// `user_id=`, `fuse.bale`): bytes that are not UTF-8 (a FUSE subtype,
+    /// an overlay's directory) become U+FFFD, which matches none of them.
     pub options: String,
     pub fstype: String,
     pub source: PathBuf,
@@ -28,7 +38,7 @@ impl Mount {
 /// Reads `/proc/self/mountinfo`.
 pub fn read() -> Result<Vec<Mount>, Error> {
     let path = Path::new("/proc/self/mountinfo");
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     parse(&text).map_err(|(line, reason)| Error::Parse {
         path: path.into(),
         line,
@@ -41,28 +51,32 @@ pub fn mounted_at<'a>(mounts: &'a [Mount], target: &Path) -> Option<&'a Mount> {
     mounts.iter().rev().find(|m| m.target == target)
 }
 
-/// Parses mountinfo text; errors carry the 1-based line number.
-pub fn parse(text: &str) -> Result<Vec<Mount>, (usize, String)> {
-    text.lines()
+/// Parses mountinfo; errors carry the 1-based line number and the line,
+/// its bytes escaped so that it stays one line of text.
+pub fn parse(text: &[u8]) -> Result<Vec<Mount>, (usize, String)> {
+    text.split(|&b| b == b'\n')
         .enumerate()
         .filter(|(_, line)| !line.is_empty())
-        .map(|(i, line)| parse_line(line).ok_or((i + 1, format!("malformed: {line}"))))
+        .map(|(i, line)| {
+            parse_line(line).ok_or_else(|| (i + 1, format!("malformed: {}", line.escape_ascii())))
+        })
         .collect()
 }
 
-fn parse_line(line: &str) -> Option<Mount> {
-    let (before, after) = line.split_once(" - ")?;
-    let mut f = before.split(' ');
-    let id = f.next()?.parse().ok()?;
-    let parent = f.next()?.parse().ok()?;
-    let (major, minor) = f.next()?.split_once(':')?;
+fn parse_line(line: &[u8]) -> Option<Mount> {
+    let at = line.windows(3).position(|w| w == b" - ")?;
+    let (before, after) = (&line[..at], &line[at + 3..]);
+    let mut f = before.split(|&b| b == b' ');
+    let id = number(f.next()?)?;
+    let parent = number(f.next()?)?;
+    let (major, minor) = std::str::from_utf8(f.next()?).ok()?.split_once(':')?;
     let root = unescape(f.next()?);
     let target = unescape(f.next()?);
-    let options = f.next()?.to_string();
-    let mut a = after.split(' ');
-    let fstype = a.next()?.to_string();
+    let options = text(f.next()?);
+    let mut a = after.split(|&b| b == b' ');
+    let fstype = text(a.next()?);
     let source = unescape(a.next()?);
-    let super_options = a.next().unwrap_or("").to_string();
+    let super_options = a.next().map(text).unwrap_or_default();
     Some(Mount {
         id,
         parent,
@@ -77,10 +91,17 @@ fn parse_line(line: &str) -> Option<Mount> {
     })
 }
 
-/// The kernel escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> PathBuf {
-    use std::os::unix::ffi::OsStringExt;
-    let b = field.as_bytes();
+fn number<T: std::str::FromStr>(field: &[u8]) -> Option<T> {
+    std::str::from_utf8(field).ok()?.parse().ok()
+}
+
+fn text(field: &[u8]) -> String {
+    String::from_utf8_lossy(field).into_owned()
+}
+
+/// The kernel escapes space, tab, newline and backslash as `\ooo`; every
+/// other byte is the path's own.
+fn unescape(b: &[u8]) -> PathBuf {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -98,7 +119,7 @@ fn unescape(field: &str) -> PathBuf {
             }
         }
     }
-    PathBuf::from(std::ffi::OsString::from_vec(out))
+    PathBuf::from(OsString::from_vec(out))
 }
 
 #[cfg(test)]
@@ -109,7 +130,7 @@ mod tests {
     fn parses_optional_fields_and_escapes() {
         let text = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
                     97 22 7:3 / /var/run/user_images/a\\040b ro,nosuid,nodev,relatime - squashfs /dev/loop3 ro,errors=continue\n";
-        let mounts = parse(text).unwrap();
+        let mounts = parse(text.as_bytes()).unwrap();
         assert_eq!(mounts.len(), 2);
         assert_eq!(mounts[1].target, Path::new("/var/run/user_images/a b"));
         assert_eq!((mounts[1].major, mounts[1].minor), (7, 3));
@@ -117,7 +138,30 @@ mod tests {
         assert_eq!(mounts[1].fstype, "squashfs");
         assert_eq!(mounts[1].source, Path::new("/dev/loop3"));
         assert_eq!(mounted_at(&mounts, Path::new("/")).unwrap().id, 22);
-        assert_eq!(parse("garbage\n"), Err((1, "malformed: garbage".into())));
+        assert_eq!(parse(b"garbage\n"), Err((1, "malformed: garbage".into())));
+    }
+
+    #[test]
+    fn paths_are_bytes_and_octal_escapes_are_decoded() {
+        let text = b"40 22 0:52 / /home/u/m\xfe\\040\\011\\012\\134x rw,nosuid - fuse.s\xfe /i\xff.sqfs ro,user_id=1001\n";
+        let mounts = parse(text).unwrap();
+        assert_eq!(
+            mounts[0].target.as_os_str().as_encoded_bytes(),
+            b"/home/u/m\xfe \t\n\\x"
+        );
+        assert_eq!(
+            mounts[0].source.as_os_str().as_encoded_bytes(),
+            b"/i\xff.sqfs"
+        );
+        assert_eq!(mounts[0].fstype, "fuse.s\u{fffd}");
+        assert_eq!(mounts[0].super_options, "ro,user_id=1001");
+        // A backslash not followed by three octal digits is itself.
+        let odd = parse(b"1 0 0:1 / /a\\9b\\01 rw - tmpfs t rw\n").unwrap();
+        assert_eq!(odd[0].target, Path::new("/a\\9b\\01"));
+        assert_eq!(
+            parse(b"bad \xff\tline\n"),
+            Err((1, "malformed: bad \\xff\\tline".into()))
+        );
     }
 
     #[test]

@@ -122,9 +122,10 @@ mod tests {
     }
 
     fn mount(minor: u32, target: &str) -> Mount {
-        crate::mountinfo::parse(&format!(
-            "9{minor} 1 7:{minor} / {target} ro - squashfs /dev/loop{minor} ro\n"
-        ))
+        crate::mountinfo::parse(
+            format!("9{minor} 1 7:{minor} / {target} ro - squashfs /dev/loop{minor} ro\n")
+                .as_bytes(),
+        )
         .unwrap()
         .remove(0)
     }
