@@ -600,6 +600,40 @@ fn sigusr1_reports_rates_and_sigint_stops_cleanly() {
     assert!(rest.contains("bale du: interrupted after "), "{rest}");
 }
 
+/// When the reader of the output goes away (`| head -1`), du ends at once
+/// as if killed by SIGPIPE, as du does, instead of walking on for nobody.
+#[test]
+fn a_closed_output_ends_the_walk() {
+    let t = tempfile::tempdir().unwrap();
+    for i in 0..2000 {
+        std::fs::write(t.path().join(format!("f{i}")), b"").unwrap();
+    }
+    // 2000 entries at 200 stat/s: ten seconds if it walked on.
+    let mut child = Command::new(bale_path())
+        .args(["du", "-a", "-S", "200", "."])
+        .current_dir(t.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("\t./f"), "{first}");
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(3) {
+            child.kill().unwrap();
+            panic!("bale du went on walking after its reader went away");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(141));
+}
+
 #[test]
 fn silent_on_stderr_when_not_a_terminal() {
     let t = tree();

@@ -497,12 +497,63 @@ fn write_protected_files_are_asked_about_like_rm() {
     assert_eq!(exit_code(&p), 0);
     assert!(t.path().join("ro").exists());
     assert!(!t.path().join("rw").exists());
+    // A signal at the question (the progress display is on: stderr is a
+    // terminal) ends it at once.
+    let mut p = as_nobody(&["ro"]);
+    p.exp_string("bale rm: remove write-protected regular file 'ro'? ")
+        .unwrap();
+    p.send_control('c').unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 130);
+    assert!(t.path().join("ro").exists());
     // -f never asks.
     let mut p = as_nobody(&["-f", "ro", "ro2"]);
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&p), 0);
     assert!(!t.path().join("ro").exists());
     assert!(!t.path().join("ro2").exists());
+}
+
+/// A signal while a question waits for its answer ends bale at once, as
+/// it ends rm, with 128 + the signal; nothing more is removed.
+#[test]
+fn a_signal_at_a_question_ends_at_once() {
+    use rexpect::process::Signal;
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("d/e")).unwrap();
+    std::fs::write(t.path().join("d/e/f"), "f").unwrap();
+    std::fs::write(t.path().join("x"), "x").unwrap();
+    for (args, question, signal, code) in [
+        (&["-i", "x"][..], "remove regular file 'x'? ", None, 130),
+        (
+            &["-I", "-r", "d"],
+            "remove 1 argument recursively? ",
+            Some(Signal::SIGTERM),
+            143,
+        ),
+        (
+            &["-ri", "d"],
+            "descend into directory 'd'? ",
+            Some(Signal::SIGINT),
+            130,
+        ),
+    ] {
+        let mut cmd = Command::new(bale_path());
+        cmd.arg("rm").args(args).current_dir(t.path());
+        // Without the answer it would wait for ever: a short timeout.
+        let mut p = rexpect::session::spawn_command(cmd, Some(5_000)).expect("spawn in a pty");
+        p.exp_string(&format!("bale rm: {question}")).unwrap();
+        match signal {
+            // Ctrl-C on the terminal.
+            None => p.send_control('c').unwrap(),
+            Some(signal) => p.process_mut().signal(signal).unwrap(),
+        }
+        p.exp_eof()
+            .unwrap_or_else(|e| panic!("{args:?}: no exit after the signal: {e}"));
+        assert_eq!(exit_code(&p), code, "{args:?}");
+    }
+    assert!(t.path().join("x").exists());
+    assert!(t.path().join("d/e/f").exists());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! final summary), reports and verbose output, all kept clear of the progress
 //! display on a terminal.
 
-use indicatif::ProgressBar;
+use indicatif::{ProgressBar, ProgressDrawTarget};
 use os_display::Quotable;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -34,6 +34,22 @@ pub struct Console {
     failures: Mutex<BTreeMap<String, u64>>,
     /// Standard output failed once; nothing more is written to it.
     output_failed: AtomicBool,
+    /// End the process when the reader of standard output goes away.
+    exit_when_unread: AtomicBool,
+    /// A question waits for its answer (see [`Console::asking`]).
+    asking: AtomicBool,
+}
+
+/// While it lives, a question waits for its answer; see [`Console::asking`].
+pub struct Asking<'a>(&'a Console);
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        if let Some(bar) = self.0.bar.get() {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        self.0.asking.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Console {
@@ -46,6 +62,8 @@ impl Console {
             bar: OnceLock::new(),
             failures: Mutex::new(BTreeMap::new()),
             output_failed: AtomicBool::new(false),
+            exit_when_unread: AtomicBool::new(false),
+            asking: AtomicBool::new(false),
         }
     }
 
@@ -57,13 +75,36 @@ impl Console {
         self.quiet
     }
 
+    /// Exit at once, as if killed by SIGPIPE (status 141), when standard
+    /// output turns out to be a closed pipe: for a tool whose only product
+    /// is its output (`du … | head`), going on would be work for nobody.
+    pub fn exit_when_unread(&self) {
+        self.exit_when_unread.store(true, Ordering::Relaxed);
+    }
+
     /// Route later output around this progress display.
     pub fn set_progress(&self, bar: ProgressBar) {
         let _ = self.bar.set(bar);
     }
 
-    pub fn progress(&self) -> Option<&ProgressBar> {
-        self.bar.get()
+    /// Mark that a question waits for its answer until the guard is
+    /// dropped, and keep the progress display off the terminal meanwhile.
+    /// Nothing is locked while the answer is awaited (the display is
+    /// switched off, not suspended): the monitor thread must stay free to
+    /// see a signal and end the program, as rm ends at its questions.
+    pub fn asking(&self) -> Asking<'_> {
+        self.asking.store(true, Ordering::SeqCst);
+        if let Some(bar) = self.bar.get() {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+            // Wipe the line it was drawn on (the last, the cursor at its end).
+            let _ = write!(io::stderr().lock(), "\r\x1b[2K");
+        }
+        Asking(self)
+    }
+
+    /// Whether a question waits for its answer.
+    pub fn is_asking(&self) -> bool {
+        self.asking.load(Ordering::SeqCst)
     }
 
     fn with_bar_hidden(&self, f: impl FnOnce()) {
@@ -85,10 +126,12 @@ impl Console {
         });
     }
 
-    /// Print a line to stdout, as bytes (names need not be UTF-8). The first failed write (a full disk behind
-    /// `> file`) is reported and counted as a failure, so the exit status
-    /// tells; a closed pipe (`| head`) just ends the output. Either way
-    /// the work goes on: an `rm` is not left half done for its listing.
+    /// Print a line to stdout, as bytes (names need not be UTF-8). The
+    /// first failed write (a full disk behind `> file`) is reported and
+    /// counted as a failure, so the exit status tells; a closed pipe
+    /// (`| head`) just ends the output, unless [`Console::exit_when_unread`].
+    /// Otherwise the work goes on: an `rm` is not left half done for its
+    /// listing.
     pub fn out(&self, line: impl AsRef<[u8]>) {
         if self.output_failed.load(Ordering::Relaxed) {
             return;
@@ -101,6 +144,11 @@ impl Console {
                 .and_then(|()| out.write_all(b"\n"));
         });
         if let Err(e) = written {
+            if e.kind() == io::ErrorKind::BrokenPipe
+                && self.exit_when_unread.load(Ordering::Relaxed)
+            {
+                std::process::exit(bale_os::exit::by_signal(libc::SIGPIPE).into());
+            }
             if !self.output_failed.swap(true, Ordering::Relaxed)
                 && e.kind() != io::ErrorKind::BrokenPipe
             {

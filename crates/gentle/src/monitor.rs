@@ -105,9 +105,18 @@ impl Monitor {
                                     Ordering::Relaxed,
                                     Ordering::Relaxed,
                                 );
-                                if stop.swap(true, Ordering::AcqRel) {
+                                let exit = bale_os::exit::by_signal(signal).into();
+                                if stop.swap(true, Ordering::SeqCst) {
                                     console.note("interrupted again, exiting now");
-                                    std::process::exit(bale_os::exit::by_signal(signal).into());
+                                    std::process::exit(exit);
+                                }
+                                if console.is_asking() {
+                                    // A signal at a question ends the
+                                    // program at once, as it ends rm (the
+                                    // user is not waiting for anything
+                                    // else); on a line of its own.
+                                    console.raw_err("");
+                                    std::process::exit(exit);
                                 }
                                 console.note("interrupted: stopping after the calls in flight");
                             }

@@ -4,6 +4,7 @@
 use crate::console::Console;
 use std::io::{self, BufRead, Write};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// When `rm` asks before removing, as in rm's `--interactive[=WHEN]`.
@@ -48,30 +49,24 @@ pub fn is_yes(reply: &str) -> bool {
     reply.trim_start().starts_with(['y', 'Y'])
 }
 
-/// Asks on stderr (with the progress display hidden meanwhile), reads the
-/// answer line from stdin; end of input is "no".
+/// Asks on stderr (with the progress display off meanwhile), reads the
+/// answer line from stdin; end of input is "no". Nothing is locked while
+/// the answer is awaited, so that a signal ends the program at once (see
+/// the monitor), as it ends rm at its questions.
 pub struct StdinPrompter {
     console: Arc<Console>,
+    /// The walk's stop flag: once set, no more questions are asked.
+    stop: Arc<AtomicBool>,
     lock: Mutex<()>,
 }
 
 impl StdinPrompter {
     /// Questions are printed as `prog: question? `, `prog` from the console.
-    pub fn new(console: Arc<Console>) -> Self {
+    pub fn new(console: Arc<Console>, stop: Arc<AtomicBool>) -> Self {
         StdinPrompter {
             console,
+            stop,
             lock: Mutex::new(()),
-        }
-    }
-
-    fn ask(&self, question: &str) -> bool {
-        let mut err = io::stderr().lock();
-        let _ = write!(err, "{}: {question}? ", self.console.prog());
-        let _ = err.flush();
-        let mut reply = String::new();
-        match io::stdin().lock().read_line(&mut reply) {
-            Ok(n) if n > 0 => is_yes(&reply),
-            _ => false,
         }
     }
 }
@@ -79,9 +74,21 @@ impl StdinPrompter {
 impl Prompter for StdinPrompter {
     fn confirm(&self, question: &str) -> bool {
         let _one_at_a_time = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        match self.console.progress() {
-            Some(bar) => bar.suspend(|| self.ask(question)),
-            None => self.ask(question),
+        let _asking = self.console.asking();
+        // The monitor sets the stop flag before it looks for a question:
+        // one of the two sees the other (both sequentially consistent).
+        if self.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        {
+            let mut err = io::stderr().lock();
+            let _ = write!(err, "{}: {question}? ", self.console.prog());
+            let _ = err.flush();
+        }
+        let mut reply = String::new();
+        match io::stdin().lock().read_line(&mut reply) {
+            Ok(n) if n > 0 => is_yes(&reply),
+            _ => false,
         }
     }
 }

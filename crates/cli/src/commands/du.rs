@@ -100,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut session = Session::new("bale du", args.gentle.common(), &[Op::Stat])
         .map_err(|e| anyhow::anyhow!("--stat-limit: {e}"))?;
+    session.console.exit_when_unread();
     if args.one_file_system {
         session.walker.other_file_systems = OtherFileSystems::Skipped;
     }

@@ -98,7 +98,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // A progress line would garble the questions.
         session.options.quiet_progress = true;
     }
-    let prompter = StdinPrompter::new(std::sync::Arc::clone(&session.console));
+    let prompter = StdinPrompter::new(
+        std::sync::Arc::clone(&session.console),
+        std::sync::Arc::clone(&session.walker.stop),
+    );
     let monitor = session.start_monitor()?;
     let result = rm::run(&mut session, &args.paths, &options, &prompter);
     monitor.finish();
