@@ -54,9 +54,10 @@ impl Context<'_> {
         };
         let shown = sw.target_path.display().to_string();
         self.recorded(record, || {
-            if sw.mounted()? {
+            if sw.mounted(self.state, Some(self.key))? {
                 return Ok(());
             }
+            self.drop_stale_records(&sw.target_path)?;
             let target = sw.target(self.config)?;
             let place = LockPlace::new(sw.image_dir, sw.image_dir_path, &sw.file, None);
             self.attach_and_mount(&sw.image, &place, &target, &sw.target_path, false)
@@ -70,6 +71,7 @@ impl Context<'_> {
         mountpoint: Option<&Path>,
         rw: bool,
     ) -> Result<String, Failure> {
+        bale_policy::kernel_backend(image_path, self.config.kernel_backend_allowed())?;
         let (image, dir, dir_path, name) = open::user_image(self.caller, image_path, rw)?;
         let images_real = std::fs::canonicalize(&self.config.image_path.value)
             .unwrap_or_else(|_| self.config.image_path.value.clone());
@@ -116,6 +118,29 @@ impl Context<'_> {
         mount().inspect_err(|_| {
             let _ = self.state.write(self.key, &before);
         })
+    }
+
+    /// Before a module is mounted at `place` afresh: other owners' records
+    /// of it are stale (a helper killed between record and mount, a mount
+    /// removed behind bale's back) and go, or this mount would be counted
+    /// as theirs and their releases would unmount it under its users.
+    fn drop_stale_records(&self, place: &Path) -> Result<(), Failure> {
+        if bale_registry::mounted::image_at(place)?.is_some() {
+            return Ok(()); // not afresh: the mount there decides (rule mountpoint)
+        }
+        for key in self.state.users_of(place)? {
+            if key == *self.key {
+                continue;
+            }
+            let mut records = self.state.read(&key)?;
+            records.retain(|r| r.mountpoint != place);
+            self.state.write(&key, &records)?;
+            crate::log::notice(&format!(
+                "dropped {key}'s stale record of {}",
+                place.display()
+            ));
+        }
+        Ok(())
     }
 
     /// Checks the loop budget and the cluster lock, records this node in

@@ -32,11 +32,11 @@ pub fn prepare(
     let cwd = std::env::current_dir().ok();
     namespace::enter_private(Owner::Root)
         .map_err(|e| Failure::Error(format!("cannot make a private mount namespace: {e}")))?;
-    let budget_turn = NodeState::lock(&config.state_dir.value)?;
+    let state = NodeState::lock(&config.state_dir.value)?;
     let mut done = Vec::new();
     for target in &req.targets {
         done.push(match target {
-            Target::Module(name) => module(caller, config, name)?,
+            Target::Module(name) => module(caller, config, &state, name)?,
             Target::Image { image, mountpoint } => {
                 user_image(caller, config, image, mountpoint.as_deref())?
             }
@@ -45,7 +45,7 @@ pub fn prepare(
             }
         });
     }
-    drop(budget_turn);
+    drop(state);
     privileges::drop_to(caller)?;
     // From here on the kernel checks everything with the caller's rights.
     if cwd.is_none_or(|dir| std::env::set_current_dir(dir).is_err()) {
@@ -70,9 +70,14 @@ pub fn exec(mut command: Command, umask: rustix::fs::Mode) -> ExitCode {
     ExitCode::from(status)
 }
 
-fn module(caller: &Caller, config: &Config, name: &str) -> Result<String, Failure> {
+fn module(
+    caller: &Caller,
+    config: &Config,
+    state: &NodeState,
+    name: &str,
+) -> Result<String, Failure> {
     let sw = Software::open(caller, config, name)?;
-    if sw.mounted()? {
+    if sw.mounted(state, None)? {
         return Ok(format!("{} (already mounted)", sw.target_path.display()));
     }
     let target = sw.target(config)?;
@@ -89,6 +94,7 @@ fn user_image(
     path: &Path,
     mountpoint: Option<&Path>,
 ) -> Result<String, Failure> {
+    bale_policy::kernel_backend(path, config.kernel_backend_allowed())?;
     let (image, dir, dir_path, name) = open::user_image(caller, path, false)?;
     if image.kind == ImageKind::Ext4 {
         // Not recorded, but never read while another node writes it.

@@ -6,6 +6,7 @@ use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::open::{self, Image};
 use bale_policy::ModuleName;
+use bale_registry::node::{Key, NodeState};
 use bale_site::Config;
 use rustix::fd::OwnedFd;
 use rustix::fs::OFlags;
@@ -53,13 +54,22 @@ impl Software {
         })
     }
 
-    /// Whether this module's image (or, replaced since, its old contents)
-    /// is already mounted at its place.
-    pub fn mounted(&self) -> Result<bool, Failure> {
-        Ok(bale_registry::mounted::serves(
-            &self.target_path,
-            &self.image.path,
-        )?)
+    /// Whether the module is already mounted at its place: its image (or,
+    /// replaced since, its old contents), or a loop device there that
+    /// records of this node other than `except`'s hold — an image the
+    /// admin moved aside while mounted, whose backing file now has
+    /// another name. Only the helper mounts at a module's place.
+    pub fn mounted(&self, state: &NodeState, except: Option<&Key>) -> Result<bool, Failure> {
+        if bale_registry::mounted::serves(&self.target_path, &self.image.path)? {
+            return Ok(true);
+        }
+        if bale_registry::mounted::image_at(&self.target_path)?.is_none() {
+            return Ok(false);
+        }
+        Ok(state
+            .users_of(&self.target_path)?
+            .iter()
+            .any(|k| Some(k) != except))
     }
 
     /// Opens the module's place without symlinks or crossing mounts and

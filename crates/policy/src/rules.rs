@@ -134,6 +134,24 @@ pub fn mountpoint(path: &Path, facts: MountpointFacts, owner: u32) -> Result<(),
     Ok(())
 }
 
+/// Rule `backends`: a user's image reaches the kernel's file systems only
+/// while the site allows the kernel backend (`backends` in the site
+/// configuration): an image's superblock is input the kernel parses.
+/// Software modules, made by the admin, are mounted by the kernel
+/// whatever `backends` says.
+pub fn kernel_backend(image: &Path, kernel_allowed: bool) -> Result<(), Refusal> {
+    if !kernel_allowed {
+        return Err(Refusal::new(
+            "backends",
+            format!(
+                "{}: this site mounts users' images with the FUSE backend only (backends in the site configuration)",
+                image.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Rule `image-file`: only regular files are images (no devices, FIFOs,
 /// directories; symlinks were refused when opening with `O_NOFOLLOW`).
 pub fn image_file(path: &Path, is_regular: bool) -> Result<(), Refusal> {

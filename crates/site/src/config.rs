@@ -100,6 +100,12 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether the site lets users' images reach the kernel (`backends`
+    /// lists `kernel`).
+    pub fn kernel_backend_allowed(&self) -> bool {
+        self.backends.value.contains(&Backend::Kernel)
+    }
+
     /// `(key, value, source)` for every setting, in file order.
     pub fn entries(&self) -> Vec<(&'static str, String, &Source)> {
         let path = |v: &Value<PathBuf>| v.value.display().to_string();

@@ -99,9 +99,12 @@ fn choose(
         Backend::Kernel => kernel_ok(),
         Backend::Fuse => fuse_ok,
     };
-    let order = match args.backend {
-        Some(b) => vec![b],
-        None => config.backends.value.clone(),
+    let order = match (args.backend, named) {
+        (Some(b), _) => vec![b],
+        // Admin-made images: the helper mounts them whatever `backends`
+        // says (it governs users' images).
+        (None, Named::Module(_)) => vec![Backend::Kernel],
+        (None, Named::Path(_)) => config.backends.value.clone(),
     };
     order.iter().copied().find(usable).ok_or_else(|| {
         let why = match (named, helper_use.why_not()) {

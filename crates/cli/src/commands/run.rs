@@ -152,6 +152,7 @@ fn fuse_plan(config: &Config, specs: &[Spec]) -> anyhow::Result<Vec<MountConfig>
     let uid = rustix::process::getuid().as_raw();
     specs
         .iter()
+        .filter(|spec| !module_mounted(config, &spec.named))
         .map(|spec| {
             let (image, mountpoint, owner) = match (&spec.named, &spec.mountpoint) {
                 (Named::Path(image), Some(mp)) => (image.clone(), mp.clone(), uid),
@@ -183,6 +184,24 @@ fn fuse_plan(config: &Config, specs: &[Spec]) -> anyhow::Result<Vec<MountConfig>
             Ok(MountConfig::new(image, mountpoint))
         })
         .collect()
+}
+
+/// Whether `named` is a software module the node has mounted at its place
+/// (only the helper mounts there): the command simply sees it, as with the
+/// kernel backend.
+fn module_mounted(config: &Config, named: &Named) -> bool {
+    let Some(module) = (match named {
+        Named::Module(m) => bale_policy::module_name(m).ok(),
+        Named::Path(_) => None,
+    }) else {
+        return false; // a bad name is refused when its mount is planned
+    };
+    let place = config.mount_path.value.join(module.full());
+    std::fs::canonicalize(&place)
+        .ok()
+        .and_then(|place| bale_registry::mounted::image_at(&place).ok())
+        .flatten()
+        .is_some()
 }
 
 /// `$SI_USR_MOUNT_PATH/$USER/<image name without extension>`, which the

@@ -1,9 +1,12 @@
-//! Signals a user can make reach the root helper — Ctrl-C, Ctrl-Z or a
-//! hang-up from the terminal, a TERM relayed by sudo — neither end it half
-//! way through a mount nor stop it while it holds the node's records.
+//! Interrupted mounts: signals a user can make reach the root helper —
+//! Ctrl-C, Ctrl-Z or a hang-up from the terminal, a TERM relayed by sudo —
+//! neither end it half way through a mount nor stop it while it holds the
+//! node's records; and the record a helper killed outright leaves is not
+//! counted against the next mount of its module.
 
 mod support;
 
+use bale_registry::node::{Key, NodeState, Record};
 use std::path::Path;
 use std::time::Duration;
 use support::frame::{self, bale_as};
@@ -68,4 +71,33 @@ fn signals_reaching_the_helper_during_a_mount_do_not_stop_it_half_way() {
 
 fn is_mounted(target: &Path) -> bool {
     frame::mounts_below(target).contains(&target.to_path_buf())
+}
+
+/// A record without its mount (a helper killed between the two) is
+/// dropped when the module is next mounted afresh: counted as a user of
+/// that new mount, it kept it mounted after its real users left.
+#[test]
+fn a_stale_record_is_not_counted_against_a_fresh_mount_of_its_module() {
+    let _site = frame::site();
+    let (target, _mounts) = frame::guarded_module("stalemod");
+    let image = frame::images().join("stalemod/1.0.sqfs");
+    {
+        let state = NodeState::lock(&frame::state()).unwrap();
+        let stale = Record {
+            module: Some("stalemod/1.0".into()),
+            rw: false,
+            image: std::fs::canonicalize(&image).unwrap(),
+            mountpoint: std::fs::canonicalize(&target).unwrap(),
+        };
+        state
+            .write(&Key::user("bale-test").unwrap(), &[stale])
+            .unwrap();
+    }
+    ok(bale_as("bale-other", &["mount", "stalemod/1.0"]));
+    assert!(is_mounted(&target));
+    let released = ok(bale_as("bale-other", &["umount", "stalemod/1.0"]));
+    assert!(!released.contains("still used"), "{released}");
+    assert!(!is_mounted(&target));
+    let list = ok(support::bale().args(["list"]).output().unwrap());
+    assert!(!list.contains("stalemod"), "{list}");
 }
