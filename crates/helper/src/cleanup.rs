@@ -21,26 +21,20 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
     bale_policy::admin_only("cleanup", caller.uid)?;
     let node = Node::current().map_err(|e| io("/proc/sys/kernel/random/boot_id", e))?;
     let state = NodeState::lock(&config.state_dir.value)?;
-    let image_root = &config.image_path.value;
-    let roots = [
-        config.mount_path.value.as_path(),
-        config.usr_mount_path.value.as_path(),
-    ];
+    let places = config.real_places();
     let found = survey(
         &state.all()?,
         &mountinfo::read()?,
         &loops::attached()?,
-        &roots,
-        |p| is_framework_image(p, image_root),
+        &[&places.modules, &places.users],
+        |p| is_framework_image(p, &places.images),
     );
     let mut actions = Vec::new();
     for forgotten in &found.forgotten_mounts {
         let target = &forgotten.mountpoint;
         // Unmounted like a recorded mount: by descriptor below its root.
         let as_record = Record {
-            module: target
-                .starts_with(&config.mount_path.value)
-                .then(String::new),
+            module: target.starts_with(&places.modules).then(String::new),
             rw: false,
             image: forgotten.image.clone(),
             mountpoint: target.clone(),
@@ -55,7 +49,7 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
             &state,
             &node,
             &forgotten.image,
-            forgotten.image.starts_with(image_root),
+            forgotten.image.starts_with(&places.images),
             None,
         )?;
         actions.push(format!("unmounted forgotten {}", target.display()));

@@ -99,7 +99,26 @@ impl Default for Config {
     }
 }
 
+/// The framework's places as the kernel spells them, symlinks resolved —
+/// as mount tables and loop devices report them. A place that does not
+/// resolve (not made yet) is taken as written.
+pub struct RealPlaces {
+    pub images: PathBuf,
+    pub modules: PathBuf,
+    pub users: PathBuf,
+}
+
 impl Config {
+    /// [`RealPlaces`] of `image_path`, `mount_path` and `usr_mount_path`.
+    pub fn real_places(&self) -> RealPlaces {
+        let real = |v: &Value<PathBuf>| std::fs::canonicalize(&v.value).unwrap_or(v.value.clone());
+        RealPlaces {
+            images: real(&self.image_path),
+            modules: real(&self.mount_path),
+            users: real(&self.usr_mount_path),
+        }
+    }
+
     /// Whether the site lets users' images reach the kernel (`backends`
     /// lists `kernel`).
     pub fn kernel_backend_allowed(&self) -> bool {

@@ -40,11 +40,7 @@ pub fn survey(config: &bale_site::Config) -> anyhow::Result<Survey> {
         Some(state) => state.all()?,
         None => Vec::new(),
     };
-    let roots = [
-        config.mount_path.value.as_path(),
-        config.usr_mount_path.value.as_path(),
-    ];
-    let image_root = &config.image_path.value;
+    let places = config.real_places();
     Ok(survey_of(
         &records,
         &mountinfo::read()?,

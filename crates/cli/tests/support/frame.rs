@@ -41,6 +41,9 @@ pub struct Options {
     /// Lines appended to `/etc/bale/config.toml`, the only configuration
     /// the helper reads (`loop_budget = 2\n`, …).
     pub extra_config: &'static str,
+    /// `image_path` and `mount_path` name symlinks to [`images`] and
+    /// [`versions`], as a site's paths on a parallel file system often do.
+    pub roots_through_symlinks: bool,
 }
 
 impl Options {
@@ -48,6 +51,7 @@ impl Options {
     pub const DEFAULT: Options = Options {
         scontrol: Scontrol::Fake,
         extra_config: "",
+        roots_through_symlinks: false,
     };
 }
 
@@ -149,11 +153,22 @@ fn install(options: Options) {
         Scontrol::Fake => fake_scontrol(),
         Scontrol::Real => PathBuf::from("/usr/bin/scontrol"),
     };
+    let (image_path, mount_path) = if options.roots_through_symlinks {
+        let link = |real: PathBuf| {
+            let link = real.with_extension("link");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(real.file_name().unwrap(), &link).unwrap();
+            link
+        };
+        (link(images()), link(versions()))
+    } else {
+        (images(), versions())
+    };
     std::fs::create_dir_all("/etc/bale").unwrap();
     let config = format!(
         "{MARK}\nimage_path = \"{}\"\nmount_path = \"{}\"\nusr_mount_path = \"{}\"\nstate_dir = \"{}\"\nhelper = \"{HELPER}\"\nscontrol = \"{}\"\n{}",
-        images().display(),
-        versions().display(),
+        image_path.display(),
+        mount_path.display(),
         user_mounts().display(),
         state().display(),
         scontrol.display(),
