@@ -101,3 +101,52 @@ fn a_stale_record_is_not_counted_against_a_fresh_mount_of_its_module() {
     let list = ok(support::bale().args(["list"]).output().unwrap());
     assert!(!list.contains("stalemod"), "{list}");
 }
+
+/// A user holding their own image's lock file (it is theirs, so they can)
+/// makes only their own mount of it wait: the helper waits for an image's
+/// lock before it takes the node's records, so another user's module load
+/// goes through meanwhile (it waited up to 20 s per queued request).
+#[test]
+fn a_user_holding_their_own_lock_file_holds_up_no_one_else() {
+    let _site = frame::site();
+    let (target, _module) = frame::guarded_module("busymod");
+    let home = frame::user_dir("bale-test", "heldlock");
+    let mounted = frame::user_mounts().join("bale-test").join("held");
+    let _mounts = frame::Mounts {
+        prefixes: vec![home.clone(), mounted.clone()],
+    };
+    let image = frame::squashfs_image(&home, "held.sqfs");
+    run_ok("chown", &["-R", "bale-test:", home.to_str().unwrap()]);
+    let lock = home.join("held.sqfs.lock");
+    let mut holder = frame::as_user_command(
+        "bale-test",
+        "flock",
+        &[lock.to_str().unwrap(), "sleep", "6"],
+    )
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let waiting = frame::as_user_command(
+        "bale-test",
+        env!("CARGO_BIN_EXE_bale"),
+        &["mount", image.to_str().unwrap()],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    ok(bale_as("bale-other", &["mount", "busymod/1.0"]));
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the module's mount waited for the user's lock file"
+    );
+    assert!(is_mounted(&target));
+    ok(bale_as("bale-other", &["umount", "busymod/1.0"]));
+    holder.wait().unwrap();
+    assert_eq!(
+        ok(waiting.wait_with_output().unwrap()),
+        mounted.display().to_string()
+    );
+    ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
+}

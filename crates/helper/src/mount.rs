@@ -9,7 +9,7 @@ use crate::open::{self, Image};
 use crate::records::{self, LockPlace};
 use crate::software::Software;
 use crate::{attach, user_target};
-use bale_registry::cluster_lock::Entry;
+use bale_registry::cluster_lock::{ClusterLock, Entry};
 use bale_registry::node::{Key, NodeState, Record};
 use bale_registry::owner::Node;
 use bale_site::Config;
@@ -19,13 +19,11 @@ use std::path::Path;
 pub fn run(caller: &Caller, config: &Config, req: &MountRequest) -> Result<String, Failure> {
     let key = records::key(caller, req.job.as_deref(), config)?;
     let node = Node::current().map_err(|e| io("/proc/sys/kernel/random/boot_id", e))?;
-    let state = NodeState::lock(&config.state_dir.value)?;
     let ctx = Context {
         caller,
         config,
         key: &key,
         node: &node,
-        state: &state,
     };
     match &req.target {
         Target::Module(name) => ctx.software(name, req.rw),
@@ -39,9 +37,12 @@ struct Context<'a> {
     config: &'a Config,
     key: &'a Key,
     node: &'a Node,
-    state: &'a NodeState,
 }
 
+/// Lock order: an image's cluster lock (which may take 20 s: another
+/// node's update, or a user holding their own image's lock file) is
+/// always waited for before the node's records lock, never while holding
+/// it — every mount and unmount on the node waits for that one.
 impl Context<'_> {
     fn software(&self, name: &str, rw: bool) -> Result<String, Failure> {
         bale_policy::software_read_only(rw)?;
@@ -53,14 +54,29 @@ impl Context<'_> {
             mountpoint: sw.target_path.clone(),
         };
         let shown = sw.target_path.display().to_string();
-        self.recorded(record, || {
-            if sw.mounted(self.state, Some(self.key))? {
-                return Ok(());
+        // Mounted already (the usual case): counted in, the lock file
+        // untouched.
+        {
+            let state = self.records()?;
+            if sw.mounted(&state, Some(self.key))? {
+                self.recorded(&state, record, || Ok(()))?;
+                return Ok(shown);
             }
-            self.drop_stale_records(&sw.target_path)?;
+        }
+        let image_dir = sw
+            .image_dir
+            .try_clone()
+            .map_err(|e| io(&sw.image_dir_path, e))?;
+        let place = LockPlace::new(image_dir, sw.image_dir_path.clone(), &sw.file, None);
+        let lock = place.acquire(self.node)?;
+        let state = self.records()?;
+        self.recorded(&state, record, || {
+            if sw.mounted(&state, Some(self.key))? {
+                return Ok(()); // by another request while we waited
+            }
+            self.drop_stale_records(&state, &sw.target_path)?;
             let target = sw.target(self.config)?;
-            let place = LockPlace::new(sw.image_dir, sw.image_dir_path, &sw.file, None);
-            self.attach_and_mount(&sw.image, &place, &target, &sw.target_path, false)
+            self.attach_and_mount(&sw.image, &place, lock, &target, &sw.target_path, false)
         })?;
         Ok(shown)
     }
@@ -87,8 +103,10 @@ impl Context<'_> {
                 image: image.path.clone(),
                 mountpoint: target.path.clone(),
             };
-            self.recorded(record, || {
-                self.attach_and_mount(&image, &place, &target.fd, &target.path, rw)
+            let lock = place.acquire(self.node)?;
+            let state = self.records()?;
+            self.recorded(&state, record, || {
+                self.attach_and_mount(&image, &place, lock, &target.fd, &target.path, rw)
             })
         })();
         match mounted {
@@ -100,6 +118,11 @@ impl Context<'_> {
         }
     }
 
+    /// The node's records, locked.
+    fn records(&self) -> Result<NodeState, Failure> {
+        Ok(NodeState::lock(&self.config.state_dir.value)?)
+    }
+
     /// Records `record` for the caller, then runs `mount`; when that fails
     /// the records are as they were. The record comes first: killed after
     /// it, a record without a mount is what cleanup finds and repairs
@@ -107,16 +130,17 @@ impl Context<'_> {
     /// line or a mount without a record would be found by nothing.
     fn recorded(
         &self,
+        state: &NodeState,
         record: Record,
         mount: impl FnOnce() -> Result<(), Failure>,
     ) -> Result<(), Failure> {
-        let before = self.state.read(self.key)?;
+        let before = state.read(self.key)?;
         let mut mine = before.clone();
         mine.retain(|r| r.mountpoint != record.mountpoint);
         mine.push(record);
-        self.state.write(self.key, &mine)?;
+        state.write(self.key, &mine)?;
         mount().inspect_err(|_| {
-            let _ = self.state.write(self.key, &before);
+            let _ = state.write(self.key, &before);
         })
     }
 
@@ -124,17 +148,17 @@ impl Context<'_> {
     /// of it are stale (a helper killed between record and mount, a mount
     /// removed behind bale's back) and go, or this mount would be counted
     /// as theirs and their releases would unmount it under its users.
-    fn drop_stale_records(&self, place: &Path) -> Result<(), Failure> {
+    fn drop_stale_records(&self, state: &NodeState, place: &Path) -> Result<(), Failure> {
         if bale_registry::mounted::image_at(place)?.is_some() {
             return Ok(()); // not afresh: the mount there decides (rule mountpoint)
         }
-        for key in self.state.users_of(place)? {
+        for key in state.users_of(place)? {
             if key == *self.key {
                 continue;
             }
-            let mut records = self.state.read(&key)?;
+            let mut records = state.read(&key)?;
             records.retain(|r| r.mountpoint != place);
-            self.state.write(&key, &records)?;
+            state.write(&key, &records)?;
             crate::log::notice(&format!(
                 "dropped {key}'s stale record of {}",
                 place.display()
@@ -143,18 +167,19 @@ impl Context<'_> {
         Ok(())
     }
 
-    /// Checks the loop budget and the cluster lock, records this node in
-    /// the lock file, attaches and mounts; on any failure nothing stays.
+    /// Checks the loop budget (the node's records are locked) and the
+    /// cluster lock (`lock`, held), records this node in the lock file,
+    /// attaches and mounts; on any failure nothing stays.
     fn attach_and_mount(
         &self,
         image: &Image,
         place: &LockPlace,
+        lock: ClusterLock,
         target: &OwnedFd,
         target_path: &Path,
         rw: bool,
     ) -> Result<(), Failure> {
         attach::budget(self.config)?;
-        let lock = place.acquire(self.node)?;
         let listed = lock
             .contents
             .entries
