@@ -373,6 +373,34 @@ fn trailing_slash_resolves_like_du() {
     }
 }
 
+/// A tree deeper than the limit on open files is measured whole, as du
+/// measures it: directories give up their descriptors beyond a budget.
+#[test]
+fn trees_deeper_than_the_open_file_limit_match_du() {
+    let t = tempfile::tempdir().unwrap();
+    support::gentle_tree::deep_tree(&t.path().join("deep"), 1500);
+    for args in [&["-s"][..], &["-s", "--inodes"], &["-s", "-j", "1"]] {
+        let mut cmd = Command::new(bale_path());
+        cmd.arg("du").args(args).arg("deep").current_dir(t.path());
+        support::gentle_tree::limit_open_files(&mut cmd, 128);
+        let ours = cmd.output().unwrap();
+        assert_eq!(ours.status.code(), Some(0), "{args:?}: {}", stderr(&ours));
+        let du_args: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| !["-j", "1"].contains(a))
+            .collect();
+        let gnu = run_in("du", &[&du_args[..], &["deep"]].concat(), t.path());
+        assert_eq!(stdout(&ours), stdout(&gnu), "{args:?}");
+    }
+    let out = bale()
+        .args(["rm", "-r", "deep"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[test]
 fn single_worker_and_many_workers_agree() {
     let t = tree();

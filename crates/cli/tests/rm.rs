@@ -567,6 +567,23 @@ fn force_after_interactive_wins_like_rm() {
     assert!(!t.path().join("x").exists());
 }
 
+/// A tree deeper than the limit on open files is removed whole, in one
+/// run (it used to fail with "Too many open files", and every rerun again).
+#[test]
+fn trees_deeper_than_the_open_file_limit_are_removed() {
+    let t = tempfile::tempdir().unwrap();
+    for jobs in ["1", "8"] {
+        support::gentle_tree::deep_tree(&t.path().join("deep"), 1500);
+        let mut cmd = Command::new(bale_path());
+        cmd.args(["rm", "-r", "-j", jobs, "deep"])
+            .current_dir(t.path());
+        support::gentle_tree::limit_open_files(&mut cmd, 128);
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "-j {jobs}: {}", stderr(&out));
+        assert!(!t.path().join("deep").exists(), "-j {jobs}");
+    }
+}
+
 #[test]
 fn unlink_rate_report_counts_every_removal() {
     let twin = Twin::new();

@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod console;
+mod dir_fds;
 pub mod du;
 pub mod limiter;
 pub mod monitor;

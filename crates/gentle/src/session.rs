@@ -62,9 +62,10 @@ pub struct Session {
 impl Session {
     pub fn new(prog: &str, options: CommonOptions, ops: &[Op]) -> Result<Self, InvalidRate> {
         let console = Arc::new(Console::new(prog, options.quiet));
+        // First: the walker's descriptor budget follows the limit.
+        raise_fd_limit();
         let mut walker = Walker::new(options.workers, Arc::clone(&console));
         walker.stat_limit = limiter(options.stat_limit)?;
-        raise_fd_limit();
         Ok(Session {
             console,
             walker,

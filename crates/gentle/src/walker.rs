@@ -15,6 +15,7 @@
 //! one shared stat limiter.
 
 use crate::console::{Console, Failed};
+use crate::dir_fds::{FdBudget, FdSlot};
 use crate::limiter::RateLimiter;
 use crate::stats::{CallStats, Op};
 use os_display::Quotable;
@@ -22,11 +23,12 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Statx, StatxFlags};
 use rustix::io::Errno;
 use std::ffi::{CStr, CString, OsStr};
+use std::io;
 use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Names statted per job: large enough to amortise queueing, small enough
@@ -140,6 +142,9 @@ pub struct Walker {
     pub stats: Arc<CallStats>,
     pub stop: Arc<AtomicBool>,
     pub console: Arc<Console>,
+    /// Directory descriptors held for later use before directories give
+    /// theirs up (see `dir_fds`).
+    pub fd_budget: usize,
 }
 
 /// How one walk ended.
@@ -186,20 +191,56 @@ pub fn raise_fd_limit() {
     }
 }
 
+/// Half the soft limit on open files: the rest is for the descriptors the
+/// workers use at the moment and for the rest of the program.
+fn default_fd_budget() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    limit.map_or(1 << 20, |n| {
+        usize::try_from(n / 2).unwrap_or(1 << 20).min(1 << 20)
+    })
+}
+
 /// A directory being walked.
 struct DirNode {
     parent: Option<Arc<DirNode>>,
-    /// The directory that contains this one.
-    parent_fd: Arc<OwnedFd>,
     name: CString,
     path: PathBuf,
     stat: Statx,
     depth: usize,
-    /// This directory, once opened.
-    fd: OnceLock<Arc<OwnedFd>>,
+    /// This directory, while held open.
+    fd: Arc<FdSlot>,
+    /// The listing plus every batch not yet finished: the directory's own
+    /// jobs, which need its descriptor.
+    own_jobs: AtomicUsize,
     /// The listing plus every batch and subdirectory not yet finished.
     pending: AtomicUsize,
     incomplete: AtomicBool,
+}
+
+impl DirNode {
+    fn new(parent: Option<Arc<DirNode>>, name: CString, path: PathBuf, stat: Statx) -> Self {
+        DirNode {
+            depth: parent.as_ref().map_or(0, |p| p.depth + 1),
+            parent,
+            name,
+            path,
+            stat,
+            fd: Arc::default(),
+            own_jobs: AtomicUsize::new(1),
+            pending: AtomicUsize::new(1),
+            incomplete: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Open the directory `name` in `dir` for listing, never through a symlink.
+fn open_dir(dir: BorrowedFd<'_>, name: &CStr) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 enum Job {
@@ -335,6 +376,9 @@ struct Walk<'w, V: Visitor> {
     queue: Queue,
     root_dev: (u32, u32),
     root_complete: AtomicBool,
+    /// The directory holding the command-line path, never given up.
+    root_parent: Arc<OwnedFd>,
+    fds: FdBudget,
 }
 
 impl Walker {
@@ -347,6 +391,7 @@ impl Walker {
             stats: Arc::new(CallStats::new()),
             stop: Arc::new(AtomicBool::new(false)),
             console,
+            fd_budget: default_fd_budget(),
         }
     }
 
@@ -460,18 +505,15 @@ impl Walker {
             queue: Queue::new(),
             root_dev: device(&stat),
             root_complete: AtomicBool::new(false),
+            root_parent: parent_fd,
+            fds: FdBudget::new(self.fd_budget),
         };
-        walk.queue.push(Job::List(Arc::new(DirNode {
-            parent: None,
-            parent_fd,
+        walk.queue.push(Job::List(Arc::new(DirNode::new(
+            None,
             name,
-            path: path.to_path_buf(),
+            path.to_path_buf(),
             stat,
-            depth: 0,
-            fd: OnceLock::new(),
-            pending: AtomicUsize::new(1),
-            incomplete: AtomicBool::new(false),
-        })));
+        ))));
         std::thread::scope(|scope| {
             for _ in 0..self.workers {
                 scope.spawn(|| walk.work());
@@ -495,17 +537,16 @@ impl<V: Visitor> Walk<'_, V> {
 
     fn list(&self, node: Arc<DirNode>, buf: &mut Vec<MaybeUninit<u8>>) {
         let console = &self.walker.console;
-        let fd = match rustix::fs::openat(
-            node.parent_fd.as_fd(),
-            &node.name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => Arc::new(fd),
+        let Some(parent_fd) = self.parent_fd(&node, None) else {
+            node.incomplete.store(true, Ordering::Relaxed);
+            return self.finish(node, None);
+        };
+        let fd = match open_dir(parent_fd.as_fd(), &node.name) {
+            Ok(fd) => self.fds.hold(&node.fd, fd, node.depth, false),
             Err(e) if self.visitor.ignore_vanished() && vanished(e) => {
                 // Gone already: nothing to do here, nor to remove.
                 if let Some(parent) = &node.parent {
-                    return self.finish(Arc::clone(parent));
+                    return self.finish(Arc::clone(parent), Some(parent_fd));
                 }
                 self.root_complete.store(true, Ordering::Relaxed);
                 return;
@@ -514,7 +555,7 @@ impl<V: Visitor> Walk<'_, V> {
                 return self.finish_unreadable(node, Failed::new("cannot open directory", e));
             }
         };
-        let _ = node.fd.set(Arc::clone(&fd));
+        drop(parent_fd);
         if buf.is_empty() {
             buf.resize(DIRENT_BUFFER, MaybeUninit::uninit());
         }
@@ -545,16 +586,31 @@ impl<V: Visitor> Walk<'_, V> {
         if !names.is_empty() {
             self.push_batch(&node, names);
         }
-        self.finish(node);
+        self.own_job_done(&node);
+        self.finish(node, Some(fd));
     }
 
     fn push_batch(&self, node: &Arc<DirNode>, names: Vec<CString>) {
+        node.own_jobs.fetch_add(1, Ordering::Relaxed);
         node.pending.fetch_add(1, Ordering::Relaxed);
         self.queue.push(Job::Batch(Arc::clone(node), names));
     }
 
+    /// The listing or a batch of `node` is done; after the last of them
+    /// only its subdirectories need its descriptor.
+    fn own_job_done(&self, node: &Arc<DirNode>) {
+        if node.own_jobs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.fds.idle(&node.fd, node.depth);
+        }
+    }
+
     fn batch(&self, node: Arc<DirNode>, names: Vec<CString>) {
-        let fd = Arc::clone(node.fd.get().expect("listed directories are open"));
+        // Held: a directory gives up its descriptor only after its batches.
+        let Some(fd) = self.dir_fd(&node, None) else {
+            node.incomplete.store(true, Ordering::Relaxed);
+            self.own_job_done(&node);
+            return self.finish(node, None);
+        };
         for name in names {
             if self.walker.stopped() {
                 return;
@@ -563,7 +619,52 @@ impl<V: Visitor> Walk<'_, V> {
                 node.incomplete.store(true, Ordering::Relaxed);
             }
         }
-        self.finish(node);
+        self.own_job_done(&node);
+        self.finish(node, Some(fd));
+    }
+
+    /// The descriptor of `node`'s directory: the one held, or else the
+    /// directory opened again, from `child` (a descriptor of one of its
+    /// subdirectories) by "..", or from its parent by name, never through
+    /// a symlink. What is opened must be the very directory walked (same
+    /// device and inode): one renamed away or replaced meanwhile is
+    /// reported and not entered, so the walk never leaves its tree. `None`
+    /// after a failure, reported.
+    fn dir_fd(&self, node: &Arc<DirNode>, child: Option<&OwnedFd>) -> Option<Arc<OwnedFd>> {
+        if let Some(fd) = self.fds.get(&node.fd) {
+            return Some(fd);
+        }
+        let opened = match child {
+            Some(child) => open_dir(child.as_fd(), c".."),
+            None => open_dir(self.parent_fd(node, None)?.as_fd(), &node.name),
+        };
+        let same = |fd: &OwnedFd| {
+            rustix::fs::statx(fd, c"", AtFlags::EMPTY_PATH, StatxFlags::INO)
+                .is_ok_and(|st| inode_key(&st) == inode_key(&node.stat))
+        };
+        let fd = opened
+            .map_err(io::Error::from)
+            .and_then(|fd| match same(&fd) {
+                true => Ok(fd),
+                false => Err(io::Error::other("replaced during the walk")),
+            });
+        match fd {
+            Ok(fd) => Some(self.fds.hold(&node.fd, fd, node.depth, true)),
+            Err(e) => {
+                let failed = Failed::new("cannot open directory again", e);
+                self.walker.console.fail(&node.path, &failed);
+                None
+            }
+        }
+    }
+
+    /// The descriptor of the directory that holds `node`; `own`, if given,
+    /// is `node`'s.
+    fn parent_fd(&self, node: &DirNode, own: Option<&OwnedFd>) -> Option<Arc<OwnedFd>> {
+        match &node.parent {
+            Some(parent) => self.dir_fd(parent, own),
+            None => Some(Arc::clone(&self.root_parent)),
+        }
     }
 
     /// Stat and visit one name in `node`. False if it failed or was kept.
@@ -608,17 +709,12 @@ impl<V: Visitor> Walk<'_, V> {
         match self.visitor.visit(&entry) {
             Ok(Visit::Descend) if is_dir => {
                 node.pending.fetch_add(1, Ordering::Relaxed);
-                self.queue.push(Job::List(Arc::new(DirNode {
-                    parent: Some(Arc::clone(node)),
-                    parent_fd: Arc::clone(fd),
+                self.queue.push(Job::List(Arc::new(DirNode::new(
+                    Some(Arc::clone(node)),
                     name,
                     path,
                     stat,
-                    depth: node.depth + 1,
-                    fd: OnceLock::new(),
-                    pending: AtomicUsize::new(1),
-                    incomplete: AtomicBool::new(false),
-                })));
+                ))));
                 true
             }
             Ok(Visit::Descend) | Ok(Visit::Done) => true,
@@ -630,26 +726,46 @@ impl<V: Visitor> Walk<'_, V> {
         }
     }
 
-    /// One job of `node` is finished; when it was the last, leave the
-    /// directory and tell its parent, and so on up.
-    fn finish(&self, node: Arc<DirNode>) {
-        self.finish_with(node, None);
+    /// One job of `node` is finished (`own`: its descriptor, if at hand);
+    /// when it was the last, leave the directory and tell its parent, and
+    /// so on up.
+    fn finish(&self, node: Arc<DirNode>, own: Option<Arc<OwnedFd>>) {
+        self.finish_with(node, own, None);
     }
 
     /// `node` could not be opened: its listing, its only job, is finished;
     /// the visitor decides what becomes of it.
     fn finish_unreadable(&self, node: Arc<DirNode>, failed: Failed) {
-        self.finish_with(node, Some(failed));
+        self.finish_with(node, None, Some(failed));
     }
 
-    fn finish_with(&self, mut node: Arc<DirNode>, mut unreadable: Option<Failed>) {
+    fn finish_with(
+        &self,
+        mut node: Arc<DirNode>,
+        mut own: Option<Arc<OwnedFd>>,
+        mut unreadable: Option<Failed>,
+    ) {
         loop {
             if node.pending.fetch_sub(1, Ordering::AcqRel) != 1 || self.walker.stopped() {
                 return;
             }
+            // Left, the directory needs its descriptor no more.
+            self.fds.release(&node.fd, node.depth);
+            let Some(parent_fd) = self.parent_fd(&node, own.as_deref()) else {
+                // Reported; what holds it is not complete.
+                match &node.parent {
+                    Some(parent) => {
+                        parent.incomplete.store(true, Ordering::Relaxed);
+                        node = Arc::clone(parent);
+                        own = None;
+                        continue;
+                    }
+                    None => return,
+                }
+            };
             let complete = !node.incomplete.load(Ordering::Relaxed);
             let entry = Entry {
-                dir: node.parent_fd.as_fd(),
+                dir: parent_fd.as_fd(),
                 name: &node.name,
                 path: &node.path,
                 stat: &node.stat,
@@ -677,6 +793,7 @@ impl<V: Visitor> Walk<'_, V> {
                         parent.incomplete.store(true, Ordering::Relaxed);
                     }
                     node = Arc::clone(parent);
+                    own = Some(parent_fd);
                 }
                 None => {
                     self.root_complete.store(done, Ordering::Relaxed);
@@ -795,6 +912,104 @@ mod tests {
             assert_eq!(walker.stats.calls(Op::Stat), expected);
             assert_eq!(walker.stats.entries(), expected);
         }
+    }
+
+    /// Removes what it visits, directories when left (as rm does), so
+    /// that every descriptor a leave is given must be the right one.
+    struct Remove;
+
+    impl Visitor for Remove {
+        fn visit(&self, e: &Entry<'_>) -> Result<Visit, Failed> {
+            if e.is_dir() {
+                return Ok(Visit::Descend);
+            }
+            rustix::fs::unlinkat(e.dir, e.name, AtFlags::empty())
+                .map_err(|err| Failed::new("cannot remove", err))?;
+            Ok(Visit::Done)
+        }
+
+        fn leave(&self, e: &Entry<'_>, complete: bool) -> Result<Visit, Failed> {
+            if !complete {
+                return Ok(Visit::Kept);
+            }
+            rustix::fs::unlinkat(e.dir, e.name, AtFlags::REMOVEDIR)
+                .map_err(|err| Failed::new("cannot remove", err))?;
+            Ok(Visit::Done)
+        }
+    }
+
+    /// `depth` nested directories `d` under `root`, each also holding a
+    /// directory `s` with a file.
+    fn chain(root: &Path, depth: usize) -> PathBuf {
+        let mut dir = root.to_path_buf();
+        for _ in 0..depth {
+            fs::create_dir_all(dir.join("s")).unwrap();
+            fs::write(dir.join("s/f"), "f").unwrap();
+            dir.push("d");
+            fs::create_dir(&dir).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn trees_deeper_than_the_descriptor_budget_are_walked_whole() {
+        for workers in [1, 4] {
+            let t = tempfile::tempdir().unwrap();
+            let root = t.path().join("root");
+            chain(&root, 150);
+            let console = Arc::new(Console::new("test", false));
+            let mut walker = Walker::new(workers, Arc::clone(&console));
+            walker.fd_budget = 6;
+            let outcome = walker.walk(&root, &Remove);
+            assert!(outcome.complete, "{workers} workers");
+            assert_eq!(console.failure_count(), 0);
+            // 150 levels of d, s and s/f, and the root.
+            assert_eq!(walker.stats.entries(), 150 * 3 + 1);
+            assert!(!root.exists());
+        }
+    }
+
+    #[test]
+    fn a_directory_moved_out_of_the_tree_is_not_returned_to() {
+        struct MoveAway {
+            from: PathBuf,
+            to: PathBuf,
+            deepest: usize,
+            moved: AtomicBool,
+        }
+        impl Visitor for MoveAway {
+            fn visit(&self, e: &Entry<'_>) -> Result<Visit, Failed> {
+                if e.depth == self.deepest && !self.moved.swap(true, Ordering::Relaxed) {
+                    fs::rename(&self.from, &self.to).unwrap();
+                }
+                Remove.visit(e)
+            }
+            fn leave(&self, e: &Entry<'_>, complete: bool) -> Result<Visit, Failed> {
+                Remove.leave(e, complete)
+            }
+        }
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let deepest = chain(&root, 40);
+        fs::write(t.path().join("canary"), "c").unwrap();
+        let console = Arc::new(Console::new("test", true));
+        let mut walker = Walker::new(1, Arc::clone(&console));
+        walker.fd_budget = 2;
+        let mover = MoveAway {
+            from: root.join("d/d"),
+            to: t.path().join("elsewhere"),
+            deepest: deepest.strip_prefix(&root).unwrap().components().count(),
+            moved: AtomicBool::new(false),
+        };
+        let outcome = walker.walk(&root, &mover);
+        assert!(!outcome.complete);
+        // Going back up from root/d/d, now t/elsewhere, leads to t, not
+        // root/d: refused, and nothing outside the tree is touched.
+        let summary = console.failure_summary().unwrap();
+        assert!(summary.contains("replaced during the walk"), "{summary}");
+        assert!(t.path().join("canary").exists());
+        assert!(t.path().join("elsewhere").exists());
+        assert!(root.join("d").exists());
     }
 
     #[test]

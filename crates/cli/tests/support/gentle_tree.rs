@@ -1,6 +1,7 @@
 //! Trees for the `bale du` and `bale rm` tests: hard links inside and
 //! across directories, sparse files, symlinks (dangling, to a directory
-//! outside the tree), names with spaces; and listing what is left of one.
+//! outside the tree), names with spaces; a tree deeper than the limit on
+//! open files; and listing what is left of one.
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -75,4 +76,35 @@ pub fn listing(root: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// `depth` nested directories `d` under a new directory `root`, made one
+/// level at a time relative to the last (the path grows past PATH_MAX).
+pub fn deep_tree(root: &Path, depth: usize) {
+    use rustix::fs::{mkdirat, openat, Mode, OFlags};
+    fs::create_dir(root).unwrap();
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut dir = openat(rustix::fs::CWD, root, flags, Mode::empty()).unwrap();
+    for _ in 0..depth {
+        mkdirat(&dir, "d", Mode::from_raw_mode(0o755)).unwrap();
+        dir = openat(&dir, "d", flags, Mode::empty()).unwrap();
+    }
+}
+
+/// Run `cmd` with at most `n` open files (soft and hard limit).
+pub fn limit_open_files(cmd: &mut std::process::Command, n: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
 }
