@@ -26,10 +26,12 @@ pub fn run(caller: &Caller, config: &Config, req: &UmountRequest) -> Result<Stri
             mine.iter()
                 .position(|r| r.module.as_deref() == Some(module.full().as_str()))
         }
+        // A module's place stands for the module (records hold the real
+        // path; the caller may have named it through a symlink).
         Target::Mountpoint(mp) => {
             let real = std::fs::canonicalize(mp).unwrap_or_else(|_| mp.clone());
             mine.iter()
-                .position(|r| r.module.is_none() && (r.mountpoint == *mp || r.mountpoint == real))
+                .position(|r| r.mountpoint == *mp || r.mountpoint == real)
         }
         Target::Image { .. } => None,
     };
