@@ -45,8 +45,8 @@ pub fn survey(config: &bale_site::Config) -> anyhow::Result<Survey> {
         &records,
         &mountinfo::read()?,
         &loops::attached()?,
-        &roots,
-        |p| is_framework_image(p, image_root),
+        &[&places.modules, &places.users],
+        |p| is_framework_image(p, &places.images),
     ))
 }
 
