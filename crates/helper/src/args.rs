@@ -1,6 +1,7 @@
 //! The helper's command line. Deliberately small and strict: no
 //! environment, no abbreviations, every value validated by the caller of
-//! the parsed request.
+//! the parsed request. Paths are taken as the bytes they are (a mount
+//! point's name need not be UTF-8); every other argument must be text.
 //!
 //! ```text
 //! bale-helper mount  [--rw] [--job-id ID] --module NAME/VERSION
@@ -11,6 +12,7 @@
 //! bale-helper run [--env-from PID] (--module NAME/VERSION | --image PATH [--mountpoint PATH])... -- COMMAND [ARG...]
 //! ```
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -71,8 +73,9 @@ pub struct RunRequest {
 
 const USAGE: &str = "usage: bale-helper mount [--rw] [--job-id ID] (--module NAME/VERSION | --image PATH [--mountpoint PATH]) | umount [--lazy] [--job-id ID] (--module NAME/VERSION | --mountpoint PATH) | umount-all [--job-id ID] [--kill] | cleanup [--kill] | run [--env-from PID] (--module NAME/VERSION | --image PATH [--mountpoint PATH])... -- COMMAND [ARG...]";
 
-pub fn parse(argv: &[String]) -> Result<Request, String> {
+pub fn parse(argv: &[OsString]) -> Result<Request, String> {
     let (command, rest) = argv.split_first().ok_or(USAGE)?;
+    let command = text(command)?;
     if command == "run" {
         return parse_run(rest);
     }
@@ -85,14 +88,15 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
     let mut mountpoint = None;
     let mut it = rest.iter();
     while let Some(arg) = it.next() {
-        let mut value = |slot: &mut Option<String>| -> Result<(), String> {
+        let arg = text(arg)?;
+        let mut value = |slot: &mut Option<OsString>| -> Result<(), String> {
             let v = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
             if slot.replace(v.clone()).is_some() {
                 return Err(format!("{arg} given twice"));
             }
             Ok(())
         };
-        match arg.as_str() {
+        match arg {
             "--rw" => rw = true,
             "--kill" => kill = true,
             "--lazy" if command == "umount" => lazy = true,
@@ -103,9 +107,11 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
+    let job = job.as_deref().map(text).transpose()?.map(str::to_string);
+    let module = module.as_deref().map(text).transpose()?.map(str::to_string);
     let mountpoint = mountpoint.map(absolute).transpose()?;
     let bare = module.is_none() && image.is_none() && mountpoint.is_none() && !rw;
-    match command.as_str() {
+    match command {
         "umount-all" if bare => return Ok(Request::UmountAll { job, kill }),
         "cleanup" if bare && job.is_none() => return Ok(Request::Cleanup { kill }),
         "umount-all" | "cleanup" => return Err(USAGE.into()),
@@ -121,7 +127,7 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
         (None, None, Some(mp)) if command == "umount" => Target::Mountpoint(mp),
         _ => return Err(USAGE.into()),
     };
-    match command.as_str() {
+    match command {
         "mount" => Ok(Request::Mount(MountRequest { target, rw, job })),
         "umount" if !rw => Ok(Request::Umount(UmountRequest { target, job, lazy })),
         _ => Err(USAGE.into()),
@@ -130,16 +136,17 @@ pub fn parse(argv: &[String]) -> Result<Request, String> {
 
 /// `run`'s options up to `--`, then the command. Each `--mountpoint`
 /// belongs to the `--image` just before it.
-fn parse_run(rest: &[String]) -> Result<Request, String> {
+fn parse_run(rest: &[OsString]) -> Result<Request, String> {
     let dash = rest.iter().position(|a| a == "--").ok_or(USAGE)?;
     let (options, command) = (&rest[..dash], &rest[dash + 1..]);
     let mut targets = Vec::new();
     let mut env_from = None;
     let mut it = options.iter();
     while let Some(arg) = it.next() {
+        let arg = text(arg)?;
         let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
-        match arg.as_str() {
-            "--module" => targets.push(Target::Module(value.clone())),
+        match arg {
+            "--module" => targets.push(Target::Module(text(value)?.to_string())),
             "--image" => targets.push(Target::Image {
                 image: absolute(value.clone())?,
                 mountpoint: None,
@@ -154,8 +161,9 @@ fn parse_run(rest: &[String]) -> Result<Request, String> {
             "--env-from" if env_from.is_none() => {
                 env_from = Some(
                     value
-                        .parse::<u32>()
-                        .map_err(|_| format!("--env-from needs a process id, not {value:?}"))?,
+                        .to_str()
+                        .and_then(|v| v.parse::<u32>().ok())
+                        .ok_or_else(|| format!("--env-from needs a process id, not {value:?}"))?,
                 )
             }
             other => return Err(format!("unknown or repeated argument {other:?}; {USAGE}")),
@@ -167,11 +175,21 @@ fn parse_run(rest: &[String]) -> Result<Request, String> {
     Ok(Request::Run(RunRequest {
         targets,
         env_from,
-        command: command.to_vec(),
+        command: command
+            .iter()
+            .map(|a| text(a).map(str::to_string))
+            .collect::<Result<_, _>>()?,
     }))
 }
 
-fn absolute(p: String) -> Result<PathBuf, String> {
+/// An argument that is not a path: options, module names, job ids and
+/// `run`'s command are text.
+fn text(arg: &OsStr) -> Result<&str, String> {
+    arg.to_str()
+        .ok_or_else(|| format!("{arg:?}: not UTF-8 (only paths may be any bytes)"))
+}
+
+fn absolute(p: OsString) -> Result<PathBuf, String> {
     let p = PathBuf::from(p);
     if p.is_absolute() {
         Ok(p)
@@ -245,7 +263,7 @@ mod tests {
     use super::*;
 
     fn p(args: &[&str]) -> Result<Request, String> {
-        parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        parse(&args.iter().map(OsString::from).collect::<Vec<_>>())
     }
 
     #[test]
@@ -353,6 +371,36 @@ mod tests {
             ],
         ] {
             assert!(p(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn paths_may_be_any_bytes_and_nothing_else() {
+        use std::os::unix::ffi::OsStrExt;
+        let raw = |b: &[u8]| OsStr::from_bytes(b).to_os_string();
+        let line = |args: &[&[u8]]| parse(&args.iter().map(|a| raw(a)).collect::<Vec<_>>());
+        let Ok(Request::Umount(u)) = line(&[b"umount", b"--mountpoint", b"/u/m\xfe"]) else {
+            panic!("umount not parsed");
+        };
+        assert!(matches!(u.target, Target::Mountpoint(mp) if mp.as_os_str() == raw(b"/u/m\xfe")));
+        assert!(matches!(
+            line(&[
+                b"mount",
+                b"--image",
+                b"/\xff/i.sqfs",
+                b"--mountpoint",
+                b"/u/\xfe"
+            ]),
+            Ok(Request::Mount(_))
+        ));
+        for bad in [
+            &[&b"mount"[..], b"--module", b"a/\xfe"][..],
+            &[b"umount", b"--job-id", b"1\xfe", b"--mountpoint", b"/m"],
+            &[b"mount\xfe"],
+            &[b"umount", b"--lazy\xfe", b"--mountpoint", b"/m"],
+            &[b"run", b"--image", b"/a", b"--", b"echo", b"\xfe"],
+        ] {
+            assert!(line(bad).is_err_and(|e| e.contains("not UTF-8")), "{bad:?}");
         }
     }
 }

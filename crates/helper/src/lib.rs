@@ -53,7 +53,7 @@ pub fn main() -> ExitCode {
     };
     let caller_umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     log::open(c"bale-helper", libc::LOG_AUTHPRIV);
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let argv: Vec<_> = std::env::args_os().skip(1).collect();
     let request = match args::parse(&argv) {
         Ok(request) => request,
         Err(usage) => {

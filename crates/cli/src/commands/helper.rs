@@ -6,6 +6,7 @@
 
 use bale_site::Config;
 use std::cell::OnceCell;
+use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -17,8 +18,9 @@ pub fn available(config: &Config) -> bool {
 }
 
 /// Runs the helper with `args`, printing its answer (its complaint once
-/// it has ended, unless sudo refused to run it at all).
-pub fn run(config: &Config, args: &[&str]) -> anyhow::Result<ExitCode> {
+/// it has ended, unless sudo refused to run it at all). Arguments are
+/// `OsStr`: a path given to the helper need not be UTF-8.
+pub fn run<S: AsRef<OsStr>>(config: &Config, args: &[S]) -> anyhow::Result<ExitCode> {
     installed(config)?;
     let output = command(config, args)
         .stderr(Stdio::piped())
@@ -31,7 +33,7 @@ pub fn run(config: &Config, args: &[&str]) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs the helper with `args`, keeping its answer and complaint.
-pub fn output(config: &Config, args: &[&str]) -> anyhow::Result<Output> {
+pub fn output<S: AsRef<OsStr>>(config: &Config, args: &[S]) -> anyhow::Result<Output> {
     installed(config)?;
     let output = command(config, args)
         .output()
@@ -130,7 +132,7 @@ pub fn exit_code(status: ExitStatus) -> ExitCode {
 }
 
 /// The helper with `args` as a command: itself, or `sudo -n HELPER`.
-pub fn command<S: AsRef<std::ffi::OsStr>>(config: &Config, args: &[S]) -> Command {
+pub fn command<S: AsRef<OsStr>>(config: &Config, args: &[S]) -> Command {
     let helper = &config.helper.value;
     let mut command = if through_sudo(helper) {
         let mut sudo = Command::new("sudo");

@@ -8,8 +8,11 @@
 //! "fuse": [...], "loops": [...], "unreported": {"mounts": [...],
 //! "records": [...], "loops": [...], "fuse": [...]}}` (`unreported` only
 //! with the flag). A FUSE mount whose server has ended (killed) is shown as
-//! such, and is unreported: `cleanup` unmounts it.
+//! such, and is unreported: `cleanup` unmounts it. A path that is not UTF-8
+//! is printed quoted as a shell needs it, and given lossily in JSON
+//! (`json_path`).
 
+use super::json_path::path;
 use super::user_name;
 use crate::output;
 use bale_registry::fuse_mounts::{self, Server};
@@ -69,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "mounts": survey.held.iter().filter(|h| job.as_ref().is_none_or(|k| h.key == *k)).map(held_json).collect::<Vec<_>>(),
             "fuse": fuse.iter().map(fuse_json).collect::<Vec<_>>(),
             "loops": loops::attached()?.iter().map(|l| json!({
-                "device": l.device, "image": l.backing_file, "read_only": l.read_only, "autoclear": l.autoclear,
+                "device": path(&l.device), "image": path(&l.backing_file), "read_only": l.read_only, "autoclear": l.autoclear,
             })).collect::<Vec<_>>(),
         });
         if args.unreported {
@@ -145,16 +148,16 @@ fn held_json(h: &Held) -> Value {
     json!({
         "owner": owner(&h.key),
         "module": h.record.module,
-        "image": h.record.image,
-        "mountpoint": h.record.mountpoint,
+        "image": path(&h.record.image),
+        "mountpoint": path(&h.record.mountpoint),
         "mode": if h.record.rw { "rw" } else { "ro" },
-        "device": h.device,
+        "device": h.device.as_deref().map(path),
     })
 }
 
 fn fuse_json(f: &FuseMount) -> Value {
     json!({
-        "owner": {"user": f.owner}, "image": f.image, "mountpoint": f.mountpoint,
+        "owner": {"user": f.owner}, "image": path(&f.image), "mountpoint": path(&f.mountpoint),
         "server": f.server.as_str(),
     })
 }
@@ -166,9 +169,9 @@ fn dead(fuse: &[FuseMount]) -> impl Iterator<Item = &FuseMount> {
 
 fn unreported_json(s: &Survey, fuse: &[FuseMount]) -> Value {
     json!({
-        "mounts": s.forgotten_mounts.iter().map(|f| json!({"mountpoint": f.mountpoint, "image": f.image, "device": f.device})).collect::<Vec<_>>(),
+        "mounts": s.forgotten_mounts.iter().map(|f| json!({"mountpoint": path(&f.mountpoint), "image": path(&f.image), "device": path(&f.device)})).collect::<Vec<_>>(),
         "records": s.stale_records().map(held_json).collect::<Vec<_>>(),
-        "loops": s.idle_loops.iter().map(|l| json!({"device": l.device, "image": l.backing_file})).collect::<Vec<_>>(),
+        "loops": s.idle_loops.iter().map(|l| json!({"device": path(&l.device), "image": path(&l.backing_file)})).collect::<Vec<_>>(),
         "fuse": dead(fuse).map(fuse_json).collect::<Vec<_>>(),
     })
 }

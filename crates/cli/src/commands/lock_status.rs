@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             output::stdout(),
             "{}",
             serde_json::to_string_pretty(&json!({
-                "image": s.image, "locked": s.locked, "entries": entries, "holder": holder,
+                "image": super::json_path::path(&s.image), "locked": s.locked, "entries": entries, "holder": holder,
             }))?
         )?;
         return Ok(ExitCode::SUCCESS);

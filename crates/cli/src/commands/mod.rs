@@ -13,6 +13,7 @@ pub mod generate;
 mod gentle_args;
 mod helper;
 pub mod info;
+mod json_path;
 pub mod list;
 pub mod lock_status;
 pub mod ls;

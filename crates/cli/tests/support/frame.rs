@@ -356,7 +356,8 @@ impl Drop for Mounts {
             let mut targets = mounts_below(prefix);
             targets.sort();
             for target in targets.iter().rev() {
-                let _ = run("umount", &["-l", target.to_str().unwrap()]);
+                // Not `run`: a mount point's name may be any bytes.
+                let _ = Command::new("umount").arg("-l").arg(target).output();
             }
         }
         if let Ok(state) = NodeState::lock(&state()) {
