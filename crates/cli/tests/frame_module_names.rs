@@ -70,3 +70,58 @@ fn umount_of_a_modules_place_releases_the_module() {
     ok(bale_as("bale-other", &["umount", target.to_str().unwrap()]));
     assert!(frame::mounts_below(&target).is_empty());
 }
+
+/// In `$SI_MOUNT_PATH`, `NAME/VERSION` is also the module's directory: it
+/// is no image, so `mount`, `run` and `umount` take it for the module
+/// (they took it for an image path: "not a regular file"). A file of that
+/// name stays the image it names, and a directory of that form given to
+/// `umount` elsewhere stays the mount point it names.
+#[test]
+fn name_version_naming_a_directory_is_the_module() {
+    let _site = frame::site();
+    let name = "place-relative";
+    let (target, _mounts) = frame::guarded_module(name);
+    let module = format!("{name}/1.0");
+    let versions = frame::versions();
+    ok(bale_in("bale-test", &versions, &["mount", &module]));
+    let key = Key::user("bale-test").unwrap();
+    assert!(holds(&key, &module));
+    let hello = target.join("bin/hello");
+    let ran = bale_in(
+        "bale-test",
+        &versions,
+        &["run", &module, "--", "cat", hello.to_str().unwrap()],
+    );
+    assert_eq!(ok(ran), format!("hello from {name}"));
+    ok(bale_in("bale-test", &versions, &["umount", &module]));
+    assert!(!holds(&key, &module));
+    assert!(frame::mounts_below(&target).is_empty());
+
+    let home = frame::user_dir("bale-test", "place-relative");
+    let _fuse = frame::Mounts {
+        prefixes: vec![home.clone()],
+    };
+    std::fs::create_dir(home.join(name)).unwrap();
+    frame::squashfs_image(&home.join(name), "1.0");
+    support::run_ok("chown", &["-R", "bale-test:", home.to_str().unwrap()]);
+    let mountpoint = frame::user_dir("bale-test", "place-relative-mnt");
+    let spec = format!("{module}:{}", mountpoint.display());
+    let file = mountpoint.join("d/f");
+    let ran = bale_in(
+        "bale-test",
+        &home,
+        &["run", &spec, "--", "cat", file.to_str().unwrap()],
+    );
+    assert_eq!(ok(ran), "1.0");
+    let fuse = home.join("mnt/x");
+    ok(frame::as_user(
+        "bale-test",
+        "mkdir",
+        &["-p", fuse.to_str().unwrap()],
+    ));
+    let mount = ["mount", "--backend", "fuse", &module, "mnt/x"];
+    ok(bale_in("bale-test", &home, &mount));
+    assert_eq!(frame::mounts_below(&fuse), [fuse.as_path()]);
+    ok(bale_in("bale-test", &home, &["umount", "mnt/x"]));
+    assert!(frame::mounts_below(&fuse).is_empty());
+}

@@ -178,14 +178,35 @@ pub enum Named {
     Path(std::path::PathBuf),
 }
 
-/// Text of the form `NAME/VERSION` (relative, one `/`) that names nothing
-/// is a software module; anything else a path — also one the caller cannot
-/// look at, such as another user's FUSE mount.
+/// What `bale mount` and `bale run` are given, an image or a software
+/// module: text of the form `NAME/VERSION` (relative, one `/`) is the
+/// module unless it names a file (also through a symlink), which is then
+/// the image. A directory of that name is no image — it is the module's
+/// own place when run in `$SI_MOUNT_PATH`. Anything else is a path, also
+/// one the caller cannot look at.
 pub fn classify(text: &str) -> Named {
+    named(text, |path| match path.metadata() {
+        Ok(meta) => meta.is_dir(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    })
+}
+
+/// What `bale umount` is given: `NAME/VERSION` that names nothing is the
+/// module; anything that exists is a path, a file the image and a
+/// directory the mount point (a module's own place releases the module) —
+/// also one the caller cannot look at, such as another user's FUSE mount.
+pub fn classify_target(text: &str) -> Named {
+    named(
+        text,
+        |path| matches!(path.symlink_metadata(), Err(e) if e.kind() == std::io::ErrorKind::NotFound),
+    )
+}
+
+/// `text` as a module when it has a module's form and `leaves_a_module`
+/// accepts what is (or is not) at that path; otherwise as an absolute path.
+fn named(text: &str, leaves_a_module: impl Fn(&Path) -> bool) -> Named {
     let path = Path::new(text);
-    let missing =
-        matches!(path.symlink_metadata(), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
-    if missing && bale_policy::module_name(text).is_ok() {
+    if bale_policy::module_name(text).is_ok() && leaves_a_module(path) {
         return Named::Module(text.to_string());
     }
     Named::Path(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))

@@ -29,7 +29,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = bale_site::load(bale_site::Trust::User)?;
-    match helper::classify(&args.target) {
+    match helper::classify_target(&args.target) {
         Named::Path(image) if image.is_file() => {
             let places = mounts_of(&config, &image, args.job_id.as_deref())?;
             if places.is_empty() {
