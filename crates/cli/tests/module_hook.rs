@@ -227,3 +227,33 @@ fn another_job_on_the_node_gets_its_own_record() {
         assert_eq!(is_mounted(&target), mounted, "after job {job}");
     }
 }
+
+/// Shares are per owner, not per shell: after `module load`, an unload in
+/// a second shell releases the user's share, and the first shell's own
+/// unload then finds nothing to release — the state it wants, so it
+/// succeeds quietly even on a strict site (it failed: "not mounted for
+/// user …"). A plain `bale umount` of it is still an error.
+#[test]
+fn an_unload_of_a_share_released_in_another_shell_succeeds() {
+    let site = frame::site();
+    let name = "hook-twice";
+    let (target, _mounts) = frame::guarded_module(name);
+    let module = format!("{name}/1.0");
+    let strict = frame::strict_config(&site);
+    let strict_env = format!("BALE_CONFIG={}", strict.path().display());
+    let strict_hook = |action: &str| {
+        let bale = env!("CARGO_BIN_EXE_bale");
+        frame::as_user(
+            USER,
+            "env",
+            &[&strict_env, bale, "module-hook", action, &module],
+        )
+    };
+    quiet(strict_hook("load"));
+    assert!(is_mounted(&target));
+    quiet(strict_hook("unload"));
+    assert!(!is_mounted(&target));
+    quiet(strict_hook("unload"));
+    let out = frame::bale_as(USER, &["umount", &module]);
+    assert!(frame::refusal(&out, 1).contains("not mounted for user bale-test"));
+}

@@ -13,6 +13,9 @@
 //! without running the helper: the TaskProlog loads the job's modules
 //! before every task of the job.
 //!
+//! An `unload` of a module its owner does not hold (released in another
+//! of their shells: shares are per owner, not per shell) succeeds quietly.
+//!
 //! A module must keep working when its image cannot be mounted (the
 //! original files are still there): unless the site sets
 //! `strict_modules = true`, a failure goes to syslog (tag `bale`) and the
@@ -20,7 +23,9 @@
 //! as failure (`-v` prints it too).
 
 use super::{helper, module_loaded};
+use bale_policy::ModuleName;
 use bale_site::Config;
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -76,10 +81,6 @@ impl std::fmt::Display for Failure {
 }
 
 fn hook(config: &Config, args: &Args) -> Result<(), Failure> {
-    let fail = |why: String| Failure {
-        why,
-        code: ExitCode::FAILURE,
-    };
     let module = bale_policy::module_name(&args.module).map_err(|e| Failure {
         why: e.to_string(),
         code: ExitCode::from(2),
@@ -92,15 +93,42 @@ fn hook(config: &Config, args: &Args) -> Result<(), Failure> {
     if !image.is_file() {
         return Ok(());
     }
+    let job = args.job_id.clone().or_else(job_of_this_step);
+    match (
+        ask_helper(config, args.action, job.as_deref(), &module, &image),
+        args.action,
+    ) {
+        // Released in another of the owner's shells, or never loaded here:
+        // what an unload is for (docs/admin.md: a user who unloads in one
+        // shell releases their share for all their shells).
+        (Err(_), Action::Unload) if module_loaded::not_held(config, job.as_deref(), &module) => {
+            Ok(())
+        }
+        (done, _) => done,
+    }
+}
+
+/// Has the helper mount or release `module` for `job` (or the caller),
+/// unless a load would change nothing.
+fn ask_helper(
+    config: &Config,
+    action: Action,
+    job: Option<&str>,
+    module: &ModuleName,
+    image: &Path,
+) -> Result<(), Failure> {
+    let fail = |why: String| Failure {
+        why,
+        code: ExitCode::FAILURE,
+    };
     if !helper::available(config) {
         return Err(fail(format!(
             "the helper {} is not installed",
             config.helper.value.display()
         )));
     }
-    let job = args.job_id.clone().or_else(job_of_this_step);
-    let verb = match args.action {
-        Action::Load if module_loaded::already(config, job.as_deref(), &module, &image) => {
+    let verb = match action {
+        Action::Load if module_loaded::already(config, job, module, image) => {
             return Ok(());
         }
         Action::Load => "mount",
@@ -108,7 +136,7 @@ fn hook(config: &Config, args: &Args) -> Result<(), Failure> {
     };
     let mut argv = vec![verb.to_string()];
     if let Some(job) = job {
-        argv.extend(["--job-id".into(), job]);
+        argv.extend(["--job-id".into(), job.to_string()]);
     }
     argv.extend(["--module".into(), module.full()]);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();

@@ -13,6 +13,11 @@
 //! record whose mount was removed behind bale's back, another image, an
 //! unreadable state directory: not loaded, and the helper decides.
 //!
+//! `bale module-hook unload` asks the same records whether the owner
+//! holds the module at all: shares are counted per owner, not per shell,
+//! so an unload in a second shell finds the share already released — the
+//! state the unload is for, not a failure.
+//!
 //! Skipping gives the caller nothing: the helper is not asked, so no rule
 //! is bypassed. A job id the caller does not own is not checked here (the
 //! helper would refuse it), but skipping it only reports success for a
@@ -20,7 +25,7 @@
 //! record stays the job's.
 
 use bale_policy::ModuleName;
-use bale_registry::node::{Key, NodeState};
+use bale_registry::node::{Key, NodeState, Record};
 use bale_site::Config;
 use std::path::Path;
 
@@ -30,24 +35,41 @@ pub fn already(config: &Config, job: Option<&str>, module: &ModuleName, image: &
     held(config, job, module, image).unwrap_or(false)
 }
 
+/// Whether the records of `job` (or of the calling user) name `module`
+/// nowhere: there is nothing of theirs to release. `false` when they
+/// cannot be read.
+pub fn not_held(config: &Config, job: Option<&str>, module: &ModuleName) -> bool {
+    let name = module.full();
+    records(config, job)
+        .is_some_and(|records| !records.iter().any(|r| r.module.as_deref() == Some(&name)))
+}
+
 /// `None` when something cannot be read or named.
 fn held(config: &Config, job: Option<&str>, module: &ModuleName, image: &Path) -> Option<bool> {
-    let key = match job {
-        Some(id) => Key::job(id).ok()?,
-        None => Key::user(&bale_helper::user_name(rustix::process::getuid().as_raw())?).ok()?,
-    };
     let name = module.full();
     // The paths as the helper records them: resolved by the kernel.
     let image = std::fs::canonicalize(image).ok()?;
     let place = std::fs::canonicalize(&config.mount_path.value)
         .ok()?
         .join(&name);
-    let state = NodeState::snapshot(&config.state_dir.value).ok()??;
-    let recorded = state.read(&key).ok()?.iter().any(|r| {
+    let recorded = records(config, job)?.iter().any(|r| {
         r.module.as_deref() == Some(name.as_str())
             && !r.rw
             && r.image == image
             && r.mountpoint == place
     });
     Some(recorded && bale_registry::mounted::serves(&place, &image).ok()?)
+}
+
+/// The records of `job` (or of the calling user) on this node, none before
+/// the state directory exists; `None` when they cannot be read or named.
+fn records(config: &Config, job: Option<&str>) -> Option<Vec<Record>> {
+    let key = match job {
+        Some(id) => Key::job(id).ok()?,
+        None => Key::user(&bale_helper::user_name(rustix::process::getuid().as_raw())?).ok()?,
+    };
+    match NodeState::snapshot(&config.state_dir.value).ok()? {
+        Some(state) => state.read(&key).ok(),
+        None => Some(Vec::new()),
+    }
 }
