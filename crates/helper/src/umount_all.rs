@@ -1,6 +1,8 @@
 //! `bale-helper umount-all [--job-id ID] [--kill]`: releases every record
 //! of a job (the SLURM epilog, as root) or of the caller. Every record is
-//! tried; the first failure decides the exit status.
+//! tried; the first failure decides the exit status. Each failure is
+//! printed once: the later ones as they happen, the first by `main`, which
+//! gets it returned.
 
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
@@ -29,11 +31,13 @@ pub fn run(
     for index in (0..state.read(&key)?.len()).rev() {
         match release(config, &node, &state, &key, index, busy) {
             Ok(what) => done.push(what),
-            Err(failure) => {
+            // The first failure is returned, and reported once, by main;
+            // the later ones only here.
+            Err(failure) if first_failure.is_some() => {
                 crate::log::notice(&format!("umount-all for {key}: {failure}"));
                 eprintln!("bale-helper: {failure}");
-                first_failure.get_or_insert(failure);
             }
+            Err(failure) => first_failure = Some(failure),
         }
     }
     match first_failure {
