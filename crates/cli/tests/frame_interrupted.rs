@@ -148,5 +148,28 @@ fn a_user_holding_their_own_lock_file_holds_up_no_one_else() {
         ok(waiting.wait_with_output().unwrap()),
         mounted.display().to_string()
     );
+    // Unmounting holds the node's records while it takes this node's line
+    // out: a user's lock file is waited for 2 s there, not 20.
+    let mut holder = frame::as_user_command(
+        "bale-test",
+        "flock",
+        &[lock.to_str().unwrap(), "sleep", "6"],
+    )
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let err = bale_as("bale-test", &["umount", mounted.to_str().unwrap()]);
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the unmount gave up while the lock file was still held"
+    );
+    assert!(
+        String::from_utf8_lossy(&err.stderr).contains("still locked after 2 s"),
+        "{err:?}"
+    );
+    holder.wait().unwrap();
     ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
+    assert!(!is_mounted(&mounted));
+    let list = ok(bale_as("bale-test", &["list"]));
+    assert!(!list.contains("held"), "{list}");
 }

@@ -7,7 +7,7 @@
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::open::MountPlace;
-use crate::umount::{release_lock_line, unmount, written_elsewhere, Busy};
+use crate::umount::{release_lock_line, remove_mount_point, unmount, written_elsewhere, Busy};
 use bale_registry::fuse_mounts::{self, Server, Servers};
 use bale_registry::mountinfo::Mount;
 use bale_registry::node::{NodeState, Record};
@@ -74,6 +74,7 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
         let mut records = state.read(&held.key)?;
         records.retain(|r| r != &held.record);
         state.write(&held.key, &records)?;
+        remove_mount_point(config, &held.record);
         actions.push(format!(
             "dropped stale record of {} for {}",
             held.record.mountpoint.display(),

@@ -17,6 +17,13 @@ use std::time::Duration;
 /// How long to wait for another node's update of a lock file.
 const LOCK_WAIT: Duration = Duration::from_secs(20);
 
+/// How long to wait for a user image's lock file while holding the node's
+/// records (taking this node's line out): the file is its owner's to
+/// hold, and every mount and unmount on the node waits meanwhile. Another
+/// node's update takes milliseconds; a holder beyond this is the owner,
+/// who then finds their record kept and the unmount to be done again.
+const USER_LOCK_WAIT_HOLDING_RECORDS: Duration = Duration::from_secs(2);
+
 /// The record key: the job (which the caller must own) or the caller.
 pub fn key(caller: &Caller, job: Option<&str>, config: &bale_site::Config) -> Result<Key, Failure> {
     match job {
@@ -100,10 +107,16 @@ impl LockPlace {
         }
     }
 
+    /// Takes the image's cluster lock, waiting for another holder up to
+    /// 20 s: never while holding the node's records.
     pub fn acquire(&self, node: &Node) -> Result<ClusterLock, Failure> {
+        self.acquire_within(node, LOCK_WAIT)
+    }
+
+    fn acquire_within(&self, node: &Node, wait: Duration) -> Result<ClusterLock, Failure> {
         let dir = self.dir.try_clone().map_err(|e| io(&self.dir_path, e))?;
         let me = node.owner(std::process::id());
-        let go = || ClusterLock::acquire(dir, &self.dir_path, &self.name, &me, LOCK_WAIT);
+        let go = || ClusterLock::acquire(dir, &self.dir_path, &self.name, &me, wait);
         Ok(match &self.writer {
             Some(c) => as_caller(c, go),
             None => go(),
@@ -118,9 +131,13 @@ impl LockPlace {
         }?)
     }
 
-    /// Removes this node's line.
+    /// Removes this node's line (the node's records are held).
     pub fn release(&self, node: &Node) -> Result<(), Failure> {
-        let lock = self.acquire(node)?;
+        let wait = match self.writer {
+            Some(_) => USER_LOCK_WAIT_HOLDING_RECORDS,
+            None => LOCK_WAIT,
+        };
+        let lock = self.acquire_within(node, wait)?;
         let entries: Vec<Entry> = lock
             .contents
             .entries

@@ -106,6 +106,7 @@ pub fn release(
         Some((key, &record)),
     )?;
     state.write(key, &mine)?;
+    remove_mount_point(config, &record);
     Ok(record.mountpoint.display().to_string())
 }
 
@@ -177,32 +178,12 @@ fn kill_holders(dev: libc::dev_t, mountpoint: &Path, only: Option<u32>) {
 /// Unmounts a recorded mount by descriptor: the mount point is opened below
 /// its root without following symlinks, so renaming a parent directory
 /// cannot redirect the unmount to another mount. A busy mount is handled
-/// as `busy` says. A user mount's directory goes with it (when empty and
-/// the image is mounted nowhere else), as it came with the mount.
+/// as `busy` says.
 pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failure> {
     if bale_registry::mounted::image_at(&record.mountpoint)?.is_none() {
         return Ok(()); // already gone (unmounted by hand, or a crash)
     }
-    let root = if record.module.is_some() {
-        &config.mount_path.value
-    } else {
-        &config.usr_mount_path.value
-    };
-    let root_fd = open::dir(root)?;
-    let root_real = open::fd_path(&root_fd)?;
-    let rel = record.mountpoint.strip_prefix(&root_real).map_err(|_| {
-        Failure::Error(format!(
-            "{}: record is outside {}",
-            record.mountpoint.display(),
-            root.display()
-        ))
-    })?;
-    let place = open::MountPlace::beneath(&root_fd, &root_real, rel)?.ok_or_else(|| {
-        Failure::Error(format!(
-            "{}: not a mount point of bale",
-            record.mountpoint.display()
-        ))
-    })?;
+    let place = place_of(config, record)?;
     let x = rustix::fs::statx(
         &place.parent,
         place.leaf,
@@ -237,15 +218,7 @@ pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failu
         result = place.unmount(flags);
     }
     match result {
-        Ok(()) => {
-            // Not while another mount namespace still has the image (its
-            // loop device): removing the directory would detach the mount
-            // there too.
-            if record.module.is_none() && bale_registry::loops::holding(&record.image)?.is_empty() {
-                place.remove_empty_dir();
-            }
-            Ok(())
-        }
+        Ok(()) => Ok(()),
         Err(rustix::io::Errno::BUSY) => {
             let holders = bale_kmount::holders::holders(dev);
             let list = holders
@@ -264,5 +237,44 @@ pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failu
             )))
         }
         Err(e) => Err(io(Path::new(&record.mountpoint), e)),
+    }
+}
+
+/// Where a record's mount is: its parent, opened below the mount root
+/// without following symlinks, and its name there.
+fn place_of<'r>(config: &Config, record: &'r Record) -> Result<open::MountPlace<'r>, Failure> {
+    let root = if record.module.is_some() {
+        &config.mount_path.value
+    } else {
+        &config.usr_mount_path.value
+    };
+    let root_fd = open::dir(root)?;
+    let root_real = open::fd_path(&root_fd)?;
+    let rel = record.mountpoint.strip_prefix(&root_real).map_err(|_| {
+        Failure::Error(format!(
+            "{}: record is outside {}",
+            record.mountpoint.display(),
+            root.display()
+        ))
+    })?;
+    open::MountPlace::beneath(&root_fd, &root_real, rel)?.ok_or_else(|| {
+        Failure::Error(format!(
+            "{}: not a mount point of bale",
+            record.mountpoint.display()
+        ))
+    })
+}
+
+/// Once a user mount is released, its directory goes, as it came with the
+/// mount: when empty, and not while a loop device of the node still has the
+/// image (removing the directory would detach the mount in every other
+/// mount namespace that copied it).
+pub fn remove_mount_point(config: &Config, record: &Record) {
+    let elsewhere = bale_registry::loops::holding(&record.image).map_or(true, |l| !l.is_empty());
+    if record.module.is_some() || elsewhere {
+        return;
+    }
+    if let Ok(place) = place_of(config, record) {
+        place.remove_empty_dir();
     }
 }
