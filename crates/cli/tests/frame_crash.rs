@@ -318,11 +318,15 @@ fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let mut holder = Command::new("sleep")
-        .arg("300")
-        .current_dir(&mpx)
-        .spawn()
-        .unwrap();
+    let hold = |user: &str| {
+        Command::new("setpriv")
+            .args(["--reuid", user, "--regid", user, "--init-groups"])
+            .args(["sleep", "300"])
+            .current_dir(&mpx)
+            .spawn()
+            .unwrap()
+    };
+    let mut holder = hold("bale-test");
     // The epilog runs as root.
     let out = bale()
         .args(["umount-all", "--job-id", "7501"])
@@ -341,11 +345,24 @@ fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
     );
     assert!(frame::mounts_below(&mpy).is_empty(), "the other mount went");
     assert!(!frame::mounts_below(&mpx).is_empty());
+    // Someone who was never part of the job works there too: not killed;
+    // the read-only mount is detached and goes when they are done.
+    let mut bystander = hold("bale-other");
     bale()
         .args(["umount-all", "--job-id", "7501", "--kill", "--cleanup"])
         .assert()
         .success();
     assert!(holder.try_wait().unwrap().is_some() || holder.wait().is_ok());
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "the epilog killed another user's process"
+    );
+    assert!(frame::mounts_below(&mpx).is_empty(), "detached");
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+    assert!(support::fuse::wait_for(Duration::from_secs(5), || {
+        frame::loops_below(&x).is_empty()
+    }));
     assert_clean(&x, &mpx);
     assert_clean(&y, &mpy);
     // Another user cannot release someone else's job.

@@ -1,13 +1,17 @@
 //! `bale-helper umount-all [--job-id ID] [--kill]`: releases every record
-//! of a job (the SLURM epilog, as root) or of the caller. Every record is
+//! of a job (the SLURM epilog, as root) or of the caller; `--kill` ends the
+//! processes that keep a mount busy: the caller's own, or for the epilog
+//! the job owner's, never another user's. Every record is
 //! tried; the first failure decides the exit status. Each failure is
 //! printed once: the later ones as they happen, the first by `main`, which
 //! gets it returned.
 
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
+use crate::jobs::Slurm;
 use crate::records;
 use crate::umount::{release, Busy};
+use bale_policy::JobOwners;
 use bale_registry::node::NodeState;
 use bale_registry::owner::Node;
 use bale_site::Config;
@@ -23,13 +27,27 @@ pub fn run(
     let state = NodeState::lock(&config.state_dir.value)?;
     let mut done = Vec::new();
     let mut first_failure = None;
-    // Root (the epilog) ends every holder; a user only their own processes.
-    let only = (caller.uid != 0).then_some(caller.uid);
-    let busy = if kill { Busy::Kill(only) } else { Busy::Report };
+    let busy = match (kill, job) {
+        (false, _) => Busy::Report,
+        (true, Some(job)) if caller.uid == 0 => Busy::Kill(Some(job_owner(config, job))),
+        // A user ends only their own processes; root, for no job, all.
+        (true, _) => Busy::Kill((caller.uid != 0).then_some(caller.uid)),
+    };
+    // The epilog kills only what the job's owner left behind: a read-only
+    // mount another user still works in is detached instead (it goes when
+    // they are done) — they may never have been part of the job.
+    let for_job = kill && job.is_some() && caller.uid == 0;
     // Release from the end so the indexes of the others stay valid; a
     // record that fails stays, and so does every one before it.
     for index in (0..state.read(&key)?.len()).rev() {
-        match release(config, &node, &state, &key, index, busy) {
+        let read_only = !state.read(&key)?[index].rw;
+        let released = match release(config, &node, &state, &key, index, busy) {
+            Err(Failure::Busy(_)) if for_job && read_only => {
+                release(config, &node, &state, &key, index, Busy::Detach)
+            }
+            other => other,
+        };
+        match released {
             Ok(what) => done.push(what),
             // The first failure is returned, and reported once, by main;
             // the later ones only here.
@@ -44,4 +62,13 @@ pub fn run(
         Some(failure) => Err(failure),
         None => Ok(format!("released {} for {key}", done.len())),
     }
+}
+
+/// The uid of `job`'s owner; one no process has when SLURM cannot tell
+/// (the job long gone), so that then nobody is killed.
+fn job_owner(config: &Config, job: &str) -> u32 {
+    let slurm = Slurm {
+        scontrol: config.scontrol.value.clone(),
+    };
+    slurm.owner(job).unwrap_or(u32::MAX)
 }
