@@ -183,9 +183,9 @@ pub enum Named {
 /// module unless it names a file (also through a symlink), which is then
 /// the image. A directory of that name is no image — it is the module's
 /// own place when run in `$SI_MOUNT_PATH`. Anything else is a path, also
-/// one the caller cannot look at.
-pub fn classify(text: &str) -> Named {
-    named(text, |path| match path.metadata() {
+/// one the caller cannot look at, or one whose name is not UTF-8.
+pub fn classify(text: impl AsRef<OsStr>) -> Named {
+    named(text.as_ref(), |path| match path.metadata() {
         Ok(meta) => meta.is_dir(),
         Err(e) => e.kind() == std::io::ErrorKind::NotFound,
     })
@@ -195,7 +195,7 @@ pub fn classify(text: &str) -> Named {
 /// module; anything that exists is a path, a file the image and a
 /// directory the mount point (a module's own place releases the module) —
 /// also one the caller cannot look at, such as another user's FUSE mount.
-pub fn classify_target(text: &str) -> Named {
+pub fn classify_target(text: &OsStr) -> Named {
     named(
         text,
         |path| matches!(path.symlink_metadata(), Err(e) if e.kind() == std::io::ErrorKind::NotFound),
@@ -204,10 +204,12 @@ pub fn classify_target(text: &str) -> Named {
 
 /// `text` as a module when it has a module's form and `leaves_a_module`
 /// accepts what is (or is not) at that path; otherwise as an absolute path.
-fn named(text: &str, leaves_a_module: impl Fn(&Path) -> bool) -> Named {
+fn named(text: &OsStr, leaves_a_module: impl Fn(&Path) -> bool) -> Named {
     let path = Path::new(text);
-    if bale_policy::module_name(text).is_ok() && leaves_a_module(path) {
-        return Named::Module(text.to_string());
+    match text.to_str() {
+        Some(module) if bale_policy::module_name(module).is_ok() && leaves_a_module(path) => {
+            Named::Module(module.to_string())
+        }
+        _ => Named::Path(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())),
     }
-    Named::Path(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
 }

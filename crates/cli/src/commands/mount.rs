@@ -13,13 +13,15 @@ use super::parse_bytes;
 use bale_fuse::logging::{self, Target};
 use bale_fuse::{daemon, MountConfig};
 use bale_site::{Backend, Config};
+use os_display::Quotable;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Image to mount, or software module NAME/VERSION.
-    pub image: String,
+    pub image: OsString,
     /// Where to mount a user image (default with the kernel backend:
     /// $SI_USR_MOUNT_PATH/$USER/<image name without extension>).
     pub mountpoint: Option<PathBuf>,
@@ -127,7 +129,7 @@ fn choose(
                 user_root.display()
             ),
         };
-        anyhow::anyhow!("{}: {why}", args.image)
+        anyhow::anyhow!("{}: {why}", args.image.maybe_quote())
     })
 }
 
@@ -137,23 +139,22 @@ fn kernel(
     named: &Named,
     mountpoint: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
-    let mut argv: Vec<String> = vec!["mount".into()];
+    let mut argv: Vec<OsString> = vec!["mount".into()];
     if args.rw {
         argv.push("--rw".into());
     }
     if let Some(job) = &args.job_id {
-        argv.extend(["--job-id".into(), job.clone()]);
+        argv.extend(["--job-id".into(), job.into()]);
     }
     match named {
-        Named::Module(m) => argv.extend(["--module".into(), m.clone()]),
+        Named::Module(m) => argv.extend(["--module".into(), m.into()]),
         Named::Path(image) => {
-            argv.extend(["--image".into(), image.to_string_lossy().into_owned()]);
+            argv.extend(["--image".into(), image.into()]);
             if let Some(mp) = mountpoint {
-                argv.extend(["--mountpoint".into(), mp.to_string_lossy().into_owned()]);
+                argv.extend(["--mountpoint".into(), mp.into()]);
             }
         }
     }
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     helper::run(config, &argv)
 }
 

@@ -10,6 +10,8 @@ use anyhow::Context;
 use bale_registry::node::{Key, NodeState};
 use bale_registry::{fuse_mounts, mountinfo};
 use bale_site::Config;
+use os_display::Quotable;
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 pub struct Args {
     /// Software module NAME/VERSION, where an image is mounted, or the image
     /// (every place you have it mounted on this node).
-    pub target: String,
+    pub target: OsString,
     /// The SLURM job the mount was recorded for.
     #[arg(long, value_name = "ID")]
     pub job_id: Option<String>,
@@ -131,17 +133,16 @@ fn unmount(args: &Args, config: &Config, named: Named) -> anyhow::Result<ExitCod
             ),
         }
     }
-    let mut argv = vec!["umount".to_string()];
+    let mut argv: Vec<OsString> = vec!["umount".into()];
     if args.lazy {
         argv.push("--lazy".into());
     }
     if let Some(job) = &args.job_id {
-        argv.extend(["--job-id".into(), job.clone()]);
+        argv.extend(["--job-id".into(), job.into()]);
     }
     match named {
-        Named::Module(m) => argv.extend(["--module".into(), m]),
-        Named::Path(p) => argv.extend(["--mountpoint".into(), p.to_string_lossy().into_owned()]),
+        Named::Module(m) => argv.extend(["--module".into(), m.into()]),
+        Named::Path(p) => argv.extend(["--mountpoint".into(), p.into_os_string()]),
     }
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    helper::run(config, &argv).with_context(|| args.target.clone())
+    helper::run(config, &argv).with_context(|| args.target.maybe_quote().to_string())
 }
