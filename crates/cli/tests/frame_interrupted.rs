@@ -173,3 +173,44 @@ fn a_user_holding_their_own_lock_file_holds_up_no_one_else() {
     let list = ok(bale_as("bale-test", &["list"]));
     assert!(!list.contains("held"), "{list}");
 }
+
+/// A helper killed outright (SIGKILL cannot be held) is reported as such,
+/// not with an empty message.
+#[test]
+fn a_helper_killed_outright_is_reported() {
+    let _site = frame::site();
+    let (_target, _mounts) = frame::guarded_module("killedmod");
+    let lock = frame::images().join("killedmod/1.0.sqfs.lock");
+    let mut holder = std::process::Command::new("flock")
+        .args([lock.to_str().unwrap(), "sleep", "3"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mount = frame::as_user_command(
+        "bale-test",
+        env!("CARGO_BIN_EXE_bale"),
+        &["mount", "killedmod/1.0"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut pid = None;
+    assert!(wait_for(Duration::from_secs(5), || {
+        pid = helper_pid("killedmod/1.0");
+        pid.is_some()
+    }));
+    run_ok("kill", &["-KILL", &pid.unwrap().to_string()]);
+    let out = mount.wait_with_output().unwrap();
+    holder.wait().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("bale-helper: ended without an answer (killed by signal 9)"),
+        "{err}"
+    );
+    ok(support::bale()
+        .args(["cleanup", "--cleanup"])
+        .output()
+        .unwrap());
+}

@@ -22,12 +22,13 @@ pub fn available(config: &Config) -> bool {
 /// `OsStr`: a path given to the helper need not be UTF-8.
 pub fn run<S: AsRef<OsStr>>(config: &Config, args: &[S]) -> anyhow::Result<ExitCode> {
     installed(config)?;
-    let output = command(config, args)
+    let mut output = command(config, args)
         .stderr(Stdio::piped())
         .spawn()
         .and_then(|child| child.wait_with_output())
         .map_err(|e| cannot_run(config, e))?;
     refused_by_sudo(config, output.status)?;
+    explain_silence(&mut output);
     std::io::stderr().write_all(&output.stderr)?;
     Ok(exit_code(output.status))
 }
@@ -35,11 +36,31 @@ pub fn run<S: AsRef<OsStr>>(config: &Config, args: &[S]) -> anyhow::Result<ExitC
 /// Runs the helper with `args`, keeping its answer and complaint.
 pub fn output<S: AsRef<OsStr>>(config: &Config, args: &[S]) -> anyhow::Result<Output> {
     installed(config)?;
-    let output = command(config, args)
+    let mut output = command(config, args)
         .output()
         .map_err(|e| cannot_run(config, e))?;
     refused_by_sudo(config, output.status)?;
+    explain_silence(&mut output);
     Ok(output)
+}
+
+/// A helper that failed without a word (killed outright: its signals from
+/// the terminal are held, but not SIGKILL) gets one line saying so, rather
+/// than an empty message.
+fn explain_silence(output: &mut Output) {
+    if output.status.success() || !output.stderr.is_empty() {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let how = match (output.status.signal(), output.status.code()) {
+        (Some(signal), _) => format!("killed by signal {signal}"),
+        (None, Some(code)) => format!("exit status {code}"),
+        (None, None) => "no exit status".into(),
+    };
+    output.stderr = format!(
+        "bale-helper: ended without an answer ({how}); `bale list` shows what is mounted\n"
+    )
+    .into_bytes();
 }
 
 /// After a failure through sudo: whether sudo ran the helper at all. Its
