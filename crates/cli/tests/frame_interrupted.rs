@@ -7,7 +7,7 @@
 mod support;
 
 use bale_registry::node::{Key, NodeState, Record};
-use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::frame::{self, bale_as};
 use support::fuse::wait_for;
@@ -24,34 +24,38 @@ fn helper_pid(needle: &str) -> Option<i32> {
     })
 }
 
+/// `bale mount MODULE` by bale-test while the module's lock file is held
+/// for `seconds` (so the helper waits there): the lock's holder, the
+/// mount, and the waiting helper's pid.
+fn mount_waiting_for_its_lock(module: &str, seconds: u32) -> (Child, Child, i32) {
+    let lock = frame::images().join(format!("{module}.sqfs.lock"));
+    let holder = Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", &seconds.to_string()])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mount = frame::as_user_command("bale-test", env!("CARGO_BIN_EXE_bale"), &["mount", module])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pid = None;
+    assert!(wait_for(Duration::from_secs(5), || {
+        pid = helper_pid(module);
+        pid.is_some()
+    }));
+    (holder, mount, pid.unwrap())
+}
+
 #[test]
 fn signals_reaching_the_helper_during_a_mount_do_not_stop_it_half_way() {
     let _site = frame::site();
     let (target, _mounts) = frame::guarded_module("sigmod");
-    let lock = frame::images().join("sigmod/1.0.sqfs.lock");
-    // Keep the module's lock file busy so the helper waits there.
-    let mut holder = std::process::Command::new("flock")
-        .args([lock.to_str().unwrap(), "sleep", "2"])
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let mount = frame::as_user_command(
-        "bale-test",
-        env!("CARGO_BIN_EXE_bale"),
-        &["mount", "sigmod/1.0"],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut pid = None;
-    assert!(wait_for(Duration::from_secs(5), || {
-        pid = helper_pid("sigmod/1.0");
-        pid.is_some()
-    }));
+    let (mut holder, mount, pid) = mount_waiting_for_its_lock("sigmod/1.0", 2);
     std::thread::sleep(Duration::from_millis(300));
     for signal in ["TERM", "HUP", "INT", "QUIT", "TSTP"] {
-        run_ok("kill", &["-s", signal, &pid.unwrap().to_string()]);
+        run_ok("kill", &["-s", signal, &pid.to_string()]);
     }
     holder.wait().unwrap();
     let out = mount.wait_with_output().unwrap();
@@ -66,11 +70,7 @@ fn signals_reaching_the_helper_during_a_mount_do_not_stop_it_half_way() {
         "{list}"
     );
     ok(bale_as("bale-test", &["umount", "sigmod/1.0"]));
-    assert!(!is_mounted(&target));
-}
-
-fn is_mounted(target: &Path) -> bool {
-    frame::mounts_below(target).contains(&target.to_path_buf())
+    assert!(!frame::is_mounted(&target));
 }
 
 /// A record without its mount (a helper killed between the two) is
@@ -94,10 +94,10 @@ fn a_stale_record_is_not_counted_against_a_fresh_mount_of_its_module() {
             .unwrap();
     }
     ok(bale_as("bale-other", &["mount", "stalemod/1.0"]));
-    assert!(is_mounted(&target));
+    assert!(frame::is_mounted(&target));
     let released = ok(bale_as("bale-other", &["umount", "stalemod/1.0"]));
     assert!(!released.contains("still used"), "{released}");
-    assert!(!is_mounted(&target));
+    assert!(!frame::is_mounted(&target));
     let list = ok(support::bale().args(["list"]).output().unwrap());
     assert!(!list.contains("stalemod"), "{list}");
 }
@@ -118,21 +118,26 @@ fn a_user_holding_their_own_lock_file_holds_up_no_one_else() {
     let image = frame::squashfs_image(&home, "held.sqfs");
     run_ok("chown", &["-R", "bale-test:", home.to_str().unwrap()]);
     let lock = home.join("held.sqfs.lock");
-    let mut holder = frame::as_user_command(
-        "bale-test",
-        "flock",
-        &[lock.to_str().unwrap(), "sleep", "6"],
-    )
-    .spawn()
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // bale-test holds their own image's lock file (theirs to open).
+    let hold_for_6_s = || {
+        let holder = frame::as_user_command(
+            "bale-test",
+            "flock",
+            &[lock.to_str().unwrap(), "sleep", "6"],
+        )
+        .spawn()
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        holder
+    };
+    let mut holder = hold_for_6_s();
     let waiting = frame::as_user_command(
         "bale-test",
         env!("CARGO_BIN_EXE_bale"),
         &["mount", image.to_str().unwrap()],
     )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
     .spawn()
     .unwrap();
     std::thread::sleep(Duration::from_millis(500));
@@ -141,7 +146,7 @@ fn a_user_holding_their_own_lock_file_holds_up_no_one_else() {
         holder.try_wait().unwrap().is_none(),
         "the module's mount waited for the user's lock file"
     );
-    assert!(is_mounted(&target));
+    assert!(frame::is_mounted(&target));
     ok(bale_as("bale-other", &["umount", "busymod/1.0"]));
     holder.wait().unwrap();
     assert_eq!(
@@ -150,14 +155,7 @@ fn a_user_holding_their_own_lock_file_holds_up_no_one_else() {
     );
     // Unmounting holds the node's records while it takes this node's line
     // out: a user's lock file is waited for 2 s there, not 20.
-    let mut holder = frame::as_user_command(
-        "bale-test",
-        "flock",
-        &[lock.to_str().unwrap(), "sleep", "6"],
-    )
-    .spawn()
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let mut holder = hold_for_6_s();
     let err = bale_as("bale-test", &["umount", mounted.to_str().unwrap()]);
     assert!(
         holder.try_wait().unwrap().is_none(),
@@ -169,7 +167,7 @@ fn a_user_holding_their_own_lock_file_holds_up_no_one_else() {
     );
     holder.wait().unwrap();
     ok(bale_as("bale-test", &["umount", mounted.to_str().unwrap()]));
-    assert!(!is_mounted(&mounted));
+    assert!(!frame::is_mounted(&mounted));
     let list = ok(bale_as("bale-test", &["list"]));
     assert!(!list.contains("held"), "{list}");
 }
@@ -180,27 +178,8 @@ fn a_user_holding_their_own_lock_file_holds_up_no_one_else() {
 fn a_helper_killed_outright_is_reported() {
     let _site = frame::site();
     let (_target, _mounts) = frame::guarded_module("killedmod");
-    let lock = frame::images().join("killedmod/1.0.sqfs.lock");
-    let mut holder = std::process::Command::new("flock")
-        .args([lock.to_str().unwrap(), "sleep", "3"])
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let mount = frame::as_user_command(
-        "bale-test",
-        env!("CARGO_BIN_EXE_bale"),
-        &["mount", "killedmod/1.0"],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut pid = None;
-    assert!(wait_for(Duration::from_secs(5), || {
-        pid = helper_pid("killedmod/1.0");
-        pid.is_some()
-    }));
-    run_ok("kill", &["-KILL", &pid.unwrap().to_string()]);
+    let (mut holder, mount, pid) = mount_waiting_for_its_lock("killedmod/1.0", 3);
+    run_ok("kill", &["-KILL", &pid.to_string()]);
     let out = mount.wait_with_output().unwrap();
     holder.wait().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -4,13 +4,8 @@
 
 mod support;
 
-use std::path::Path;
 use support::frame::{self, bale_as};
 use support::{ok, run_ok};
-
-fn is_mounted(target: &Path) -> bool {
-    frame::mounts_below(target).contains(&target.to_path_buf())
-}
 
 /// `mv 1.0.sqfs 1.0.sqfs.old` and a new `1.0.sqfs`, while mounted: the
 /// loop device's backing file now has another name, yet the mount is the
@@ -29,9 +24,9 @@ fn a_module_image_moved_aside_while_mounted_still_serves_new_loads() {
     ok(bale_as("bale-other", &["mount", "movedmod/1.0"]));
     let first = ok(bale_as("bale-test", &["umount", "movedmod/1.0"]));
     assert!(first.contains("still used by 1 other"), "{first}");
-    assert!(is_mounted(&target));
+    assert!(frame::is_mounted(&target));
     ok(bale_as("bale-other", &["umount", "movedmod/1.0"]));
-    assert!(!is_mounted(&target));
+    assert!(!frame::is_mounted(&target));
 }
 
 /// As with the kernel backend, the command simply sees a module the node

@@ -325,6 +325,11 @@ pub fn mounts_below(prefix: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Whether something is mounted on `target` itself.
+pub fn is_mounted(target: &Path) -> bool {
+    mounts_below(target).contains(&target.to_path_buf())
+}
+
 /// Loop devices whose backing file is below `prefix`.
 pub fn loops_below(prefix: &Path) -> Vec<PathBuf> {
     bale_registry::loops::attached()
