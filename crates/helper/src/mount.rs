@@ -89,9 +89,7 @@ impl Context<'_> {
     ) -> Result<String, Failure> {
         bale_policy::kernel_backend(image_path, self.config.kernel_backend_allowed())?;
         let (image, dir, dir_path, name) = open::user_image(self.caller, image_path, rw)?;
-        let images_real = std::fs::canonicalize(&self.config.image_path.value)
-            .unwrap_or_else(|_| self.config.image_path.value.clone());
-        bale_policy::not_software_image(&image.path, &images_real)?;
+        bale_policy::not_software_image(&image.path, &self.config.real_places().images)?;
         let target = user_target::open(self.caller, self.config, &name, mountpoint)?;
         let mounted = (|| {
             let st = rustix::fs::fstat(&image.fd).map_err(|e| io(&image.path, e))?;

@@ -60,11 +60,11 @@ impl Software {
     /// admin moved aside while mounted, whose backing file now has
     /// another name. Only the helper mounts at a module's place.
     pub fn mounted(&self, state: &NodeState, except: Option<&Key>) -> Result<bool, Failure> {
-        if bale_registry::mounted::serves(&self.target_path, &self.image.path)? {
-            return Ok(true);
-        }
-        if bale_registry::mounted::image_at(&self.target_path)?.is_none() {
+        let Some(mounted) = bale_registry::mounted::image_at(&self.target_path)? else {
             return Ok(false);
+        };
+        if bale_registry::mounted::is_or_was(&mounted, &self.image.path) {
+            return Ok(true);
         }
         Ok(state
             .users_of(&self.target_path)?

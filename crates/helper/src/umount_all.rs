@@ -27,22 +27,26 @@ pub fn run(
     let state = NodeState::lock(&config.state_dir.value)?;
     let mut done = Vec::new();
     let mut first_failure = None;
-    let busy = match (kill, job) {
-        (false, _) => Busy::Report,
-        (true, Some(job)) if caller.uid == 0 => Busy::Kill(Some(job_owner(config, job))),
-        // A user ends only their own processes; root, for no job, all.
-        (true, _) => Busy::Kill((caller.uid != 0).then_some(caller.uid)),
+    // The epilog (root, for a job) kills only what the job's owner left
+    // behind: a read-only mount another user still works in is detached
+    // instead (it goes when they are done) — they may never have been part
+    // of the job.
+    let epilog_owner = match job {
+        Some(job) if kill && caller.uid == 0 => Some(job_owner(config, job)),
+        _ => None,
     };
-    // The epilog kills only what the job's owner left behind: a read-only
-    // mount another user still works in is detached instead (it goes when
-    // they are done) — they may never have been part of the job.
-    let for_job = kill && job.is_some() && caller.uid == 0;
+    let busy = match (kill, epilog_owner) {
+        (false, _) => Busy::Report,
+        (true, Some(owner)) => Busy::Kill(Some(owner)),
+        // A user ends only their own processes; root, for no job, all.
+        (true, None) => Busy::Kill((caller.uid != 0).then_some(caller.uid)),
+    };
     // Release from the end so the indexes of the others stay valid; a
     // record that fails stays, and so does every one before it.
-    for index in (0..state.read(&key)?.len()).rev() {
-        let read_only = !state.read(&key)?[index].rw;
+    let records = state.read(&key)?;
+    for (index, record) in records.iter().enumerate().rev() {
         let released = match release(config, &node, &state, &key, index, busy) {
-            Err(Failure::Busy(_)) if for_job && read_only => {
+            Err(Failure::Busy(_)) if epilog_owner.is_some() && !record.rw => {
                 release(config, &node, &state, &key, index, Busy::Detach)
             }
             other => other,
