@@ -21,6 +21,14 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
     bale_policy::admin_only("cleanup", caller.uid)?;
     let node = Node::current().map_err(|e| io("/proc/sys/kernel/random/boot_id", e))?;
     let state = NodeState::lock(&config.state_dir.value)?;
+    let mut actions = Vec::new();
+    for (key, malformed) in state.all_readable()?.malformed {
+        let aside = state.set_aside(&key)?;
+        actions.push(format!(
+            "set aside {malformed}: now {}; its good lines kept",
+            aside.display()
+        ));
+    }
     let places = config.real_places();
     let found = survey(
         &state.all()?,
@@ -29,7 +37,6 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
         &[&places.modules, &places.users],
         |p| is_framework_image(p, &places.images),
     );
-    let mut actions = Vec::new();
     for forgotten in &found.forgotten_mounts {
         let target = &forgotten.mountpoint;
         // Unmounted like a recorded mount: by descriptor below its root.

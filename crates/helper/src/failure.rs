@@ -28,7 +28,12 @@ impl From<Refusal> for Failure {
 
 impl From<bale_registry::Error> for Failure {
     fn from(e: bale_registry::Error) -> Failure {
-        Failure::Error(e.to_string())
+        match e {
+            bale_registry::Error::Parse { .. } => Failure::Error(format!(
+                "{e} (root's `bale cleanup --cleanup` sets the file aside, keeping its good lines)"
+            )),
+            e => Failure::Error(e.to_string()),
+        }
     }
 }
 

@@ -116,6 +116,14 @@ impl Record {
     }
 }
 
+/// What [`NodeState::all_readable`] found: every key's readable records,
+/// and the keys whose files have lines that are not, with the first.
+#[derive(Debug, Default)]
+pub struct AllRecords {
+    pub records: Vec<(Key, Vec<Record>)>,
+    pub malformed: Vec<(Key, Error)>,
+}
+
 /// The state directory, locked for as long as this value lives.
 pub struct NodeState {
     dir: OwnedFd,
@@ -174,24 +182,43 @@ impl NodeState {
         }
     }
 
-    /// The records of `key` (none if it has no file).
+    /// The records of `key` (none if it has no file); a malformed line
+    /// fails the reading.
     pub fn read(&self, key: &Key) -> Result<Vec<Record>, Error> {
+        match self.read_lenient(key)? {
+            (records, None) => Ok(records),
+            (_, Some(malformed)) => Err(malformed),
+        }
+    }
+
+    /// The records of `key` on the lines that can be read, and the first
+    /// line that cannot (not text, or not a record).
+    fn read_lenient(&self, key: &Key) -> Result<(Vec<Record>, Option<Error>), Error> {
         let path = self.path.join(key.file_name());
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
             Err(e) => return Err(Error::io(path, e)),
         };
-        text.lines()
-            .enumerate()
-            .map(|(i, line)| {
-                Record::parse(line).ok_or_else(|| Error::Parse {
-                    path: path.clone(),
-                    line: i + 1,
-                    reason: "malformed record".into(),
-                })
-            })
-            .collect()
+        let mut records = Vec::new();
+        let mut malformed = None;
+        let lines = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        for (i, line) in lines.split(|&b| b == b'\n').enumerate() {
+            if lines.is_empty() {
+                break;
+            }
+            match std::str::from_utf8(line).ok().and_then(Record::parse) {
+                Some(record) => records.push(record),
+                None => {
+                    malformed.get_or_insert_with(|| Error::Parse {
+                        path: path.clone(),
+                        line: i + 1,
+                        reason: "malformed record".into(),
+                    });
+                }
+            }
+        }
+        Ok((records, malformed))
     }
 
     /// Replaces the records of `key`; no records removes its file.
@@ -211,8 +238,21 @@ impl NodeState {
         atomic::replace(&self.dir, &self.path, &name, text.as_bytes(), 0o644)
     }
 
-    /// Every key with records, sorted.
+    /// Every key with records, sorted. A malformed record file fails the
+    /// whole reading: mounts and unmounts count the users of a shared
+    /// mount, and a line they cannot read may name it.
     pub fn all(&self) -> Result<Vec<(Key, Vec<Record>)>, Error> {
+        let all = self.all_readable()?;
+        match all.malformed.into_iter().next() {
+            Some((_, malformed)) => Err(malformed),
+            None => Ok(all.records),
+        }
+    }
+
+    /// Every key with the records that can be read, sorted, and apart
+    /// from them each malformed record file, for `list` and `cleanup` to
+    /// report (and repair) while they go on with the rest.
+    pub fn all_readable(&self) -> Result<AllRecords, Error> {
         let entries = std::fs::read_dir(&self.path).map_err(|e| Error::io(&self.path, e))?;
         let mut keys = Vec::new();
         for entry in entries {
@@ -222,9 +262,38 @@ impl NodeState {
             }
         }
         keys.sort();
-        keys.into_iter()
-            .map(|key| Ok((key.clone(), self.read(&key)?)))
-            .collect()
+        let mut all = AllRecords::default();
+        for key in keys {
+            let (records, malformed) = self.read_lenient(&key)?;
+            if let Some(malformed) = malformed {
+                all.malformed.push((key.clone(), malformed));
+            }
+            all.records.push((key, records));
+        }
+        Ok(all)
+    }
+
+    /// Repairs the malformed record file of `key`: renames it to
+    /// `<file>.corrupt.<seconds>` (never over another; no reading looks at
+    /// such names) and writes the lines that can be read back under its
+    /// name. Where the original went.
+    pub fn set_aside(&self, key: &Key) -> Result<PathBuf, Error> {
+        let (records, _) = self.read_lenient(key)?;
+        let name = key.file_name();
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let aside = format!("{name}.corrupt.{seconds}");
+        rustix::fs::renameat_with(
+            &self.dir,
+            name.as_str(),
+            &self.dir,
+            aside.as_str(),
+            rustix::fs::RenameFlags::NOREPLACE,
+        )
+        .map_err(|e| Error::io(self.path.join(&name), e))?;
+        self.write(key, &records)?;
+        Ok(self.path.join(aside))
     }
 
     /// Removes the temporary files of writers killed before their rename
@@ -290,6 +359,45 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, [".lock", "alice.modules"]);
+    }
+
+    #[test]
+    fn a_malformed_record_file_is_reported_apart_and_set_aside_keeping_its_good_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = NodeState::lock(tmp.path()).unwrap();
+        let (alice, job) = (Key::user("alice").unwrap(), Key::job("42").unwrap());
+        state.write(&alice, &[record(None, "/u/alice/a")]).unwrap();
+        let good = record(Some("gcc/12"), "/sw/gcc/12").render();
+        let text = [
+            good.as_bytes(),
+            b"garbage\n-\tro\t/i\xff\t/m\n",
+            good.as_bytes(),
+        ]
+        .concat();
+        std::fs::write(tmp.path().join("42.modules"), &text).unwrap();
+        let err = state.all().unwrap_err().to_string();
+        assert!(
+            err.ends_with("42.modules: line 2: malformed record"),
+            "{err}"
+        );
+        assert!(state.read(&job).is_err());
+        let all = state.all_readable().unwrap();
+        let malformed: Vec<_> = all.malformed.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(malformed, std::slice::from_ref(&job));
+        let counts: Vec<_> = all
+            .records
+            .iter()
+            .map(|(k, r)| (k.clone(), r.len()))
+            .collect();
+        assert_eq!(counts, [(job.clone(), 2), (alice.clone(), 1)]);
+        let aside = state.set_aside(&job).unwrap();
+        assert_eq!(std::fs::read(&aside).unwrap(), text);
+        assert_eq!(state.read(&job).unwrap().len(), 2);
+        assert_eq!(
+            state.all().unwrap().len(),
+            2,
+            "the file set aside is not read"
+        );
     }
 
     #[test]

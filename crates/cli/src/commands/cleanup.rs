@@ -23,11 +23,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = bale_site::load(bale_site::Trust::User)?;
-    let survey = list::survey(&config)?;
+    let surveyed = list::survey(&config)?;
     if args.verbose {
-        list::print_held(&survey, None)?;
+        list::print_held(&surveyed.survey, None)?;
     }
-    list::print_unreported(&survey, &list::fuse_mounts()?)?;
+    list::print_unreported(&surveyed, &list::fuse_mounts()?)?;
     if !args.cleanup {
         return Ok(ExitCode::SUCCESS);
     }

@@ -6,11 +6,12 @@
 //! without the helper) have no record: they come from the kernel's mount
 //! table, not for a job. The `--json` layout is stable: `{"mounts": [...],
 //! "fuse": [...], "loops": [...], "unreported": {"mounts": [...],
-//! "records": [...], "loops": [...], "fuse": [...]}}` (`unreported` only
+//! "records": [...], "loops": [...], "fuse": [...], "malformed_records": [...]}}` (`unreported` only
 //! with the flag). A FUSE mount whose server has ended (killed) is shown as
 //! such, and is unreported: `cleanup` unmounts it. A path that is not UTF-8
 //! is printed quoted as a shell needs it, and given lossily in JSON
-//! (`json_path`).
+//! (`json_path`). A record file with malformed lines: the rest is shown,
+//! with a warning, and the exit status is 1.
 
 use super::json_path::path;
 use super::user_name;
@@ -37,21 +38,47 @@ pub struct Args {
     pub json: bool,
 }
 
-/// The node surveyed (records read without the node lock, which is root's).
-pub fn survey(config: &bale_site::Config) -> anyhow::Result<Survey> {
-    let records = match NodeState::snapshot(&config.state_dir.value)? {
-        Some(state) => state.all()?,
-        None => Vec::new(),
+/// The node surveyed (records read without the node lock, which is root's),
+/// and the record files with malformed lines (their good lines surveyed).
+pub struct Surveyed {
+    pub survey: Survey,
+    pub malformed: Vec<bale_registry::Error>,
+}
+
+pub fn survey(config: &bale_site::Config) -> anyhow::Result<Surveyed> {
+    let all = match NodeState::snapshot(&config.state_dir.value)? {
+        Some(state) => state.all_readable()?,
+        None => Default::default(),
     };
     let places = config.real_places();
-    Ok(survey_of(
-        &records,
-        &mountinfo::read()?,
-        &loops::attached()?,
-        &[&places.modules, &places.users],
-        |p| is_framework_image(p, &places.images),
-    ))
+    Ok(Surveyed {
+        survey: survey_of(
+            &all.records,
+            &mountinfo::read()?,
+            &loops::attached()?,
+            &[&places.modules, &places.users],
+            |p| is_framework_image(p, &places.images),
+        ),
+        malformed: all.malformed.into_iter().map(|(_, e)| e).collect(),
+    })
 }
+
+/// Exit status 1 when a record file is malformed, after a warning for each
+/// (what `print_unreported` says, for a reader of the plain list).
+fn warn_malformed(surveyed: &Surveyed, unreported: bool) -> ExitCode {
+    if !unreported {
+        for e in &surveyed.malformed {
+            eprintln!("bale: warning: {e}: {MALFORMED_ADVICE}");
+        }
+    }
+    match surveyed.malformed.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
+    }
+}
+
+const MALFORMED_ADVICE: &str =
+    "its good lines are shown; root's `bale cleanup --cleanup` sets the file aside";
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = bale_site::load(bale_site::Trust::User)?;
@@ -61,7 +88,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(Key::job)
         .transpose()
         .map_err(|e| anyhow::anyhow!(e))?;
-    let survey = survey(&config)?;
+    let surveyed = survey(&config)?;
+    let survey = &surveyed.survey;
     // Not a job's: a FUSE mount has no record to say whose it is.
     let fuse = match job {
         Some(_) => Vec::new(),
@@ -76,12 +104,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })).collect::<Vec<_>>(),
         });
         if args.unreported {
-            out["unreported"] = unreported_json(&survey, &fuse);
+            out["unreported"] = unreported_json(&surveyed, &fuse);
         }
         writeln!(output::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(warn_malformed(&surveyed, true));
     }
-    print_held(&survey, job.as_ref())?;
+    print_held(survey, job.as_ref())?;
     for f in &fuse {
         writeln!(
             output::stdout(),
@@ -105,9 +133,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
     }
     if args.unreported {
-        print_unreported(&survey, &fuse)?;
+        print_unreported(&surveyed, &fuse)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(warn_malformed(&surveyed, args.unreported))
 }
 
 /// A FUSE mount of bale's, as the kernel's mount table has it.
@@ -167,8 +195,10 @@ fn dead(fuse: &[FuseMount]) -> impl Iterator<Item = &FuseMount> {
     fuse.iter().filter(|f| f.server == Server::Gone)
 }
 
-fn unreported_json(s: &Survey, fuse: &[FuseMount]) -> Value {
+fn unreported_json(surveyed: &Surveyed, fuse: &[FuseMount]) -> Value {
+    let s = &surveyed.survey;
     json!({
+        "malformed_records": surveyed.malformed.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
         "mounts": s.forgotten_mounts.iter().map(|f| json!({"mountpoint": path(&f.mountpoint), "image": path(&f.image), "device": path(&f.device)})).collect::<Vec<_>>(),
         "records": s.stale_records().map(held_json).collect::<Vec<_>>(),
         "loops": s.idle_loops.iter().map(|l| json!({"device": path(&l.device), "image": path(&l.backing_file)})).collect::<Vec<_>>(),
@@ -200,7 +230,14 @@ pub fn print_held(s: &Survey, only: Option<&Key>) -> std::io::Result<()> {
 }
 
 /// What no record explains, one line each with what `cleanup` will do.
-pub fn print_unreported(s: &Survey, fuse: &[FuseMount]) -> std::io::Result<()> {
+pub fn print_unreported(surveyed: &Surveyed, fuse: &[FuseMount]) -> std::io::Result<()> {
+    let s = &surveyed.survey;
+    for e in &surveyed.malformed {
+        writeln!(
+            output::stdout(),
+            "unreported: {e}: cleanup sets the file aside, keeping its good lines"
+        )?;
+    }
     for f in &s.forgotten_mounts {
         writeln!(
             output::stdout(),
