@@ -416,15 +416,17 @@ fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let hold = |user: &str| {
+    // A process of `user` in the mount, started by SLURM job `job`.
+    let hold = |user: &str, job: &str| {
         Command::new("setpriv")
             .args(["--reuid", user, "--regid", user, "--init-groups"])
             .args(["sleep", "300"])
+            .env("SLURM_JOB_ID", job)
             .current_dir(&mpx)
             .spawn()
             .unwrap()
     };
-    let mut holder = hold("bale-test");
+    let mut holder = hold("bale-test", "7501");
     // The epilog runs as root.
     let out = bale()
         .args(["umount-all", "--job-id", "7501"])
@@ -443,9 +445,11 @@ fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
     );
     assert!(frame::mounts_below(&mpy).is_empty(), "the other mount went");
     assert!(!frame::mounts_below(&mpx).is_empty());
-    // Someone who was never part of the job works there too: not killed;
-    // the read-only mount is detached and goes when they are done.
-    let mut bystander = hold("bale-other");
+    // Others who were never part of the job work there too — another
+    // user, and the owner in another job: not killed; the read-only mount
+    // is detached and goes when they are done.
+    let mut bystander = hold("bale-other", "7501");
+    let mut other_job = hold("bale-test", "7599");
     bale()
         .args(["umount-all", "--job-id", "7501", "--kill", "--cleanup"])
         .assert()
@@ -455,9 +459,15 @@ fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
         bystander.try_wait().unwrap().is_none(),
         "the epilog killed another user's process"
     );
+    assert!(
+        other_job.try_wait().unwrap().is_none(),
+        "the epilog killed the owner's process of another job"
+    );
     assert!(frame::mounts_below(&mpx).is_empty(), "detached");
-    bystander.kill().unwrap();
-    bystander.wait().unwrap();
+    for mut spared in [bystander, other_job] {
+        spared.kill().unwrap();
+        spared.wait().unwrap();
+    }
     assert!(support::fuse::wait_for(Duration::from_secs(5), || {
         frame::loops_below(&x).is_empty()
     }));

@@ -7,7 +7,9 @@
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::open::MountPlace;
-use crate::umount::{release_lock_line, remove_mount_point, unmount, written_elsewhere, Busy};
+use crate::umount::{
+    release_lock_line, remove_mount_point, unmount, written_elsewhere, Busy, Whose,
+};
 use bale_registry::fuse_mounts::{self, Server, Servers};
 use bale_registry::mountinfo::Mount;
 use bale_registry::node::{NodeState, Record};
@@ -50,7 +52,11 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
             config,
             &as_record,
             // cleanup is root's (rule admin-only): every holder.
-            if kill { Busy::Kill(None) } else { Busy::Report },
+            if kill {
+                Busy::Kill(Whose::Everyone)
+            } else {
+                Busy::Report
+            },
         )?;
         release_lock_line(
             &state,

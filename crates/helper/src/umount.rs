@@ -52,14 +52,38 @@ pub fn run(caller: &Caller, config: &Config, req: &UmountRequest) -> Result<Stri
 
 /// What unmounting does when processes still use the mount.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Busy {
+pub enum Busy<'a> {
     /// Fail, naming the processes (like `fuser`).
     Report,
-    /// End them (SIGKILL) and unmount: every one for root (`None`), only
-    /// the caller's own processes for a user.
-    Kill(Option<u32>),
+    /// End those of them that are `Whose` (SIGKILL) and unmount.
+    Kill(Whose<'a>),
     /// Detach the mount now (`MNT_DETACH`); it goes when they close.
     Detach,
+}
+
+/// Whose processes `Busy::Kill` ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whose<'a> {
+    /// Every one (root, for no job).
+    Everyone,
+    /// Those all of whose uids are this user's (a user's own).
+    User(u32),
+    /// Those of the job's owner that belong to the job (its environment or
+    /// control group says so; `kmount::holders::in_job`): the epilog
+    /// leaves the owner's other jobs and logins alone.
+    Job { owner: u32, id: &'a str },
+}
+
+impl Whose<'_> {
+    fn includes(&self, holder: &bale_kmount::holders::Holder) -> bool {
+        match *self {
+            Whose::Everyone => true,
+            Whose::User(uid) => holder.is_only_of(uid),
+            Whose::Job { owner, id } => {
+                holder.is_only_of(owner) && bale_kmount::holders::in_job(holder.pid, id)
+            }
+        }
+    }
 }
 
 /// Drops record `index` of `key`; unmounts when no other record uses the
@@ -71,7 +95,7 @@ pub fn release(
     state: &NodeState,
     key: &Key,
     index: usize,
-    busy: Busy,
+    busy: Busy<'_>,
 ) -> Result<String, Failure> {
     let mut mine = state.read(key)?;
     let record = mine.remove(index);
@@ -155,13 +179,10 @@ pub fn release_lock_line(
 }
 
 /// Ends (SIGKILL) the processes using the file system `dev` mounted at
-/// `mountpoint`: all of them, or only those of user `only`.
-fn kill_holders(dev: libc::dev_t, mountpoint: &Path, only: Option<u32>) {
+/// `mountpoint` that are `whose`.
+fn kill_holders(dev: libc::dev_t, mountpoint: &Path, whose: Whose<'_>) {
     let holders = bale_kmount::holders::holders(dev);
-    for holder in holders
-        .iter()
-        .filter(|h| only.is_none_or(|uid| h.is_only_of(uid)))
-    {
+    for holder in holders.iter().filter(|h| whose.includes(h)) {
         if let Some(pid) = rustix::process::Pid::from_raw(holder.pid as i32) {
             crate::log::notice(&format!(
                 "killing pid {} ({}) holding {}",
@@ -179,7 +200,7 @@ fn kill_holders(dev: libc::dev_t, mountpoint: &Path, only: Option<u32>) {
 /// its root without following symlinks, so renaming a parent directory
 /// cannot redirect the unmount to another mount. A busy mount is handled
 /// as `busy` says.
-pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failure> {
+pub fn unmount(config: &Config, record: &Record, busy: Busy<'_>) -> Result<(), Failure> {
     if bale_registry::mounted::image_at(&record.mountpoint)?.is_none() {
         return Ok(()); // already gone (unmounted by hand, or a crash)
     }
@@ -213,8 +234,8 @@ pub fn unmount(config: &Config, record: &Record, busy: Busy) -> Result<(), Failu
         _ => rustix::mount::UnmountFlags::empty(),
     };
     let mut result = place.unmount(flags);
-    if let (Err(rustix::io::Errno::BUSY), Busy::Kill(only)) = (result, busy) {
-        kill_holders(dev, &record.mountpoint, only);
+    if let (Err(rustix::io::Errno::BUSY), Busy::Kill(whose)) = (result, busy) {
+        kill_holders(dev, &record.mountpoint, whose);
         result = place.unmount(flags);
     }
     match result {

@@ -10,7 +10,7 @@ use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::jobs::Slurm;
 use crate::records;
-use crate::umount::{release, Busy};
+use crate::umount::{release, Busy, Whose};
 use bale_policy::JobOwners;
 use bale_registry::node::NodeState;
 use bale_registry::owner::Node;
@@ -27,19 +27,20 @@ pub fn run(
     let state = NodeState::lock(&config.state_dir.value)?;
     let mut done = Vec::new();
     let mut first_failure = None;
-    // The epilog (root, for a job) kills only what the job's owner left
-    // behind: a read-only mount another user still works in is detached
-    // instead (it goes when they are done) — they may never have been part
-    // of the job.
+    // The epilog (root, for a job) kills only what the job left behind: its
+    // owner's processes that belong to the job. A read-only mount someone
+    // else still works in (another user, the owner's other job or login)
+    // is detached instead: it goes when they are done.
     let epilog_owner = match job {
         Some(job) if kill && caller.uid == 0 => Some(job_owner(config, job)),
         _ => None,
     };
-    let busy = match (kill, epilog_owner) {
-        (false, _) => Busy::Report,
-        (true, Some(owner)) => Busy::Kill(Some(owner)),
+    let busy = match (kill, epilog_owner, job) {
+        (false, _, _) => Busy::Report,
+        (true, Some(owner), Some(id)) => Busy::Kill(Whose::Job { owner, id }),
         // A user ends only their own processes; root, for no job, all.
-        (true, None) => Busy::Kill((caller.uid != 0).then_some(caller.uid)),
+        (true, _, _) if caller.uid != 0 => Busy::Kill(Whose::User(caller.uid)),
+        (true, _, _) => Busy::Kill(Whose::Everyone),
     };
     // Release from the end so the indexes of the others stay valid; a
     // record that fails stays, and so does every one before it.

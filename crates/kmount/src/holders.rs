@@ -77,6 +77,23 @@ pub fn holders(dev: u64) -> Vec<Holder> {
     found
 }
 
+/// Whether process `pid` belongs to SLURM job `job`: its environment says
+/// `SLURM_JOB_ID=job` (every process a job starts inherits it, also one
+/// that left the job's process group or session), or its control group is
+/// the job's (`…/job_JOB/…`, where `proctrack/cgroup` puts every task).
+/// Needs root to read another user's environment.
+pub fn in_job(pid: u32, job: &str) -> bool {
+    let dir = Path::new("/proc").join(pid.to_string());
+    let variable = format!("SLURM_JOB_ID={job}");
+    let by_environment = std::fs::read(dir.join("environ"))
+        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == variable.as_bytes()));
+    let group = format!("job_{job}");
+    let by_cgroup = std::fs::read(dir.join("cgroup")).is_ok_and(|text| {
+        lines(&text).any(|l| l.split(|&b| b == b'/').any(|part| part == group.as_bytes()))
+    });
+    by_environment || by_cgroup
+}
+
 fn maps_device(maps: &Path, dev: u64) -> bool {
     let (major, minor) = (libc::major(dev), libc::minor(dev));
     let want = format!("{major:02x}:{minor:02x}");
@@ -105,6 +122,23 @@ mod tests {
             .iter()
             .any(|h| h.pid == me && !h.is_only_of(uid + 1)));
         assert!(holders(u64::MAX).is_empty());
+    }
+
+    #[test]
+    fn a_process_is_in_the_job_its_environment_names() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env("SLURM_JOB_ID", "4711")
+            .spawn()
+            .unwrap();
+        let (in_it, in_other, in_prefix) = (
+            in_job(child.id(), "4711"),
+            in_job(child.id(), "4712"),
+            in_job(child.id(), "471"),
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(in_it && !in_other && !in_prefix);
     }
 
     #[test]
