@@ -240,6 +240,51 @@ fn another_users_image_or_job_is_refused() {
         .all(|m| !m.ends_with("j")));
 }
 
+/// Rule job-running: nothing is mounted for a job that is not running —
+/// also when it ends while the mount waits for the image's lock (a
+/// `scancel` during the TaskProlog: its epilog may have run already, and a
+/// mount made after it would stay for good).
+#[test]
+fn a_mount_for_a_job_that_is_not_running_is_refused_even_if_it_ended_while_waiting() {
+    let _site = frame::site();
+    let (place, _m) = frame::guarded_module("secjobend");
+    frame::job_in_state("7311", "bale-test", "COMPLETED");
+    let out = bale_as("bale-test", &["mount", "secjobend/1.0", "--job-id", "7311"]);
+    assert!(refusal(&out, 3).contains("refused by rule job-running: job 7311 is COMPLETED"));
+
+    frame::job("7312", "bale-test");
+    let lock_file = frame::images().join("secjobend/1.0.sqfs.lock");
+    let _ = std::fs::remove_file(&lock_file); // a failed run's
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_file)
+        .unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let waiting = frame::as_user_command(
+        "bale-test",
+        env!("CARGO_BIN_EXE_bale"),
+        &["mount", "secjobend/1.0", "--job-id", "7312"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    frame::job_in_state("7312", "bale-test", "CANCELLED");
+    drop(lock);
+    let out = waiting.wait_with_output().unwrap();
+    assert!(refusal(&out, 3).contains("refused by rule job-running: job 7312 is CANCELLED"));
+    assert!(
+        !frame::is_mounted(&place),
+        "mounted for a job that had ended"
+    );
+    assert!(!frame::state().join("7312.modules").exists());
+    let lines = std::fs::read_to_string(&lock_file).unwrap();
+    assert!(lines.lines().all(|l| l.starts_with('#')), "{lines}");
+}
+
 #[test]
 fn suid_binaries_and_device_nodes_inside_an_image_are_not_honoured() {
     let _site = frame::site();

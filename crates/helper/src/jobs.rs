@@ -1,7 +1,8 @@
-//! Who owns a SLURM job: `scontrol show job -o ID`, run with an explicit
-//! argv and an empty environment, its `UserId=name(uid)` field.
+//! A SLURM job's owner and state: `scontrol show job -o ID`, run with an
+//! explicit argv and an empty environment, its `UserId=name(uid)` and
+//! `JobState=` fields.
 
-use bale_policy::JobOwners;
+use bale_policy::{Job, Jobs};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -9,8 +10,8 @@ pub struct Slurm {
     pub scontrol: PathBuf,
 }
 
-impl JobOwners for Slurm {
-    fn owner(&self, job: &str) -> Result<u32, String> {
+impl Jobs for Slurm {
+    fn job(&self, job: &str) -> Result<Job, String> {
         let out = Command::new(&self.scontrol)
             .args(["show", "job", "-o", job])
             .env_clear()
@@ -23,30 +24,35 @@ impl JobOwners for Slurm {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        parse_owner(&String::from_utf8_lossy(&out.stdout))
-            .ok_or_else(|| "no UserId in scontrol's answer".into())
+        parse(&String::from_utf8_lossy(&out.stdout))
+            .ok_or_else(|| "no UserId or JobState in scontrol's answer".into())
     }
 }
 
-fn parse_owner(text: &str) -> Option<u32> {
-    let field = text
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("UserId="))?;
-    let uid = field.split_once('(')?.1.strip_suffix(')')?;
-    uid.parse().ok()
+fn parse(text: &str) -> Option<Job> {
+    let field = |name: &str| text.split_whitespace().find_map(|f| f.strip_prefix(name));
+    let uid = field("UserId=")?.split_once('(')?.1.strip_suffix(')')?;
+    Some(Job {
+        owner: uid.parse().ok()?,
+        state: field("JobState=")?.to_string(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_owner;
+    use super::*;
 
     #[test]
-    fn user_id_field() {
+    fn user_id_and_state_fields() {
         assert_eq!(
-            parse_owner("JobId=5 JobName=x UserId=alice(1001) GroupId=alice(1001)"),
-            Some(1001)
+            parse("JobId=5 JobName=x UserId=alice(1001) GroupId=alice(1001) JobState=RUNNING Reason=None"),
+            Some(Job {
+                owner: 1001,
+                state: "RUNNING".into()
+            })
         );
-        assert_eq!(parse_owner("JobId=5 UserId=alice"), None);
-        assert_eq!(parse_owner(""), None);
+        assert_eq!(parse("JobId=5 UserId=alice JobState=RUNNING"), None);
+        assert_eq!(parse("JobId=5 UserId=alice(1001)"), None);
+        assert_eq!(parse(""), None);
     }
 }

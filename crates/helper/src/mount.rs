@@ -17,12 +17,13 @@ use rustix::fd::OwnedFd;
 use std::path::Path;
 
 pub fn run(caller: &Caller, config: &Config, req: &MountRequest) -> Result<String, Failure> {
-    let key = records::key(caller, req.job.as_deref(), config)?;
+    let key = records::unchecked_key(caller, req.job.as_deref())?;
     let node = Node::current().map_err(|e| io("/proc/sys/kernel/random/boot_id", e))?;
     let ctx = Context {
         caller,
         config,
         key: &key,
+        job: req.job.as_deref(),
         node: &node,
     };
     match &req.target {
@@ -36,6 +37,8 @@ struct Context<'a> {
     caller: &'a Caller,
     config: &'a Config,
     key: &'a Key,
+    /// The job the mount is for, asked about under the records lock.
+    job: Option<&'a str>,
     node: &'a Node,
 }
 
@@ -54,10 +57,23 @@ impl Context<'_> {
             mountpoint: sw.target_path.clone(),
         };
         let shown = sw.target_path.display().to_string();
+        // Mounted and recorded for the caller already (another task of the
+        // same job got here first): nothing changes, so the job's owner is
+        // asked about without holding the records lock.
+        let done = |state: NodeState| -> Result<Option<NodeState>, Failure> {
+            if !(state.read(self.key)?.contains(&record) && sw.mounted(&state, Some(self.key))?) {
+                return Ok(Some(state));
+            }
+            drop(state);
+            records::key(self.caller, self.job, self.config)?;
+            Ok(None)
+        };
         // Mounted already (the usual case): counted in, the lock file
         // untouched.
         {
-            let state = self.records()?;
+            let Some(state) = done(self.records()?)? else {
+                return Ok(shown);
+            };
             if sw.mounted(&state, Some(self.key))? {
                 self.recorded(&state, record, || Ok(()))?;
                 return Ok(shown);
@@ -69,7 +85,9 @@ impl Context<'_> {
             .map_err(|e| io(&sw.image_dir_path, e))?;
         let place = LockPlace::new(image_dir, sw.image_dir_path.clone(), &sw.file, None);
         let lock = place.acquire(self.node)?;
-        let state = self.records()?;
+        let Some(state) = done(self.records()?)? else {
+            return Ok(shown);
+        };
         self.recorded(&state, record, || {
             if sw.mounted(&state, Some(self.key))? {
                 return Ok(()); // by another request while we waited
@@ -125,13 +143,17 @@ impl Context<'_> {
     /// the records are as they were. The record comes first: killed after
     /// it, a record without a mount is what cleanup finds and repairs
     /// (dropping it takes this node's lock line out too), whereas a lock
-    /// line or a mount without a record would be found by nothing.
+    /// line or a mount without a record would be found by nothing. A job
+    /// is asked about here, under the records lock (rule `job-running`).
     fn recorded(
         &self,
         state: &NodeState,
         record: Record,
         mount: impl FnOnce() -> Result<(), Failure>,
     ) -> Result<(), Failure> {
+        if let Some(job) = self.job {
+            records::job_may_mount(self.caller, job, self.config)?;
+        }
         let before = state.read(self.key)?;
         let mut mine = before.clone();
         mine.retain(|r| r.mountpoint != record.mountpoint);

@@ -26,16 +26,36 @@ const USER_LOCK_WAIT_HOLDING_RECORDS: Duration = Duration::from_secs(2);
 
 /// The record key: the job (which the caller must own) or the caller.
 pub fn key(caller: &Caller, job: Option<&str>, config: &bale_site::Config) -> Result<Key, Failure> {
+    let key = unchecked_key(caller, job)?;
+    if let Some(job) = job {
+        bale_policy::job_owner(job, caller.uid, &slurm(config))?;
+    }
+    Ok(key)
+}
+
+/// The record key, the job not asked about yet: a mount asks under the
+/// node's records lock ([`job_may_mount`]).
+pub fn unchecked_key(caller: &Caller, job: Option<&str>) -> Result<Key, Failure> {
     match job {
-        Some(job) => {
-            let key = Key::job(job).map_err(|why| bale_policy::Refusal::new("job-owner", why))?;
-            let slurm = Slurm {
-                scontrol: config.scontrol.value.clone(),
-            };
-            bale_policy::job_owner(job, caller.uid, &slurm)?;
-            Ok(key)
-        }
+        Some(job) => Ok(Key::job(job).map_err(|why| bale_policy::Refusal::new("job-owner", why))?),
         None => Ok(Key::user(&caller.name).map_err(Failure::Error)?),
+    }
+}
+
+/// Rules `job-owner` and `job-running`, for a mount; ask with the node's
+/// records locked.
+pub fn job_may_mount(
+    caller: &Caller,
+    job: &str,
+    config: &bale_site::Config,
+) -> Result<(), Failure> {
+    Ok(bale_policy::job_running(job, caller.uid, &slurm(config))?)
+}
+
+/// SLURM as the site's configuration reaches it.
+pub fn slurm(config: &bale_site::Config) -> Slurm {
+    Slurm {
+        scontrol: config.scontrol.value.clone(),
     }
 }
 

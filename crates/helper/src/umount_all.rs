@@ -8,10 +8,9 @@
 
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
-use crate::jobs::Slurm;
 use crate::records;
 use crate::umount::{release, Busy, Whose};
-use bale_policy::JobOwners;
+use bale_policy::Jobs;
 use bale_registry::node::NodeState;
 use bale_registry::owner::Node;
 use bale_site::Config;
@@ -72,8 +71,7 @@ pub fn run(
 /// The uid of `job`'s owner; one no process has when SLURM cannot tell
 /// (the job long gone), so that then nobody is killed.
 fn job_owner(config: &Config, job: &str) -> u32 {
-    let slurm = Slurm {
-        scontrol: config.scontrol.value.clone(),
-    };
-    slurm.owner(job).unwrap_or(u32::MAX)
+    records::slurm(config)
+        .job(job)
+        .map_or(u32::MAX, |j| j.owner)
 }

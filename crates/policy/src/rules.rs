@@ -215,25 +215,62 @@ pub fn lazy_unmount(mountpoint: &Path, rw: bool) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Who owns a job (SLURM in production, a table in tests).
-pub trait JobOwners {
-    /// The uid that owns `job`, or why it cannot be told.
-    fn owner(&self, job: &str) -> Result<u32, String>;
+/// What the helper needs to know of a SLURM job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub owner: u32,
+    /// `JobState` as SLURM names it: `RUNNING`, `COMPLETING`, …
+    pub state: String,
+}
+
+/// SLURM's jobs (`scontrol` in production, a table in tests).
+pub trait Jobs {
+    /// The job, or why it cannot be told.
+    fn job(&self, id: &str) -> Result<Job, String>;
 }
 
 /// Rule `job-owner`: `--job-id` names a job of the caller (root may act
 /// for any job, as the SLURM epilog does).
-pub fn job_owner(job: &str, caller: u32, jobs: &dyn JobOwners) -> Result<(), Refusal> {
+pub fn job_owner(job: &str, caller: u32, jobs: &dyn Jobs) -> Result<(), Refusal> {
     if caller == 0 {
         return Ok(());
     }
-    match jobs.owner(job) {
-        Ok(owner) if owner == caller => Ok(()),
-        Ok(owner) => Err(Refusal::new(
-            "job-owner",
-            format!("job {job} belongs to uid {owner}, not {caller}"),
+    let found = jobs
+        .job(job)
+        .map_err(|why| Refusal::new("job-owner", format!("job {job}: {why}")))?;
+    owned(job, &found, caller)
+}
+
+fn owned(job: &str, found: &Job, caller: u32) -> Result<(), Refusal> {
+    if caller == 0 || found.owner == caller {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        "job-owner",
+        format!("job {job} belongs to uid {}, not {caller}", found.owner),
+    ))
+}
+
+/// Rule `job-running` (with `job-owner`): a mount for a job needs the job
+/// to be running (`RUNNING`, `CONFIGURING` or `SUSPENDED`). Asked under
+/// the node's records lock, which the job's epilog also takes: a job that
+/// ends while its mount waits (for the image's lock, say) is either still
+/// running at the question — and its epilog, coming after, releases the
+/// mount — or is refused; never mounted after its epilog has run.
+pub fn job_running(job: &str, caller: u32, jobs: &dyn Jobs) -> Result<(), Refusal> {
+    let found = jobs
+        .job(job)
+        .map_err(|why| Refusal::new("job-owner", format!("job {job}: {why}")))?;
+    owned(job, &found, caller)?;
+    match found.state.as_str() {
+        "RUNNING" | "CONFIGURING" | "SUSPENDED" => Ok(()),
+        state => Err(Refusal::new(
+            "job-running",
+            format!(
+                "job {job} is {state}, not running: nothing is mounted for it any more \
+                 (its epilog releases what it had)"
+            ),
         )),
-        Err(why) => Err(Refusal::new("job-owner", format!("job {job}: {why}"))),
     }
 }
 
@@ -425,16 +462,23 @@ mod tests {
         );
     }
 
-    struct Table(HashMap<&'static str, u32>);
-    impl JobOwners for Table {
-        fn owner(&self, job: &str) -> Result<u32, String> {
-            self.0.get(job).copied().ok_or_else(|| "no such job".into())
+    struct Table(HashMap<&'static str, (u32, &'static str)>);
+    impl Jobs for Table {
+        fn job(&self, id: &str) -> Result<Job, String> {
+            let (owner, state) = self.0.get(id).copied().ok_or("no such job")?;
+            Ok(Job {
+                owner,
+                state: state.into(),
+            })
         }
     }
 
     #[test]
     fn job_owners() {
-        let jobs = Table(HashMap::from([("10", 1000), ("11", 1001)]));
+        let jobs = Table(HashMap::from([
+            ("10", (1000, "RUNNING")),
+            ("11", (1001, "RUNNING")),
+        ]));
         assert!(job_owner("10", 1000, &jobs).is_ok());
         assert!(job_owner("11", 0, &jobs).is_ok());
         assert_eq!(job_owner("11", 1000, &jobs).unwrap_err().rule, "job-owner");
@@ -442,6 +486,29 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no such job"));
+    }
+
+    #[test]
+    fn mounts_are_for_running_jobs_of_the_caller() {
+        let jobs = Table(HashMap::from([
+            ("10", (1000, "RUNNING")),
+            ("11", (1000, "COMPLETING")),
+            ("12", (1000, "CANCELLED")),
+            ("13", (1000, "PENDING")),
+            ("14", (1001, "RUNNING")),
+        ]));
+        assert!(job_running("10", 1000, &jobs).is_ok());
+        assert!(job_running("14", 0, &jobs).is_ok());
+        assert_eq!(
+            job_running("14", 1000, &jobs).unwrap_err().rule,
+            "job-owner"
+        );
+        for ended in ["11", "12", "13"] {
+            let refusal = job_running(ended, 1000, &jobs).unwrap_err();
+            assert_eq!(refusal.rule, "job-running", "{ended}");
+        }
+        assert!(job_running("12", 0, &jobs).is_err(), "root too");
+        assert_eq!(job_running("99", 0, &jobs).unwrap_err().rule, "job-owner");
     }
 
     #[test]

@@ -211,8 +211,18 @@ fn fake_scontrol() -> PathBuf {
 
 /// Declares SLURM job `id` as owned by `user` (to the fake `scontrol`).
 pub fn job(id: &str, user: &str) {
+    job_in_state(id, user, "RUNNING");
+}
+
+/// Declares job `id` of `user` in `state` (`COMPLETED`, …) for the fake
+/// `scontrol`.
+pub fn job_in_state(id: &str, user: &str, state: &str) {
     let uid = uid(user);
-    std::fs::write(base().join("jobs").join(id), format!("{user}({uid})")).unwrap();
+    std::fs::write(
+        base().join("jobs").join(id),
+        format!("{user}({uid}) JobState={state}"),
+    )
+    .unwrap();
 }
 
 pub fn uid(user: &str) -> u32 {
