@@ -124,7 +124,13 @@ impl ClusterLock {
                     let holder = read(&dir, dir_path, name)?
                         .holder
                         .map_or_else(|| "an unknown process".to_string(), |h| h.to_string());
+                    let image = name.strip_suffix(SUFFIX).unwrap_or(name);
                     return Err(Error::Busy {
+                        advice: format!(
+                            " (`bale lock-status {0}` tells whether it is stale; \
+                             `bale unlock --stale {0}` breaks a stale holder)",
+                            dir_path.join(image).display()
+                        ),
                         path,
                         seconds: timeout.as_secs(),
                         holder,
@@ -403,6 +409,12 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("pid=4242"), "{err}");
+        let advice = format!("`bale unlock --stale {}/i`", tmp.path().display());
+        assert!(
+            err.to_string()
+                .ends_with(&format!("{advice} breaks a stale holder)")),
+            "{err}"
+        );
         assert!(is_locked(dir(tmp.path()), tmp.path(), "i.lock").unwrap());
         break_lock(dir(tmp.path()), tmp.path(), "i.lock", &[]).unwrap();
         assert!(!is_locked(dir(tmp.path()), tmp.path(), "i.lock").unwrap());

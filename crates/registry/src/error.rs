@@ -15,11 +15,13 @@ pub enum Error {
         line: usize,
         reason: String,
     },
-    #[error("{}: still locked after {seconds} s by {holder}", path.display())]
+    #[error("{}: still locked after {seconds} s by {holder}{advice}", path.display())]
     Busy {
         path: PathBuf,
         seconds: u64,
         holder: String,
+        /// What to do about it, from a leading space or "".
+        advice: String,
     },
 }
 

@@ -14,6 +14,7 @@ use crate::{atomic, Error};
 use rustix::fd::OwnedFd;
 use rustix::fs::{FlockOperation, Mode, OFlags};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Whose record: a SLURM job or an interactive user.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -116,6 +117,24 @@ impl Record {
     }
 }
 
+/// How long a mount, an unmount or a cleanup waits for the node's records:
+/// each holds them for milliseconds, or up to the 20 s an image's lock may
+/// take, so a minute is a stuck holder.
+pub const LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// The process the lock file names as its holder, as `pid N (COMMAND)`.
+fn holder(lock: &OwnedFd) -> String {
+    let mut buf = [0u8; 32];
+    let n = rustix::io::pread(lock, &mut buf, 0).unwrap_or(0);
+    let pid = String::from_utf8_lossy(&buf[..n]).trim().to_string();
+    match std::fs::read(format!("/proc/{pid}/comm")) {
+        Ok(comm) if !pid.is_empty() => {
+            format!("pid {pid} ({})", String::from_utf8_lossy(&comm).trim())
+        }
+        _ => "an unknown process".into(),
+    }
+}
+
 /// What [`NodeState::all_readable`] found: every key's readable records,
 /// and the keys whose files have lines that are not, with the first.
 #[derive(Debug, Default)]
@@ -133,8 +152,15 @@ pub struct NodeState {
 
 impl NodeState {
     /// Creates the directory if needed (0755) and takes the global lock,
-    /// waiting for other bale processes on this node.
+    /// waiting for other bale processes on this node up to [`LOCK_WAIT`].
     pub fn lock(path: &Path) -> Result<NodeState, Error> {
+        NodeState::lock_within(path, LOCK_WAIT)
+    }
+
+    /// [`NodeState::lock`], waiting up to `wait`: a holder stuck beyond it
+    /// (on a hung file system, say) is named, and the caller fails instead
+    /// of hanging every mount, unmount and epilog of the node behind it.
+    pub fn lock_within(path: &Path, wait: Duration) -> Result<NodeState, Error> {
         match rustix::fs::mkdir(path, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(Error::io(path, e)),
@@ -153,8 +179,28 @@ impl NodeState {
             Mode::from_raw_mode(0o600),
         )
         .map_err(|e| Error::io(&lock_path, e))?;
-        rustix::fs::flock(&lock, FlockOperation::LockExclusive)
-            .map_err(|e| Error::io(&lock_path, e))?;
+        let deadline = Instant::now() + wait;
+        loop {
+            match rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    return Err(Error::Busy {
+                        holder: holder(&lock),
+                        path: lock_path,
+                        seconds: wait.as_secs(),
+                        advice: String::new(),
+                    })
+                }
+                Err(e) => return Err(Error::io(&lock_path, e)),
+            }
+        }
+        // Who holds it, for whoever waits too long.
+        let me = format!("{}\n", std::process::id());
+        let _ = rustix::fs::ftruncate(&lock, 0)
+            .and_then(|()| rustix::io::pwrite(&lock, me.as_bytes(), 0).map(drop));
         Ok(NodeState {
             dir,
             path: path.to_path_buf(),
@@ -398,6 +444,25 @@ mod tests {
             2,
             "the file set aside is not read"
         );
+    }
+
+    #[test]
+    fn a_stuck_holder_is_named_and_waited_for_only_so_long() {
+        let tmp = tempfile::tempdir().unwrap();
+        let held = NodeState::lock(tmp.path()).unwrap();
+        let started = Instant::now();
+        let err = match NodeState::lock_within(tmp.path(), Duration::from_millis(300)) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("locked twice"),
+        };
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let me = format!("pid {} (", std::process::id());
+        assert!(
+            err.contains(".lock: still locked after 0 s by ") && err.contains(&me),
+            "{err}"
+        );
+        drop(held);
+        assert!(NodeState::lock_within(tmp.path(), Duration::from_millis(300)).is_ok());
     }
 
     #[test]
