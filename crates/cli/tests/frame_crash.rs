@@ -393,6 +393,40 @@ fn a_malformed_record_file_is_reported_and_set_aside_by_cleanup() {
     assert_clean(&img, &mpa);
 }
 
+/// A `bale run` in progress holds a loop device mounted only in its own
+/// mount namespace: not a leftover for `list --unreported`, and `cleanup`
+/// leaves it alone (every epilog on the node runs a cleanup).
+#[test]
+fn a_bale_run_in_progress_is_no_idle_loop_device() {
+    let _serial = serial();
+    let _site = frame::site();
+    let dir = workdir("crash-run");
+    let img = image(&dir, "r.sqfs");
+    std::fs::write(format!("{}.lock", img.display()), "").unwrap();
+    let _m = Mounts {
+        prefixes: vec![dir.clone()],
+    };
+    let mut run = Command::new(env!("CARGO_BIN_EXE_bale"))
+        .args(["run", "--backend", "kernel", s(&img), "--", "sleep", "4"])
+        .spawn()
+        .unwrap();
+    assert!(support::fuse::wait_for(Duration::from_secs(10), || {
+        !frame::loops_below(&img).is_empty()
+    }));
+    let u = &list_json()["unreported"];
+    assert!(!u["loops"].to_string().contains("crash-run"), "{u}");
+    let out = succeed(bale().args(["cleanup", "--cleanup"]));
+    assert!(
+        !String::from_utf8_lossy(&out).contains("crash-run"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(run.wait().unwrap().success());
+    assert!(support::fuse::wait_for(Duration::from_secs(5), || {
+        frame::loops_below(&img).is_empty()
+    }));
+}
+
 #[test]
 fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
     let _serial = serial();

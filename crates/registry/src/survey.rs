@@ -89,7 +89,11 @@ pub fn survey(
             });
         }
     }
-    for l in loops {
+    // An autoclear device (every one bale attaches) that is not mounted
+    // here is used where this namespace cannot see — a `bale run`, a mount
+    // copied into a container — or is going: it detaches itself with its
+    // last user, so it is nobody's leftover.
+    for l in loops.iter().filter(|l| !l.autoclear) {
         let mounted = mounts
             .iter()
             .any(|m| (m.major, m.minor) == (l.major, l.minor));
@@ -149,11 +153,17 @@ mod tests {
                 rec("/img/gone.sqfs", "/u/alice/gone"),
             ],
         )];
+        let by_hand = Loop {
+            autoclear: false,
+            ..lp(2, "/img/idle.sqfs")
+        };
         let loops = vec![
             lp(0, "/img/a.sqfs"),
             lp(1, "/img/forgotten.sqfs"),
-            lp(2, "/img/idle.sqfs"),
+            by_hand,
             lp(3, "/elsewhere/x.iso"),
+            // A `bale run`'s, mounted in its own namespace only.
+            lp(4, "/img/run.sqfs"),
         ];
         let mounts = vec![
             mount(0, "/u/alice/a"),
