@@ -97,6 +97,18 @@ fn a_module_without_an_image_is_left_alone() {
     quiet(hook("bale-test", "load", "hook-plain/1.0"));
     assert!(!is_mounted(&dir));
     quiet(hook("bale-test", "unload", "hook-plain/1.0"));
+    // -v says where it looked, and by whose setting.
+    let out = frame::bale_as(
+        "bale-test",
+        &["module-hook", "load", "hook-plain/1.0", "-v"],
+    );
+    assert!(out.status.success());
+    let want = format!(
+        "no image at {} (image_path from file /etc/bale/config.toml): left alone",
+        frame::images().join("hook-plain/1.0.sqfs").display()
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&want), "{err}");
 }
 
 #[test]

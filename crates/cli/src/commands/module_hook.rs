@@ -91,6 +91,16 @@ fn hook(config: &Config, args: &Args) -> Result<(), Failure> {
         .join(&module.name)
         .join(format!("{}.sqfs", module.version));
     if !image.is_file() {
+        // Left alone; `-v` says where the image was looked for (a stale
+        // SI_IMAGE_PATH in the environment would silently point elsewhere).
+        if args.verbose {
+            eprintln!(
+                "bale: module-hook: {}: no image at {} (image_path from {}): left alone",
+                args.module,
+                image.display(),
+                config.image_path.source
+            );
+        }
         return Ok(());
     }
     let job = args.job_id.clone().or_else(job_of_this_step);
