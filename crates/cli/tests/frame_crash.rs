@@ -318,9 +318,10 @@ impl Drop for RestoreRecords {
 }
 
 /// A record file with a line no writer makes (a damaged disk, an edit by
-/// hand): whatever counts the users of a mount refuses, naming the file and
-/// the repair; `list` shows the rest and fails; `cleanup` sets the file
-/// aside and keeps its good lines, after which all works again.
+/// hand): its owner's mounts and unmounts refuse, naming the file and the
+/// repair; everyone else's go on (a mount it may name stays mounted);
+/// `list` shows the rest and fails; `cleanup` sets the file aside and keeps
+/// its good lines, after which all works again.
 #[test]
 fn a_malformed_record_file_is_reported_and_set_aside_by_cleanup() {
     let _serial = serial();
@@ -349,6 +350,41 @@ fn a_malformed_record_file_is_reported_and_set_aside_by_cleanup() {
         "{err}"
     );
     assert!(frame::mounts_below(&mpb).is_empty());
+    // Everyone else's mounts go on: the damaged file is root's alone.
+    let theirs = frame::user_dir("bale-test", "crash-malformed");
+    let their_img = image(&theirs, "t.sqfs");
+    run_ok("chmod", &["644", s(&their_img)]);
+    let their_mp = frame::user_mounts().join("bale-test/crash-malformed-t");
+    let _theirs = Mounts {
+        prefixes: vec![their_mp.clone(), theirs.clone()],
+    };
+    for args in [
+        vec!["mount", s(&their_img), s(&their_mp)],
+        vec!["umount", s(&their_mp)],
+    ] {
+        let out = frame::bale_as("bale-test", &args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(frame::mounts_below(&their_mp).is_empty());
+    // A module, shared, stays mounted when released: the damaged file may
+    // name it; cleanup unmounts it once nothing readable does.
+    let (module, _module_mounts) = frame::guarded_module("crashmal");
+    for args in [["mount", "crashmal/1.0"], ["umount", "crashmal/1.0"]] {
+        let out = frame::bale_as("bale-test", &args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        frame::is_mounted(&module),
+        "released while a damaged record may name it"
+    );
 
     let listed = bale().arg("list").output().unwrap();
     assert_eq!(listed.status.code(), Some(1));
@@ -384,6 +420,10 @@ fn a_malformed_record_file_is_reported_and_set_aside_by_cleanup() {
         format!("{good}garbage\n")
     );
     assert_eq!(std::fs::read_to_string(&records).unwrap(), good);
+    assert!(
+        out.contains("unmounted forgotten") && !frame::is_mounted(&module),
+        "{out}"
+    );
     succeed(bale().arg("list"));
     assert!(
         !frame::mounts_below(&mpa).is_empty(),

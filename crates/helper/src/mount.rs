@@ -176,7 +176,11 @@ impl Context<'_> {
             if key == *self.key {
                 continue;
             }
-            let mut records = state.read(&key)?;
+            let mut records = match state.read(&key) {
+                // A damaged file is cleanup's to repair, not ours.
+                Err(bale_registry::Error::Parse { .. }) => continue,
+                read => read?,
+            };
             records.retain(|r| r.mountpoint != place);
             state.write(&key, &records)?;
             crate::log::notice(&format!(

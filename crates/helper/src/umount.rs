@@ -99,11 +99,16 @@ pub fn release(
 ) -> Result<String, Failure> {
     let mut mine = state.read(key)?;
     let record = mine.remove(index);
-    let shared_with = state
-        .users_of(&record.mountpoint)?
-        .into_iter()
-        .filter(|k| k != key)
-        .count();
+    // A module's mount is shared: a damaged record file (cleanup's to
+    // repair) may name it too, and then it stays. A user image's mount
+    // point is its owner's alone.
+    let mut others = state.users_of(&record.mountpoint)?;
+    if record.module.is_some() {
+        others.extend(state.malformed_keys()?);
+    }
+    others.sort();
+    others.dedup();
+    let shared_with = others.iter().filter(|k| *k != key).count();
     if shared_with > 0 {
         state.write(key, &mine)?;
         return Ok(format!(
@@ -168,10 +173,8 @@ pub fn release_lock_line(
     software: bool,
     dropping: Option<(&Key, &Record)>,
 ) -> Result<(), Failure> {
-    let still_used = state.all()?.iter().any(|(k, rs)| {
-        rs.iter()
-            .any(|r| r.image == image && dropping != Some((k, r)))
-    });
+    let still_used =
+        state.uses_image(image, dropping)? || (software && !state.malformed_keys()?.is_empty());
     if still_used || LockPlace::is_gone(image) {
         return Ok(());
     }

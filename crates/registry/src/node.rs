@@ -363,15 +363,38 @@ impl NodeState {
         Ok(removed)
     }
 
-    /// The keys whose records name `mountpoint`.
+    /// The keys whose readable records name `mountpoint`.
     pub fn users_of(&self, mountpoint: &Path) -> Result<Vec<Key>, Error> {
+        Ok(recorded_at(self.all_readable()?.records, mountpoint))
+    }
+
+    /// The keys whose record files have malformed lines: any of them may
+    /// name a shared mount, which then must stay.
+    pub fn malformed_keys(&self) -> Result<Vec<Key>, Error> {
         Ok(self
-            .all()?
+            .all_readable()?
+            .malformed
             .into_iter()
-            .filter(|(_, records)| records.iter().any(|r| r.mountpoint == mountpoint))
             .map(|(key, _)| key)
             .collect())
     }
+
+    /// Whether a readable record names `image`, other than `except`'s
+    /// `record`.
+    pub fn uses_image(&self, image: &Path, except: Option<(&Key, &Record)>) -> Result<bool, Error> {
+        Ok(self.all_readable()?.records.iter().any(|(k, rs)| {
+            rs.iter()
+                .any(|r| r.image == image && except != Some((k, r)))
+        }))
+    }
+}
+
+fn recorded_at(records: Vec<(Key, Vec<Record>)>, mountpoint: &Path) -> Vec<Key> {
+    records
+        .into_iter()
+        .filter(|(_, records)| records.iter().any(|r| r.mountpoint == mountpoint))
+        .map(|(key, _)| key)
+        .collect()
 }
 
 #[cfg(test)]

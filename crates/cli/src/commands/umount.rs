@@ -62,13 +62,11 @@ fn mounts_of(config: &Config, image: &Path, job: Option<&str>) -> anyhow::Result
         None => Key::User(user_name(uid).with_context(|| format!("uid {uid}: no user name"))?),
     };
     let records = match NodeState::snapshot(&config.state_dir.value)? {
-        Some(state) => state.all()?,
+        Some(state) => state.read(&key)?,
         None => Vec::new(),
     };
     let mut places: Vec<Named> = records
         .into_iter()
-        .filter(|(k, _)| *k == key)
-        .flat_map(|(_, records)| records)
         .filter(|r| r.image == image)
         .map(|r| match r.module {
             Some(module) => Named::Module(module),
