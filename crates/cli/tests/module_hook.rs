@@ -179,6 +179,42 @@ fn inside_a_job_step_the_mount_belongs_to_the_job() {
     assert!(!is_mounted(&target));
 }
 
+/// The tasks of a job step start together, each running the TaskProlog:
+/// they take turns, so one runs the helper (and asks SLURM) and the others
+/// find its mount.
+#[test]
+fn tasks_starting_together_run_the_helper_once() {
+    let site = frame::site();
+    let name = "hook-tasks";
+    let (target, _mounts) = frame::guarded_module(name);
+    frame::job("7303", USER);
+    let module = format!("{name}/1.0");
+    let syslog = Syslog::capture(&site);
+    let tasks: Vec<_> = std::thread::scope(|s| {
+        (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    frame::as_user_command(
+                        USER,
+                        env!("CARGO_BIN_EXE_bale"),
+                        &["module-hook", "load", &module, "--job-id", "7303"],
+                    )
+                    .output()
+                    .unwrap()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect()
+    });
+    for task in tasks {
+        quiet(task);
+    }
+    assert_eq!(helper_runs(&syslog, &module, Some("7303")), 1);
+    assert_eq!(recorded(Some("7303")), [target.as_path()]);
+}
+
 #[test]
 fn a_repeated_load_by_the_same_owner_runs_no_helper() {
     let site = frame::site();

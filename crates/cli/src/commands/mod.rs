@@ -12,6 +12,7 @@ pub mod extract;
 pub mod generate;
 mod gentle_args;
 mod helper;
+mod hook_turn;
 pub mod info;
 mod json_path;
 pub mod list;

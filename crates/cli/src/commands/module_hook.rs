@@ -22,7 +22,7 @@
 //! hook exits 0 without a word on stderr, which some module systems take
 //! as failure (`-v` prints it too).
 
-use super::{helper, module_loaded};
+use super::{helper, hook_turn, module_loaded};
 use bale_policy::ModuleName;
 use bale_site::Config;
 use std::path::Path;
@@ -137,6 +137,7 @@ fn ask_helper(
             config.helper.value.display()
         )));
     }
+    let _turn = matches!(action, Action::Load).then(hook_turn::take);
     let verb = match action {
         Action::Load if module_loaded::already(config, job, module, image) => {
             return Ok(());
