@@ -524,10 +524,15 @@ fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
     // is detached and goes when they are done.
     let mut bystander = hold("bale-other", "7501");
     let mut other_job = hold("bale-test", "7599");
-    bale()
-        .args(["umount-all", "--job-id", "7501", "--kill", "--cleanup"])
-        .assert()
-        .success();
+    let out = succeed(bale().args(["umount-all", "--job-id", "7501", "--kill", "--cleanup"]));
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains(&format!(
+            "detached, still in use by others: {}",
+            mpx.display()
+        )),
+        "{out}"
+    );
     assert!(holder.try_wait().unwrap().is_some() || holder.wait().is_ok());
     assert!(
         bystander.try_wait().unwrap().is_none(),

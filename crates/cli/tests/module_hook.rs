@@ -122,10 +122,21 @@ fn a_failed_mount_goes_to_syslog_and_fails_only_a_strict_site() {
     let syslog = Syslog::capture(&site);
     quiet(hook("bale-test", "load", &module));
     let logged = syslog.messages();
+    let why = format!(
+        "module-hook: {module}: {}: no such directory: a module's image is mounted over",
+        target.display()
+    );
     assert!(
         logged
             .iter()
-            .any(|m| m.contains("bale[") && m.contains(&format!("module-hook: {module}: "))),
+            .any(|m| m.contains("bale[") && m.contains(&why)),
+        "{logged:#?}"
+    );
+    // Its unload has nothing to release: no helper run, no failure logged.
+    quiet(hook("bale-test", "unload", &module));
+    let logged = syslog.flushed();
+    assert!(
+        !logged.iter().any(|m| m.contains("umount module")),
         "{logged:#?}"
     );
 

@@ -76,6 +76,15 @@ impl Software {
     /// checks rule `mountpoint` (owned by the owner of `SI_MOUNT_PATH`).
     pub fn target(&self, config: &Config) -> Result<OwnedFd, Failure> {
         let mounts_path = &config.mount_path.value;
+        if std::fs::symlink_metadata(&self.target_path)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            return Err(Failure::Error(format!(
+                "{}: no such directory: a module's image is mounted over the module's directory, \
+                 which must exist",
+                self.target_path.display()
+            )));
+        }
         let target = open::beneath(
             &self.mounts,
             mounts_path,

@@ -25,6 +25,7 @@ pub fn run(
     let node = Node::current().map_err(|e| io("/proc/sys/kernel/random/boot_id", e))?;
     let state = NodeState::lock(&config.state_dir.value)?;
     let mut done = Vec::new();
+    let mut detached = Vec::new();
     let mut first_failure = None;
     // The epilog (root, for a job) kills only what the job left behind: its
     // owner's processes that belong to the job. A read-only mount someone
@@ -47,7 +48,9 @@ pub fn run(
     for (index, record) in records.iter().enumerate().rev() {
         let released = match release(config, &node, &state, &key, index, busy) {
             Err(Failure::Busy(_)) if epilog_owner.is_some() && !record.rw => {
-                release(config, &node, &state, &key, index, Busy::Detach)
+                release(config, &node, &state, &key, index, Busy::Detach).inspect(|what| {
+                    detached.push(what.clone());
+                })
             }
             other => other,
         };
@@ -64,7 +67,12 @@ pub fn run(
     }
     match first_failure {
         Some(failure) => Err(failure),
-        None => Ok(format!("released {} for {key}", done.len())),
+        None if detached.is_empty() => Ok(format!("released {} for {key}", done.len())),
+        None => Ok(format!(
+            "released {} for {key}; detached, still in use by others: {}",
+            done.len(),
+            detached.join(", ")
+        )),
     }
 }
 

@@ -143,6 +143,9 @@ fn ask_helper(
             return Ok(());
         }
         Action::Load => "mount",
+        // Nothing of the owner's to release (the load failed, or another
+        // shell released the share): no helper run, no "failed" in the log.
+        Action::Unload if module_loaded::not_held(config, job, module) => return Ok(()),
         Action::Unload => "umount",
     };
     let mut argv = vec![verb.to_string()];

@@ -14,9 +14,10 @@
 //! unreadable state directory: not loaded, and the helper decides.
 //!
 //! `bale module-hook unload` asks the same records whether the owner
-//! holds the module at all: shares are counted per owner, not per shell,
-//! so an unload in a second shell finds the share already released — the
-//! state the unload is for, not a failure.
+//! holds the module at all, before and after asking the helper: shares are
+//! counted per owner, not per shell, so an unload in a second shell (or of
+//! a module whose load failed) finds nothing to release — the state the
+//! unload is for, not a failure.
 //!
 //! Skipping gives the caller nothing: the helper is not asked, so no rule
 //! is bypassed. A job id the caller does not own is not checked here (the
