@@ -7,6 +7,9 @@ if mode() == "load" or mode() == "unload" then
    if bale_module == "" then
       bale_module = myModuleFullName()
    end
+   -- The image's name for the SLURM TaskProlog, which sees only the
+   -- environment (LOADEDMODULES has the modulefile's name); undone on unload.
+   append_path("BALE_MODULES", bale_module)
    -- Synchronous, so a strict site can abort the load; the hook is silent
    -- and exits 0 unless the site sets strict_modules = true.
    local bale_said = subprocess("'@BALE@' module-hook " .. mode() .. " '"

@@ -8,6 +8,9 @@ if {[module-info mode load] || [module-info mode unload] || [module-info mode re
     if {$bale_module eq {}} {
         set bale_module [module-info name]
     }
+    # The image's name for the SLURM TaskProlog, which sees only the
+    # environment (LOADEDMODULES has the modulefile's name); undone on unload.
+    append-path BALE_MODULES $bale_module
     set bale_action [expr {[module-info mode load] ? "load" : "unload"}]
     # Synchronous, so a strict site can abort the load; the hook is silent
     # and exits 0 unless the site sets strict_modules = true. Its one-line

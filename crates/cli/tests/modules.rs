@@ -62,7 +62,9 @@ fn load_mounts_and_unload_and_purge_release() {
             &format!(
                 "module load {name}/1.0\ncheck {t} loaded\ncat {t}/bin/hello\n\
                  case :$PATH: in *:{t}/bin:*) echo on PATH;; esac\n\
+                 echo \"BALE_MODULES=$BALE_MODULES\"\n\
                  module unload {name}/1.0\ncheck {t} unloaded\n\
+                 echo \"BALE_MODULES=${{BALE_MODULES:-}}\"\n\
                  module load {name}/1.0\ncheck {t} reloaded\n\
                  module purge\ncheck {t} purged"
             ),
@@ -73,7 +75,9 @@ fn load_mounts_and_unload_and_purge_release() {
                 "loaded mounted",
                 &format!("hello from {name}"),
                 "on PATH",
+                &format!("BALE_MODULES={name}/1.0"),
                 "unloaded not mounted",
+                "BALE_MODULES=",
                 "reloaded mounted",
                 "purged not mounted",
             ]),

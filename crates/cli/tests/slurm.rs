@@ -136,6 +136,29 @@ fn a_single_node_job_reads_its_module_from_the_image_and_leaves_nothing() {
     nothing_left(&cluster, &job, &module);
 }
 
+/// A modulefile whose snippet names another image (a renamed module, one
+/// in a category directory) exports the image's name in BALE_MODULES: the
+/// TaskProlog mounts that, and skips names that cannot be images.
+#[test]
+fn the_task_prolog_mounts_the_images_bale_modules_names() {
+    let cluster = slurm::cluster();
+    let module = module("slurm-renamed");
+    let dir = workdir("bale-test", "renamed");
+    let out = dir.join("job.out");
+    let task = script(&dir, "task.sh", &show(&[&module]));
+    let export = format!(
+        "--export=ALL,LOADEDMODULES=mine/1.0:bio/tools/1.0,BALE_MODULES={}",
+        module.name
+    );
+    let job = one_node_job(&cluster, "bale-test", "node1", &dir, &export, &task);
+    assert_eq!(cluster.wait_done(&job), "COMPLETED");
+    let printed = read(&out);
+    assert!(printed.contains("hello from slurm-renamed"), "{printed}");
+    assert!(printed.contains(" - squashfs /dev/loop"), "{printed}");
+    assert!(printed.contains("records=1"), "{printed}");
+    nothing_left(&cluster, &job, &module);
+}
+
 #[test]
 fn a_two_node_job_reads_its_modules_from_the_images_on_every_node() {
     let cluster = slurm::cluster();
