@@ -724,7 +724,7 @@ fn a_limit_on_processes_fails_in_one_line_and_leaves_nothing() {
         );
         one_line_error(
             &out,
-            "threads: Resource temporarily unavailable (a limit on processes?",
+            "threads: Resource temporarily unavailable (a limit on processes or on memory, ulimit -u or -v?",
         );
         assert_eq!(out.status.code(), Some(1), "{threads:?}");
         assert_eq!(leftovers(&out_dir, &[]), Vec::<String>::new());

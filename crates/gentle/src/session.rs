@@ -5,7 +5,7 @@ use crate::console::Console;
 use crate::limiter::{InvalidRate, RateLimiter};
 use crate::monitor::{report_rates, Monitor, Progress};
 use crate::stats::Op;
-use crate::walker::{raise_fd_limit, Walker};
+use crate::walker::Walker;
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -63,7 +63,8 @@ impl Session {
     pub fn new(prog: &str, options: CommonOptions, ops: &[Op]) -> Result<Self, InvalidRate> {
         let console = Arc::new(Console::new(prog, options.quiet));
         // First: the walker's descriptor budget follows the limit.
-        raise_fd_limit();
+        // A deep, wide walk with many workers holds many directory descriptors.
+        bale_os::limits::raise_open_files();
         let mut walker = Walker::new(options.workers, Arc::clone(&console));
         walker.stat_limit = limiter(options.stat_limit)?;
         Ok(Session {

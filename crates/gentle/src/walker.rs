@@ -180,17 +180,6 @@ pub fn inode_key(stat: &Statx) -> InodeKey {
     (device(stat), stat.stx_ino)
 }
 
-/// Raise the soft limit on open files to the hard limit: a deep, wide walk
-/// with many workers holds many directory descriptors.
-pub fn raise_fd_limit() {
-    use rustix::process::{getrlimit, setrlimit, Resource};
-    let mut limit = getrlimit(Resource::Nofile);
-    if limit.current != limit.maximum {
-        limit.current = limit.maximum;
-        let _ = setrlimit(Resource::Nofile, limit);
-    }
-}
-
 /// Half the soft limit on open files: the rest is for the descriptors the
 /// workers use at the moment and for the rest of the program.
 fn default_fd_budget() -> usize {

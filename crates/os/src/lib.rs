@@ -3,5 +3,6 @@
 //! and the CLI — kept here once instead of in each of them.
 
 pub mod exit;
+pub mod limits;
 pub mod mount_root;
 pub mod reason;

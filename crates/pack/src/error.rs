@@ -43,7 +43,8 @@ impl PackError {
     /// processes, as login nodes often set, or on memory).
     pub fn no_threads(stage: &str, e: impl std::fmt::Display) -> PackError {
         PackError::Limit(format!(
-            "cannot start {stage} threads: {e} (a limit on processes? try fewer --threads or --readers)"
+            "cannot start {stage} threads: {e} (a limit on processes or on memory, \
+             ulimit -u or -v? try fewer --threads or --readers)"
         ))
     }
 }
@@ -58,5 +59,15 @@ pub fn printable(name: &[u8]) -> String {
 /// Attaches a path to an I/O error from the source tree.
 pub fn source_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> PackError {
     let path = path.into();
-    move |source| PackError::Source { path, source }
+    move |source| {
+        match source.raw_os_error() {
+        // Not the file's fault: say which limit, and what to do.
+        Some(libc::EMFILE) => PackError::Limit(format!(
+            "{}: too many open files (the limit, ulimit -n, is {}): raise it, or use fewer --readers",
+            path.maybe_quote(),
+            bale_os::limits::raise_open_files().map_or("unlimited".into(), |n| n.to_string())
+        )),
+        _ => PackError::Source { path, source },
+    }
+    }
 }

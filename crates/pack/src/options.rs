@@ -94,6 +94,20 @@ impl PackOptions {
         }
     }
 
+    /// These options with no more readers than the limit on open files
+    /// (raised to its hard limit first) lets work: a scan thread holds a
+    /// directory per level, a reader a file or two. `--readers 1024` under
+    /// `ulimit -n 1024` then runs with 62.
+    pub fn fitted_to_limits(&self) -> PackOptions {
+        let fit = bale_os::limits::raise_open_files().map_or(usize::MAX, |n| {
+            usize::try_from(n.saturating_sub(32) / 16).unwrap_or(usize::MAX)
+        });
+        PackOptions {
+            readers: self.readers.min(fit.max(1)),
+            ..self.clone()
+        }
+    }
+
     pub fn compression_threads(&self) -> usize {
         if self.threads > 0 {
             self.threads

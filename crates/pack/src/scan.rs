@@ -45,10 +45,36 @@ struct Scanner<'a> {
     destination: Option<(u64, u64)>,
     progress: &'a Progress,
     report: Mutex<ScanReport>,
+    /// Directory levels a scan thread's stack holds.
+    max_depth: usize,
 }
 
-/// Stack of a scan thread (address space; only what is used is memory).
+/// Stack of a scan thread (address space; only what is used is memory):
+/// the scan recurses once per directory level.
 const SCAN_STACK: usize = 32 << 20;
+/// The least stack a scan thread gets under a limit on address space.
+const MIN_SCAN_STACK: usize = 8 << 20;
+/// The stack one directory level may take: 2–4 KiB in an optimised build,
+/// 6–16 KiB in a debug build (the tests').
+const LEVEL_STACK: usize = if cfg!(debug_assertions) {
+    16 << 10
+} else {
+    6 << 10
+};
+
+/// How many scan threads, with how much stack each: `readers` threads of
+/// [`SCAN_STACK`]; under a limit on address space (`ulimit -v`, common on
+/// login nodes) a quarter of it shared out — fewer threads rather than less
+/// than [`MIN_SCAN_STACK`] each.
+fn scan_threads(readers: usize) -> (usize, usize) {
+    let readers = readers.max(1);
+    let Some(limit) = bale_os::limits::address_space() else {
+        return (readers, SCAN_STACK);
+    };
+    let budget = usize::try_from(limit / 4).unwrap_or(usize::MAX);
+    let stack = (budget / readers).clamp(MIN_SCAN_STACK, SCAN_STACK);
+    ((budget / stack).clamp(1, readers), stack)
+}
 
 /// Scans `opts.source` with `opts.readers` threads. Returns the source
 /// directory opened too: the readers open files beneath that descriptor,
@@ -66,7 +92,9 @@ pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport
         .ok()
         .filter(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
         .map(|st| (st.st_dev, st.st_ino));
+    let (threads, stack) = scan_threads(opts.readers);
     let scanner = Scanner {
+        max_depth: stack / LEVEL_STACK,
         opts,
         source,
         excludes: Excludes::new(&opts.excludes)?,
@@ -76,11 +104,9 @@ pub fn scan(opts: &PackOptions, progress: &Progress) -> Result<(Tree, ScanReport
         report: Mutex::new(ScanReport::default()),
     };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.readers.max(1))
+        .num_threads(threads)
         .thread_name(|i| format!("bale-scan-{i}"))
-        // The scan recurses once per directory level: room for the deepest
-        // path the system can name (PATH_MAX, 2048 levels of "d/").
-        .stack_size(SCAN_STACK)
+        .stack_size(stack)
         .build()
         .map_err(|e| PackError::no_threads("scan", e))?;
     let root_node = pool.install(|| -> Result<Node> {
@@ -193,6 +219,15 @@ impl Scanner<'_> {
                     .other_fs
                     .push(path.to_path_buf());
                 NodeKind::Dir(Vec::new())
+            }
+            FileType::Directory if rel.components().count() >= self.max_depth => {
+                return Err(PackError::BadSource {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "more than {} directory levels deep (more than a scan thread's stack holds)",
+                        self.max_depth
+                    ),
+                })
             }
             FileType::Directory => {
                 let (children, own) = self.scan_dir(path, rel)?;

@@ -4,13 +4,17 @@
 //! tree (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`). A
 //! directory swapped for a symlink during a pack (run as root, of a tree
 //! that others can write) then fails that entry instead of listing or
-//! reading one from elsewhere into the image. Kernels before 5.6 lack
-//! `openat2`: there only the last component is protected (`O_NOFOLLOW`).
+//! reading one from elsewhere into the image. A path longer than the
+//! kernel takes at once (PATH_MAX) is opened in pieces, each beneath the
+//! directory before. Kernels before 5.6 lack `openat2`: there only the
+//! last component is protected (`O_NOFOLLOW`), and paths must fit PATH_MAX.
 
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
+use std::ffi::OsStr;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -73,19 +77,56 @@ impl SourceRoot {
             Err(_) => return Err(io::Error::other("outside the source directory")),
         };
         if !self.no_openat2.load(Ordering::Relaxed) {
-            let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
-            for _ in 0..RACE_RETRIES {
-                match fs::openat2(self.fd.as_fd(), rel, flags, Mode::empty(), resolve) {
-                    Err(Errno::AGAIN) => continue,
-                    Err(Errno::NOSYS) => {
-                        self.no_openat2.store(true, Ordering::Relaxed);
-                        break;
-                    }
-                    result => return Ok(result?),
-                }
+            match self.open_pieces(rel.as_os_str().as_bytes(), flags) {
+                Err(Errno::NOSYS) => self.no_openat2.store(true, Ordering::Relaxed),
+                result => return Ok(result?),
             }
         }
         Ok(fs::open(path, flags, Mode::empty())?)
+    }
+
+    /// Opens `rel` beneath the root; a path longer than the kernel takes at
+    /// once (PATH_MAX) is walked in pieces, each directory opened beneath
+    /// the one before, as deep as trees go.
+    fn open_pieces(&self, rel: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
+        let mut dir: Option<OwnedFd> = None;
+        let mut rest = rel;
+        while rest.len() > PIECE {
+            let cut = rest[..=PIECE]
+                .iter()
+                .rposition(|&b| b == b'/')
+                .filter(|&at| at > 0)
+                .ok_or(Errno::NAMETOOLONG)?;
+            let at = dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
+            dir = Some(openat2_beneath(
+                at,
+                &rest[..cut],
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            )?);
+            rest = &rest[cut + 1..];
+        }
+        openat2_beneath(
+            dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd()),
+            rest,
+            flags,
+        )
+    }
+}
+
+/// The longest relative path handed to the kernel at once (PATH_MAX
+/// counts the terminating NUL).
+const PIECE: usize = libc::PATH_MAX as usize - 1;
+
+/// `openat2` of `rel` beneath `dir`, through no symlink.
+fn openat2_beneath(dir: BorrowedFd<'_>, rel: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
+    let rel = OsStr::from_bytes(rel);
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
+    let mut tries = 0;
+    loop {
+        match fs::openat2(dir, rel, flags, Mode::empty(), resolve) {
+            Err(Errno::AGAIN) if tries < RACE_RETRIES => tries += 1,
+            result => return result,
+        }
     }
 }
 

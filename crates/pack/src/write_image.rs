@@ -90,6 +90,7 @@ fn check(opts: &PackOptions) -> Result<()> {
 /// `progress.cancelled` is set, no file is left at the destination.
 pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
     let started = Instant::now();
+    let opts = &opts.fitted_to_limits();
     check(opts)?;
     let existing = opts.image.metadata();
     if existing.as_ref().is_ok_and(|m| m.is_dir()) {

@@ -1,0 +1,142 @@
+//! Packs under the limits login nodes set (`ulimit -v`, `ulimit -n`) and of
+//! trees deeper than the kernel takes a path at once (PATH_MAX): they work,
+//! or fail in one line that says which limit.
+
+mod support;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::Command;
+use support::*;
+
+/// `bale ARGS` under `prlimit LIMITS` (util-linux).
+fn limited(limits: &[&str], args: &[&OsStr]) -> std::process::Output {
+    Command::new("prlimit")
+        .args(limits)
+        .arg(support::bale_path())
+        .args(args)
+        .output()
+        .expect("prlimit (util-linux)")
+}
+
+/// `depth` nested directories named `name` below `root`, and a file at
+/// the bottom; made by descriptor, so beyond PATH_MAX too.
+fn nest(root: &Path, name: &[u8], depth: usize) {
+    use rustix::fs::{mkdirat, openat, Mode, OFlags};
+    let mut dir =
+        rustix::fs::open(root, OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty()).unwrap();
+    for _ in 0..depth {
+        mkdirat(&dir, name, Mode::from_raw_mode(0o755)).unwrap();
+        dir = openat(
+            &dir,
+            name,
+            OFlags::DIRECTORY | OFlags::RDONLY,
+            Mode::empty(),
+        )
+        .unwrap();
+    }
+    let file = openat(
+        &dir,
+        "bottom",
+        OFlags::CREATE | OFlags::WRONLY,
+        Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+    rustix::io::write(&file, b"at the bottom\n").unwrap();
+}
+
+#[test]
+fn a_pack_fits_a_one_gib_address_space_and_64_open_files() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    for d in 0..20 {
+        let dir = src.join(format!("a{d}/b/c/d/e"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..20 {
+            std::fs::write(
+                dir.join(format!("f{f}")),
+                format!("{d} {f}\n").repeat(f * 50),
+            )
+            .unwrap();
+        }
+    }
+    let image = work.path().join("i.sqfs");
+    let out = limited(
+        &["--as=1073741824", "--nofile=64"],
+        &[
+            OsStr::new("pack"),
+            OsStr::new("-q"),
+            src.as_os_str(),
+            image.as_os_str(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check_image(&image, &src, work.path());
+}
+
+#[test]
+fn paths_longer_than_path_max_are_packed() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    // 20 levels of 255-byte names: 5,120 bytes of path.
+    nest(&src, &[b'x'; 255], 20);
+    let image = work.path().join("deep.sqfs");
+    pack(&src, &image, &[]);
+    let listed = ok(Command::new("unsquashfs")
+        .arg("-lls")
+        .arg(&image)
+        .output()
+        .unwrap());
+    let bottom = listed
+        .lines()
+        .find(|l| l.ends_with("/bottom"))
+        .expect(&listed);
+    assert!(bottom.len() > 5000, "{bottom}");
+    let mut inner = Vec::new();
+    for _ in 0..20 {
+        inner.extend_from_slice(&[b'x'; 255]);
+        inner.push(b'/');
+    }
+    inner.extend_from_slice(b"bottom");
+    let cat = bale()
+        .arg("cat")
+        .arg(&image)
+        .arg(OsStr::from_bytes(&inner))
+        .output()
+        .unwrap();
+    assert_eq!(ok(cat), "at the bottom");
+}
+
+#[test]
+fn a_tree_deeper_than_a_scan_threads_stack_is_refused_in_one_line() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    // Under 1 GiB of address space a scan thread gets 8 MiB: 1,365 levels
+    // (512 in a debug build).
+    nest(&src, b"d", 1400);
+    let image = work.path().join("deep.sqfs");
+    let out = limited(
+        &["--as=1073741824"],
+        &[
+            OsStr::new("pack"),
+            OsStr::new("-q"),
+            src.as_os_str(),
+            image.as_os_str(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(" directory levels deep (more than a scan thread's stack holds)"),
+        "{err}"
+    );
+    assert!(!image.exists());
+}
