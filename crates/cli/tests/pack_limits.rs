@@ -1,6 +1,6 @@
-//! Packs under the limits login nodes set (`ulimit -v`, `ulimit -n`) and of
-//! trees deeper than the kernel takes a path at once (PATH_MAX): they work,
-//! or fail in one line that says which limit.
+//! Packs under the limits login nodes set (`ulimit -v`, `ulimit -n`), of
+//! trees deeper than the kernel takes a path at once (PATH_MAX), and of
+//! times squashfs cannot hold: they work, or say which limit they met.
 
 mod support;
 
@@ -139,4 +139,67 @@ fn a_tree_deeper_than_a_scan_threads_stack_is_refused_in_one_line() {
         "{err}"
     );
     assert!(!image.exists());
+}
+
+#[test]
+fn times_squashfs_cannot_hold_are_clamped_with_a_warning_and_verify_tells() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    for (name, date) in [
+        ("pre1970", "1960-01-01 UTC"),
+        ("post2106", "2107-01-01 UTC"),
+        ("fine", "2100-01-01 UTC"),
+    ] {
+        std::fs::write(src.join(name), name).unwrap();
+        run_ok("touch", &["-d", date, src.join(name).to_str().unwrap()]);
+    }
+    let image = work.path().join("t.sqfs");
+    let out = bale()
+        .arg("pack")
+        .arg("-q")
+        .arg(&src)
+        .arg(&image)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: 2 entries have modification times before 1970 or after 2106"),
+        "{err}"
+    );
+    let listed = ok(Command::new("unsquashfs")
+        .args(["-lln", "-UTC"])
+        .arg(&image)
+        .output()
+        .unwrap());
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("1970-01-01 00:00") && l.ends_with("/pre1970")),
+        "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("2106-02-07 06:28") && l.ends_with("/post2106")),
+        "{listed}"
+    );
+    let verified = bale()
+        .arg("verify")
+        .arg(&image)
+        .arg("--against")
+        .arg(&src)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        said.contains("pre1970: mtime: image 0, tree -315619200"),
+        "{said}"
+    );
+    assert!(
+        said.contains("post2106: mtime: image 4294967295, tree 4323283200"),
+        "{said}"
+    );
+    assert!(!said.contains("fine"), "{said}");
 }

@@ -79,6 +79,19 @@ fn owner_and_group_apply_to_every_entry() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("'no-such-user-here' for '--owner <USER>': no such user"));
     assert!(!w.path().join("x.sqfs").exists());
+    // (uid_t) -1 is what chown takes for "no change": no file has it.
+    let out = bale()
+        .args(["pack", "--group", "4294967295"])
+        .arg(w.path().join("src"))
+        .arg(w.path().join("x.sqfs"))
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("4294967295 is not a valid group id"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!w.path().join("x.sqfs").exists());
 }
 
 #[test]

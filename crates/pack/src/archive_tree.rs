@@ -50,6 +50,7 @@ pub struct ArchiveTree<'a> {
     /// Files with data so far: the next one's ordinal.
     files: u64,
     dropped_xattrs: u64,
+    clamped_times: u64,
 }
 
 impl<'a> ArchiveTree<'a> {
@@ -64,6 +65,7 @@ impl<'a> ArchiveTree<'a> {
             root: directory(implicit),
             files: 0,
             dropped_xattrs: 0,
+            clamped_times: 0,
         })
     }
 
@@ -85,6 +87,7 @@ impl<'a> ArchiveTree<'a> {
         let (tree, read_as) = flatten(archive.to_path_buf(), into_node(Box::default(), self.root));
         let report = ScanReport {
             dropped_xattrs: self.dropped_xattrs,
+            clamped_times: self.clamped_times,
             ..ScanReport::default()
         };
         (tree, read_as, report)
@@ -183,7 +186,8 @@ impl ArchiveTree<'_> {
         })
     }
 
-    fn meta(&self, m: &Member) -> std::result::Result<Meta, String> {
+    fn meta(&mut self, m: &Member) -> std::result::Result<Meta, String> {
+        self.clamped_times += u64::from(self.opts.clamps_time(m.mtime));
         let id = |n: u64, what: &str| {
             u32::try_from(n).map_err(|_| format!("has a {what} too large for squashfs ({n})"))
         };

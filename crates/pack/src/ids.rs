@@ -20,7 +20,13 @@ impl IdTable {
         let i = u16::try_from(self.ids.len())
             .ok()
             .filter(|&i| i < u16::MAX)
-            .ok_or_else(|| PackError::Limit("more than 65535 distinct uids and gids".into()))?;
+            .ok_or_else(|| {
+                PackError::Limit(
+                    "more than 65535 distinct uids and gids, which squashfs cannot hold \
+                 (--owner/--group or --all-root store one for every entry)"
+                        .into(),
+                )
+            })?;
         self.ids.push(id);
         self.index.insert(id, i);
         Ok(i)
@@ -37,5 +43,24 @@ impl IdTable {
             out.put_u32(id);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_65536th_id_is_refused_with_the_way_out() {
+        let mut ids = IdTable::default();
+        for id in 0..65535 {
+            ids.index_of(id * 3).unwrap();
+        }
+        assert_eq!(ids.index_of(3).unwrap(), 1);
+        let err = ids.index_of(1).unwrap_err().to_string();
+        assert!(
+            err.contains("more than 65535 distinct uids and gids") && err.contains("--all-root"),
+            "{err}"
+        );
     }
 }

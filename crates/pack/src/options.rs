@@ -85,6 +85,12 @@ impl PackOptions {
         }
     }
 
+    /// Whether an entry's `mtime` is one squashfs cannot hold (before
+    /// 1970 or after 2106), so [`PackOptions::meta`] clamps it.
+    pub fn clamps_time(&self, mtime: i64) -> bool {
+        self.mtime.is_none() && u32::try_from(mtime).is_err()
+    }
+
     pub fn compression(&self) -> CompressionSpec {
         CompressionSpec {
             codec: self.codec,

@@ -32,6 +32,8 @@ pub struct ScanReport {
     pub other_fs: Vec<PathBuf>,
     /// Attributes in namespaces squashfs cannot store (counted, not listed).
     pub dropped_xattrs: u64,
+    /// Entries whose mtime squashfs cannot hold, stored clamped.
+    pub clamped_times: u64,
 }
 
 struct Scanner<'a> {
@@ -133,6 +135,9 @@ impl Scanner<'_> {
     }
 
     fn meta(&self, st: &fs::Stat) -> Meta {
+        if self.opts.clamps_time(st.st_mtime) {
+            self.report.lock().unwrap().clamped_times += 1;
+        }
         self.opts
             .meta(st.st_mode, st.st_uid, st.st_gid, st.st_mtime)
     }

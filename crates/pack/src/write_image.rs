@@ -51,6 +51,9 @@ pub struct Summary {
     pub changed: Vec<PathBuf>,
     /// Attributes in namespaces squashfs cannot store.
     pub dropped_xattrs: u64,
+    /// Entries whose mtime squashfs cannot hold (before 1970, after 2106),
+    /// stored as the nearest it can.
+    pub clamped_times: u64,
     pub elapsed: Duration,
     /// How long the scan, data and metadata phases took.
     pub phases: [(&'static str, Duration); 3],
@@ -244,6 +247,7 @@ pub fn pack(opts: &PackOptions, progress: &Progress) -> Result<Summary> {
         other_fs: scan_report.other_fs,
         changed: data.changed,
         dropped_xattrs,
+        clamped_times: scan_report.clamped_times,
         elapsed: started.elapsed(),
         phases: [
             ("scan", scanned - started),

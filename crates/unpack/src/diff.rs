@@ -144,17 +144,23 @@ impl<R: ReadAt> Pair<'_, R> {
             return Ok(());
         }
         let (owners, mtimes) = (!self.ignore.owners, !self.ignore.mtimes);
-        let fields = [
+        // Signed and wide: a tree's mtime may be before 1970.
+        let fields: [(&str, bool, i128, i128); 5] = [
             (
                 "mode",
                 true,
-                u64::from(inode.mode() & 0o7777),
-                u64::from(md.mode() & 0o7777),
+                (inode.mode() & 0o7777).into(),
+                (md.mode() & 0o7777).into(),
             ),
             ("uid", owners, archive.uid(inode)?.into(), md.uid().into()),
             ("gid", owners, archive.gid(inode)?.into(), md.gid().into()),
-            ("mtime", mtimes, inode.mtime.into(), md.mtime() as u64),
-            ("link count", true, inode.link_count.into(), md.nlink()),
+            ("mtime", mtimes, inode.mtime.into(), md.mtime().into()),
+            (
+                "link count",
+                true,
+                inode.link_count.into(),
+                md.nlink().into(),
+            ),
         ];
         for (name, _, image, tree) in fields.into_iter().filter(|f| f.1) {
             if image != tree {

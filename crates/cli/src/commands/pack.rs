@@ -150,8 +150,11 @@ fn parse_id(
     what: &str,
     lookup: impl Fn(&str) -> nix::Result<Option<u32>>,
 ) -> Result<u32, String> {
-    if let Ok(id) = s.parse() {
-        return Ok(id);
+    match s.parse::<u32>() {
+        // (uid_t) -1 means "no change" to chown: no file can have it.
+        Ok(u32::MAX) => return Err(format!("{} is not a valid {what} id", u32::MAX)),
+        Ok(id) => return Ok(id),
+        Err(_) => {}
     }
     match lookup(s) {
         Ok(Some(id)) => Ok(id),
@@ -283,6 +286,12 @@ fn warn(s: &Summary) {
         eprintln!(
             "bale: warning: {} files changed while being read",
             s.changed.len()
+        );
+    }
+    if s.clamped_times > 0 {
+        eprintln!(
+            "bale: warning: {} entries have modification times before 1970 or after 2106, which squashfs cannot hold: stored as the nearest it can (1970-01-01 or 2106-02-07)",
+            s.clamped_times
         );
     }
     if s.dropped_xattrs > 0 {
