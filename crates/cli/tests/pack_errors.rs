@@ -526,6 +526,46 @@ fn full_disk_leaves_no_image() {
     assert_eq!(left, Vec::<String>::new(), "files left on the full disk");
 }
 
+/// The destination's directory renamed while the pack runs: the image
+/// cannot go in place, and its temporary file goes with the failure from
+/// the renamed directory too.
+#[test]
+fn a_destination_directory_renamed_during_the_pack_keeps_no_temporary_file() {
+    use std::io::Write;
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), "data\n").unwrap();
+    let archive = run_ok("tar", &["-C", src.to_str().unwrap(), "-cf", "-", "."]).stdout;
+    let (out_dir, moved) = (w.path().join("out"), w.path().join("moved"));
+    std::fs::create_dir(&out_dir).unwrap();
+    let mut pack = std::process::Command::new(env!("CARGO_BIN_EXE_bale"))
+        .args(["pack", "-q", "-"])
+        .arg(out_dir.join("a.sqfs"))
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first member's header only: the pack waits for more.
+    let (head, end) = archive.split_at(512);
+    let mut input = pack.stdin.take().unwrap();
+    input.write_all(head).unwrap();
+    let started = Instant::now();
+    while leftovers(&out_dir, &[]).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no temporary file"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::fs::rename(&out_dir, &moved).unwrap();
+    input.write_all(end).unwrap();
+    drop(input);
+    let out = pack.wait_with_output().unwrap();
+    one_line_error(&out, "a.sqfs: No such file or directory");
+    assert_eq!(leftovers(&moved, &[]), Vec::<String>::new());
+}
+
 #[test]
 fn sigterm_and_sigint_leave_nothing_behind() {
     for signal in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {

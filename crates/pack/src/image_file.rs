@@ -10,7 +10,8 @@
 //! being written, and removes it.
 
 use crate::error::{PackError, Result};
-use rustix::fs::{FlockOperation, OFlags};
+use rustix::fd::OwnedFd;
+use rustix::fs::{FlockOperation, Mode, OFlags};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, PermissionsExt};
@@ -69,7 +70,12 @@ fn careful_open_flags() -> i32 {
 const WRITEBACK_STEP: u64 = 8 << 20;
 
 pub struct ImageFile {
-    temp: tempfile::NamedTempFile,
+    /// Until committed.
+    temp: Option<tempfile::NamedTempFile>,
+    /// The directory the temporary file was made in, as opened then: the
+    /// temporary file is removed through it, also if the directory was
+    /// renamed meanwhile.
+    dir: OwnedFd,
     dest: PathBuf,
     /// Where the range last handed to writeback ended.
     written_back: AtomicU64,
@@ -114,8 +120,18 @@ impl ImageFile {
                 path: dest.to_path_buf(),
                 source: without_temporary_name(source),
             })?;
+        let dir = rustix::fs::open(
+            dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| PackError::Output {
+            path: dest.to_path_buf(),
+            source: e.into(),
+        })?;
         Ok(ImageFile {
-            temp,
+            temp: Some(temp),
+            dir,
             dest: dest.to_path_buf(),
             written_back: AtomicU64::new(0),
         })
@@ -123,7 +139,10 @@ impl ImageFile {
 
     /// The file being written.
     pub fn file(&self) -> &File {
-        self.temp.as_file()
+        self.temp
+            .as_ref()
+            .expect("the image is not committed yet")
+            .as_file()
     }
 
     fn err(&self) -> impl FnOnce(std::io::Error) -> PackError + '_ {
@@ -165,27 +184,41 @@ impl ImageFile {
 
     /// Truncates to `len`, syncs, and moves the file to its destination
     /// (replacing an existing one only when `force`).
-    pub fn commit(self, len: u64, force: bool) -> Result<()> {
-        let ImageFile { temp, dest, .. } = self;
+    pub fn commit(mut self, len: u64, force: bool) -> Result<()> {
+        let dest = self.dest.clone();
         let err = |source| PackError::Output {
             path: dest.clone(),
             source,
         };
-        temp.as_file().set_len(len).map_err(err)?;
-        temp.as_file().sync_all().map_err(err)?;
+        self.file().set_len(len).map_err(err)?;
+        self.file().sync_all().map_err(err)?;
+        let temp = self.temp.take().expect("committed once");
         let persisted = if force {
             temp.persist(&dest)
         } else {
             temp.persist_noclobber(&dest)
         };
-        persisted.map_err(|e| match e.error.kind() {
-            std::io::ErrorKind::AlreadyExists => PackError::Exists(dest.clone()),
-            _ => err(e.error),
+        persisted.map_err(|e| {
+            self.temp = Some(e.file); // for drop to remove
+            match e.error.kind() {
+                std::io::ErrorKind::AlreadyExists => PackError::Exists(dest.clone()),
+                _ => err(e.error),
+            }
         })?;
         if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
         }
         Ok(())
+    }
+}
+
+impl Drop for ImageFile {
+    /// Removes the temporary file of an image never committed, beneath the
+    /// directory it was made in (its path may lead elsewhere by now).
+    fn drop(&mut self) {
+        if let Some(name) = self.temp.as_ref().and_then(|t| t.path().file_name()) {
+            let _ = rustix::fs::unlinkat(&self.dir, name, rustix::fs::AtFlags::empty());
+        }
     }
 }
 
