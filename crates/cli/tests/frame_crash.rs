@@ -467,6 +467,63 @@ fn a_bale_run_in_progress_is_no_idle_loop_device() {
     }));
 }
 
+/// The epilog's cleanup never kills: a mount no record explains is
+/// nobody's to end processes for (another user may work in it); it is
+/// reported busy, and every other repair is still made.
+#[test]
+fn the_epilogs_cleanup_kills_no_one_and_repairs_the_rest() {
+    let _serial = serial();
+    let _site = frame::site();
+    let dir = workdir("crash-epilog-cleanup");
+    let (a, b) = (image(&dir, "a.sqfs"), image(&dir, "b.sqfs"));
+    let (mpa, mpb) = (root_mount("crash-ec-a"), root_mount("crash-ec-b"));
+    let _m = Mounts {
+        prefixes: vec![mpa.clone(), mpb.clone(), dir.clone()],
+    };
+    bale().args(["mount", s(&a), s(&mpa)]).assert().success();
+    bale().args(["mount", s(&b), s(&mpb)]).assert().success();
+    // A: forgotten (its record lost) and busy with another user's process.
+    frame::forget_record("root", &mpa);
+    let mut bystander = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "bale-other",
+            "--regid",
+            "bale-other",
+            "--init-groups",
+        ])
+        .args(["sleep", "300"])
+        .current_dir(&mpa)
+        .spawn()
+        .unwrap();
+    // B: its mount gone behind bale's back (a stale record).
+    run_ok("umount", &[s(&mpb)]);
+    frame::job("7601", "bale-test");
+    let out = bale()
+        .args(["umount-all", "--job-id", "7601", "--kill", "--cleanup"])
+        .output()
+        .unwrap();
+    let (said, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(4), "{said}{err}");
+    assert!(err.contains(&format!("{}: busy", mpa.display())), "{err}");
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "the epilog killed a bystander"
+    );
+    assert!(
+        said.contains(&format!("dropped stale record of {}", mpb.display())),
+        "{said}"
+    );
+    assert_clean(&b, &mpb);
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+    succeed(bale().args(["cleanup", "--cleanup"]));
+    assert_clean(&a, &mpa);
+}
+
 #[test]
 fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
     let _serial = serial();

@@ -23,13 +23,17 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
     bale_policy::admin_only("cleanup", caller.uid)?;
     let node = Node::current().map_err(|e| io("/proc/sys/kernel/random/boot_id", e))?;
     let state = NodeState::lock(&config.state_dir.value)?;
-    let mut actions = Vec::new();
+    // Every repair is tried: one that fails (a busy mount, a record that
+    // names a place outside the framework's) is reported, not in the way of
+    // the others.
+    let mut done = Outcomes::default();
     for (key, malformed) in state.all_readable()?.malformed {
-        let aside = state.set_aside(&key)?;
-        actions.push(format!(
-            "set aside {malformed}: now {}; its good lines kept",
-            aside.display()
-        ));
+        done.push(state.set_aside(&key).map_err(Failure::from).map(|aside| {
+            Some(format!(
+                "set aside {malformed}: now {}; its good lines kept",
+                aside.display()
+            ))
+        }));
     }
     let places = config.real_places();
     let found = survey(
@@ -40,101 +44,143 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
         |p| is_framework_image(p, &places.images),
     );
     for forgotten in &found.forgotten_mounts {
-        let target = &forgotten.mountpoint;
-        // Unmounted like a recorded mount: by descriptor below its root.
-        let as_record = Record {
-            module: target.starts_with(&places.modules).then(String::new),
-            rw: false,
-            image: forgotten.image.clone(),
-            mountpoint: target.clone(),
-        };
-        unmount(
-            config,
-            &as_record,
-            // cleanup is root's (rule admin-only): every holder.
-            if kill {
-                Busy::Kill(Whose::Everyone)
-            } else {
-                Busy::Report
-            },
-        )?;
-        release_lock_line(
-            &state,
-            &node,
-            &forgotten.image,
-            forgotten.image.starts_with(&places.images),
-            None,
-        )?;
-        actions.push(format!("unmounted forgotten {}", target.display()));
+        done.push((|| {
+            let target = &forgotten.mountpoint;
+            // Unmounted like a recorded mount: by descriptor below its root.
+            let as_record = Record {
+                module: target.starts_with(&places.modules).then(String::new),
+                rw: false,
+                image: forgotten.image.clone(),
+                mountpoint: target.clone(),
+            };
+            unmount(
+                config,
+                &as_record,
+                // cleanup is root's (rule admin-only): every holder.
+                if kill {
+                    Busy::Kill(Whose::Everyone)
+                } else {
+                    Busy::Report
+                },
+            )?;
+            release_lock_line(
+                &state,
+                &node,
+                &forgotten.image,
+                forgotten.image.starts_with(&places.images),
+                None,
+            )?;
+            Ok(Some(format!("unmounted forgotten {}", target.display())))
+        })());
     }
     for held in found.stale_records() {
-        if held.record.rw && written_elsewhere(&held.record.image)? {
-            actions.push(format!(
-                "kept the record of {} for {}: still mounted read-write in another mount namespace",
+        done.push((|| {
+            if held.record.rw && written_elsewhere(&held.record.image)? {
+                return Ok(Some(format!(
+                    "kept the record of {} for {}: still mounted read-write in another mount namespace",
+                    held.record.mountpoint.display(),
+                    held.key
+                )));
+            }
+            // Lock line first, record last (see umount::release).
+            release_lock_line(
+                &state,
+                &node,
+                &held.record.image,
+                held.record.module.is_some(),
+                Some((&held.key, &held.record)),
+            )?;
+            let mut records = state.read(&held.key)?;
+            records.retain(|r| r != &held.record);
+            state.write(&held.key, &records)?;
+            remove_mount_point(config, &held.record);
+            Ok(Some(format!(
+                "dropped stale record of {} for {}",
                 held.record.mountpoint.display(),
                 held.key
-            ));
-            continue;
-        }
-        // Lock line first, record last (see umount::release).
-        release_lock_line(
-            &state,
-            &node,
-            &held.record.image,
-            held.record.module.is_some(),
-            Some((&held.key, &held.record)),
-        )?;
-        let mut records = state.read(&held.key)?;
-        records.retain(|r| r != &held.record);
-        state.write(&held.key, &records)?;
-        remove_mount_point(config, &held.record);
-        actions.push(format!(
-            "dropped stale record of {} for {}",
-            held.record.mountpoint.display(),
-            held.key
-        ));
+            )))
+        })());
     }
     for idle in &found.idle_loops {
-        bale_kmount::loopdev::detach_path(&idle.device).map_err(|e| io(&idle.device, e))?;
-        // Still in use (a lazily detached mount with open files, a copy of
-        // a mount in another mount namespace): the kernel detaches it when
-        // its last user goes.
-        let busy = bale_registry::loops::attached()?
-            .iter()
-            .any(|l| l.device == idle.device);
-        actions.push(format!(
-            "{} {} ({})",
-            if busy {
-                "set to detach when its last user goes:"
-            } else {
-                "detached idle"
-            },
-            idle.device.display(),
-            idle.backing_file.display()
-        ));
+        done.push((|| {
+            bale_kmount::loopdev::detach_path(&idle.device).map_err(|e| io(&idle.device, e))?;
+            // Still in use (a lazily detached mount with open files, a copy
+            // of a mount in another mount namespace): the kernel detaches it
+            // when its last user goes.
+            let busy = bale_registry::loops::attached()?
+                .iter()
+                .any(|l| l.device == idle.device);
+            Ok(Some(format!(
+                "{} {} ({})",
+                if busy {
+                    "set to detach when its last user goes:"
+                } else {
+                    "detached idle"
+                },
+                idle.device.display(),
+                idle.backing_file.display()
+            )))
+        })());
     }
     for (dead, server) in fuse_mounts::judged()? {
-        if server == Server::Gone && unmount_unserved(&dead)? {
-            actions.push(format!(
-                "unmounted {} (FUSE, its server had ended)",
-                dead.target.display()
-            ));
+        if server == Server::Gone {
+            done.push(unmount_unserved(&dead).map(|unmounted| {
+                unmounted.then(|| {
+                    format!(
+                        "unmounted {} (FUSE, its server had ended)",
+                        dead.target.display()
+                    )
+                })
+            }));
         }
     }
     for temporary in state.remove_temporaries()? {
-        actions.push(format!(
+        done.actions.push(format!(
             "removed {} (a record being written when its writer was killed)",
             config.state_dir.value.join(temporary).display()
         ));
     }
-    for action in &actions {
-        crate::log::notice(&format!("cleanup: {action}"));
+    done.finish()
+}
+
+/// What a cleanup did, and what it could not do.
+#[derive(Default)]
+struct Outcomes {
+    actions: Vec<String>,
+    failures: Vec<Failure>,
+}
+
+impl Outcomes {
+    fn push(&mut self, outcome: Result<Option<String>, Failure>) {
+        match outcome {
+            Ok(action) => self.actions.extend(action),
+            Err(failure) => self.failures.push(failure),
+        }
     }
-    Ok(if actions.is_empty() {
-        "nothing to clean up".into()
-    } else {
-        actions.join("\n")
-    })
+
+    /// Logs every action; the report, or the first failure (after printing
+    /// the actions and the other failures, which `main` would not).
+    fn finish(self) -> Result<String, Failure> {
+        for action in &self.actions {
+            crate::log::notice(&format!("cleanup: {action}"));
+        }
+        let mut failures = self.failures.into_iter();
+        let Some(first) = failures.next() else {
+            return Ok(if self.actions.is_empty() {
+                "nothing to clean up".into()
+            } else {
+                self.actions.join("\n")
+            });
+        };
+        for action in &self.actions {
+            println!("{action}");
+        }
+        for failure in failures {
+            crate::log::notice(&format!("cleanup: {failure}"));
+            eprintln!("bale-helper: {failure}");
+        }
+        Err(first)
+    }
 }
 
 /// Detaches a FUSE mount nobody serves; `false` if it is not there any

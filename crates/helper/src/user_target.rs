@@ -65,7 +65,7 @@ pub fn open(
         bale_policy::Refusal::new(
             r.rule,
             format!(
-                "{}: user mounts go below {}/",
+                "{}: user mounts go directly in {}/",
                 wanted.display(),
                 lexical_root.display()
             ),

@@ -81,20 +81,26 @@ pub fn not_software_image(image: &Path, image_root: &Path) -> Result<(), Refusal
     Ok(())
 }
 
-/// Rule `user-mount-root`: a user mounts only strictly below
-/// `SI_USR_MOUNT_PATH/<user>/`. `target` is the resolved mount point.
+/// Rule `user-mount-root`: a user mounts only directly in
+/// `SI_USR_MOUNT_PATH/<user>/` (`target` is the resolved mount point).
+/// Directly, because a user may rename any directory of theirs that holds
+/// a mount point (only the mount point itself is pinned): a mount moved so
+/// would no longer be where its record says — unreleasable by its owner,
+/// and "forgotten" to cleanup. The directory it is in cannot be renamed:
+/// its parent is root's.
 pub fn user_mountpoint(target: &Path, usr_root: &Path, user: &str) -> Result<(), Refusal> {
     let own = usr_root.join(user);
-    let inside = target
-        .strip_prefix(&own)
-        .ok()
-        .filter(|rest| !rest.as_os_str().is_empty())
-        .is_some_and(|rest| rest.components().all(|c| matches!(c, Component::Normal(_))));
-    if !inside {
+    let directly_inside = target.strip_prefix(&own).ok().is_some_and(|rest| {
+        matches!(
+            rest.components().collect::<Vec<_>>()[..],
+            [Component::Normal(_)]
+        )
+    });
+    if !directly_inside {
         return Err(Refusal::new(
             "user-mount-root",
             format!(
-                "{}: user mounts go below {}/",
+                "{}: user mounts go directly in {}/",
                 target.display(),
                 own.display()
             ),
@@ -384,6 +390,7 @@ mod tests {
             "/var/run/user_images/alice2/data",
             "/etc",
             "/var/run/user_images/alice/../bob/x",
+            "/var/run/user_images/alice/a/data",
         ] {
             assert_eq!(
                 user_mountpoint(Path::new(bad), root, "alice")

@@ -1,7 +1,9 @@
 //! `bale umount-all [--job-id ID] [--cleanup] [--kill]`: everything a job
 //! (or you) mounted on this node, as the SLURM epilog does at the end of a
 //! job; `--cleanup` then repairs what no record explains (root), `--kill`
-//! ends processes that keep a mount busy.
+//! ends processes that keep the released mounts busy. The cleanup after it
+//! never kills: a mount no record explains is nobody's to end processes
+//! for (an epilog killed other users' processes in one).
 
 use super::helper;
 use std::process::ExitCode;
@@ -11,10 +13,10 @@ pub struct Args {
     /// The SLURM job (default: your own interactive mounts).
     #[arg(long, value_name = "ID")]
     pub job_id: Option<String>,
-    /// Afterwards, run `bale cleanup --cleanup` (root only).
+    /// Afterwards, run `bale cleanup --cleanup` (root only; without --kill).
     #[arg(long)]
     pub cleanup: bool,
-    /// Kill processes that keep a mount busy.
+    /// Kill processes that keep a released mount busy.
     #[arg(long)]
     pub kill: bool,
 }
@@ -32,11 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.cleanup {
         return Ok(code);
     }
-    let mut argv = vec!["cleanup"];
-    if args.kill {
-        argv.push("--kill");
-    }
-    let cleaned = helper::run(&config, &argv)?;
+    let cleaned = helper::run(&config, &["cleanup"])?;
     Ok(if code == ExitCode::SUCCESS {
         cleaned
     } else {
