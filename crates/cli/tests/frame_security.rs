@@ -137,17 +137,12 @@ fn mounting_over_etc_or_outside_ones_own_directory_is_refused() {
     std::fs::create_dir_all(&own).unwrap();
     let _ = std::fs::remove_file(own.join("evil"));
     std::os::unix::fs::symlink("/etc", own.join("evil")).unwrap();
-    for target in [own.join("evil")] {
-        let out = helper_as(
-            "bale-test",
-            &["mount", "--image", s(&img), "--mountpoint", s(&target)],
-        );
-        assert!(
-            refusal(&out, 3).contains("refused by rule no-symlinks"),
-            "{}",
-            target.display()
-        );
-    }
+    let target = own.join("evil");
+    let out = helper_as(
+        "bale-test",
+        &["mount", "--image", s(&img), "--mountpoint", s(&target)],
+    );
+    assert!(refusal(&out, 3).contains("refused by rule no-symlinks"));
     std::fs::remove_file(own.join("evil")).unwrap();
     assert!(frame::mounts_below(Path::new("/etc")).is_empty());
 }
