@@ -283,6 +283,65 @@ fn a_mount_for_a_job_that_is_not_running_is_refused_even_if_it_ended_while_waiti
     assert!(lines.lines().all(|l| l.starts_with('#')), "{lines}");
 }
 
+/// The turn-taking of module loads (a flock on the user's file in
+/// /dev/shm) cannot be held up by another user: a file they planted or
+/// linked under the user's name means loading without a turn, at once.
+#[test]
+fn another_user_cannot_hold_up_module_loads_by_the_turn_file() {
+    let _site = frame::site();
+    let (place, _m) = frame::guarded_module("secturn");
+    let victim_uid = frame::uid("bale-other");
+    let turn = format!("/dev/shm/bale-module-hook.{victim_uid}.lock");
+    let bait = "/dev/shm/bale-sec-turn-bait";
+    let _ = std::fs::remove_file(&turn);
+    let _ = std::fs::remove_file(bait);
+    // A file of the victim's that others may write, linked under the
+    // turn file's name and held by the attacker.
+    assert!(
+        frame::as_user("bale-other", "sh", &["-c", &format!("umask 0; : > {bait}")])
+            .status
+            .success()
+    );
+    let linked = frame::as_user("bale-test", "ln", &[bait, &turn]);
+    assert!(
+        linked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&linked.stderr)
+    );
+    let mut holder = frame::as_user_command("bale-test", "flock", &[&turn, "sleep", "60"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let out = frame::as_user(
+        "bale-other",
+        env!("CARGO_BIN_EXE_bale"),
+        &["module-hook", "load", "secturn/1.0"],
+    );
+    let took = started.elapsed();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let _ = std::fs::remove_file(&turn);
+    let _ = std::fs::remove_file(bait);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "held up for {took:?}"
+    );
+    assert!(frame::is_mounted(&place));
+    assert!(frame::as_user(
+        "bale-other",
+        env!("CARGO_BIN_EXE_bale"),
+        &["module-hook", "unload", "secturn/1.0"]
+    )
+    .status
+    .success());
+}
+
 #[test]
 fn suid_binaries_and_device_nodes_inside_an_image_are_not_honoured() {
     let _site = frame::site();

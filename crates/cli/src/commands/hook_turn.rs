@@ -4,8 +4,8 @@
 //! without it: one sudo, helper run and `scontrol` per node and module
 //! instead of one per task. The turn is a `flock` on a file of the caller's
 //! in `/dev/shm` (node-local); anything odd about it (no `/dev/shm`, a
-//! file someone else planted, a holder that does not let go in time) only
-//! means going without a turn.
+//! file someone else planted or linked there, a holder that does not let go
+//! in time) only means going without a turn.
 
 use rustix::fd::OwnedFd;
 use rustix::fs::{FileType, FlockOperation, Mode, OFlags};
@@ -31,8 +31,13 @@ pub fn take() -> Turn {
     ) else {
         return Turn { _lock: None };
     };
+    // Ours as we made it: a regular file of ours, 0600, with no other name
+    // (another user could link a 0666 file of ours here and hold that).
     let mine = rustix::fs::fstat(&fd).is_ok_and(|st| {
-        st.st_uid == uid.as_raw() && FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+        st.st_uid == uid.as_raw()
+            && FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+            && st.st_mode & 0o077 == 0
+            && st.st_nlink == 1
     });
     if !mine {
         return Turn { _lock: None };
