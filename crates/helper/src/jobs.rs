@@ -24,17 +24,30 @@ impl Jobs for Slurm {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        parse(&String::from_utf8_lossy(&out.stdout))
-            .ok_or_else(|| "no UserId or JobState in scontrol's answer".into())
+        parse(&String::from_utf8_lossy(&out.stdout), job).ok_or_else(|| {
+            "cannot read scontrol's answer (a job whose name holds '=' is not taken)".into()
+        })
     }
 }
 
-fn parse(text: &str) -> Option<Job> {
-    let field = |name: &str| text.split_whitespace().find_map(|f| f.strip_prefix(name));
-    let uid = field("UserId=")?.split_once('(')?.1.strip_suffix(')')?;
+/// The owner and state in `scontrol show job -o`'s answer for `job`: one
+/// line, `JobId=JOB … JobName=NAME UserId=USER(UID) … JobState=STATE …`.
+/// The name comes before the fields read and is the user's to choose, so
+/// an answer with more than one ` UserId=` or ` JobState=` (a name such as
+/// `x UserId=root(0) JobState=RUNNING`, a newline in it) is not read.
+fn parse(text: &str, job: &str) -> Option<Job> {
+    let once = |field: &str| text.matches(field).count() == 1;
+    if !(text.starts_with(&format!("JobId={job} ")) && once(" UserId=") && once(" JobState=")) {
+        return None;
+    }
+    let mut fields = text[text.find(" UserId=")? + 1..].split([' ', '\n']);
+    let user = fields.next()?.strip_prefix("UserId=")?;
+    let uid = user.rsplit_once('(')?.1.strip_suffix(')')?;
     Some(Job {
         owner: uid.parse().ok()?,
-        state: field("JobState=")?.to_string(),
+        state: fields
+            .find_map(|f| f.strip_prefix("JobState="))?
+            .to_string(),
     })
 }
 
@@ -44,15 +57,42 @@ mod tests {
 
     #[test]
     fn user_id_and_state_fields() {
+        let running = Some(Job {
+            owner: 1001,
+            state: "RUNNING".into(),
+        });
         assert_eq!(
-            parse("JobId=5 JobName=x UserId=alice(1001) GroupId=alice(1001) JobState=RUNNING Reason=None"),
-            Some(Job {
-                owner: 1001,
-                state: "RUNNING".into()
-            })
+            parse("JobId=5 JobName=x y UserId=alice(1001) GroupId=alice(1001) MCS_label=N/A Priority=1 JobState=RUNNING Reason=None", "5"),
+            running
         );
-        assert_eq!(parse("JobId=5 UserId=alice JobState=RUNNING"), None);
-        assert_eq!(parse("JobId=5 UserId=alice(1001)"), None);
-        assert_eq!(parse(""), None);
+        // An array task's line: its own id first.
+        assert_eq!(
+            parse("JobId=15 ArrayJobId=12 ArrayTaskId=3 JobName=a UserId=alice(1001) JobState=RUNNING", "15"),
+            running
+        );
+        assert_eq!(
+            parse("JobId=5 JobName=x UserId=alice(1001) JobState=RUNNING", "6"),
+            None
+        );
+        assert_eq!(
+            parse("JobId=5 JobName=x UserId=alice JobState=RUNNING", "5"),
+            None
+        );
+        assert_eq!(parse("JobId=5 JobName=x UserId=alice(1001)", "5"), None);
+        assert_eq!(parse("", "5"), None);
+    }
+
+    #[test]
+    fn a_job_name_cannot_pass_for_fields() {
+        for name in [
+            "x JobState=RUNNING",
+            "x UserId=root(0) JobState=RUNNING",
+            "x\nJobId=5 JobName=y UserId=root(0) JobState=RUNNING",
+        ] {
+            let line = format!(
+                "JobId=5 JobName={name} UserId=alice(1001) GroupId=alice(1001) JobState=COMPLETED"
+            );
+            assert_eq!(parse(&line, "5"), None, "{name}");
+        }
     }
 }

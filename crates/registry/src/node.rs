@@ -26,15 +26,19 @@ pub enum Key {
 const SUFFIX: &str = ".modules";
 
 impl Key {
-    /// A job id: digits, optionally `_` and more digits (array tasks).
+    /// A job id as SLURM numbers jobs (`SLURM_JOB_ID`, also of an array's
+    /// task): digits, no leading zero. One spelling per job, so the job's
+    /// epilog finds every record made for it (`013` or `12_3` would name
+    /// job 13 or an array task to `scontrol`, but a record the epilog of
+    /// that job, which knows it as `13` or its own id, never releases).
     pub fn job(id: &str) -> Result<Key, String> {
-        let ok = !id.is_empty()
-            && id.chars().all(|c| c.is_ascii_digit() || c == '_')
-            && id.starts_with(|c: char| c.is_ascii_digit());
+        let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0');
         if ok {
             Ok(Key::Job(id.to_string()))
         } else {
-            Err(format!("invalid job id {id:?} (digits and '_' only)"))
+            Err(format!(
+                "invalid job id {id:?} (the job's number as SLURM_JOB_ID gives it)"
+            ))
         }
     }
 
@@ -490,8 +494,8 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert!(Key::job("1234").is_ok() && Key::job("12_3").is_ok());
-        for bad in ["", "_1", "12a", "../x", "1/2"] {
+        assert!(Key::job("1234").is_ok() && Key::job("7").is_ok());
+        for bad in ["", "_1", "12a", "../x", "1/2", "013", "0", "12_3"] {
             assert!(Key::job(bad).is_err(), "{bad}");
         }
         assert!(Key::user("alice").is_ok() && Key::user("a.b-c_d").is_ok());
