@@ -69,6 +69,7 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
                 &forgotten.image,
                 forgotten.image.starts_with(&places.images),
                 None,
+                &mut Vec::new(),
             )?;
             Ok(Some(format!("unmounted forgotten {}", target.display())))
         })());
@@ -89,6 +90,7 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
                 &held.record.image,
                 held.record.module.is_some(),
                 Some((&held.key, &held.record)),
+                &mut Vec::new(),
             )?;
             let mut records = state.read(&held.key)?;
             records.retain(|r| r != &held.record);

@@ -18,10 +18,11 @@ use std::time::Duration;
 const LOCK_WAIT: Duration = Duration::from_secs(20);
 
 /// How long to wait for a user image's lock file while holding the node's
-/// records (taking this node's line out): the file is its owner's to
-/// hold, and every mount and unmount on the node waits meanwhile. Another
-/// node's update takes milliseconds; a holder beyond this is the owner,
-/// who then finds their record kept and the unmount to be done again.
+/// records (taking this node's line out without a [`HeldLock`]: cleanup, or
+/// a record that appeared after the unmount looked): the file is its
+/// owner's to hold, and every mount and unmount on the node waits
+/// meanwhile. Another node's update takes milliseconds; a holder beyond
+/// this is the owner, who then finds their record kept.
 const USER_LOCK_WAIT_HOLDING_RECORDS: Duration = Duration::from_secs(2);
 
 /// The record key: the job (which the caller must own) or the caller.
@@ -158,6 +159,11 @@ impl LockPlace {
             None => LOCK_WAIT,
         };
         let lock = self.acquire_within(node, wait)?;
+        self.release_held(node, lock)
+    }
+
+    /// Removes this node's line with the lock already taken.
+    pub fn release_held(&self, node: &Node, lock: ClusterLock) -> Result<(), Failure> {
         let entries: Vec<Entry> = lock
             .contents
             .entries
@@ -166,6 +172,56 @@ impl LockPlace {
             .cloned()
             .collect();
         self.commit(lock, &entries)
+    }
+}
+
+/// A user image's cluster lock, taken before the node's records for an
+/// unmount that will take this node's line out: the lock file is the
+/// image owner's to hold, and waiting for it while holding the records
+/// would let them hold up every mount and unmount of the node.
+pub struct HeldLock {
+    pub image: PathBuf,
+    place: LockPlace,
+    lock: ClusterLock,
+}
+
+impl HeldLock {
+    /// The locks of the user images of `records` (found without the
+    /// records lock; an image gone with its lock file has none), each
+    /// waited for up to 20 s.
+    pub fn of_user_images<'a>(
+        records: impl IntoIterator<Item = &'a bale_registry::node::Record>,
+        node: &Node,
+    ) -> Result<Vec<HeldLock>, Failure> {
+        let mut held: Vec<HeldLock> = Vec::new();
+        for record in records {
+            let image = &record.image;
+            if record.module.is_some()
+                || LockPlace::is_gone(image)
+                || held.iter().any(|h| h.image == *image)
+            {
+                continue;
+            }
+            let place = LockPlace::of(image, false)?;
+            let lock = place.acquire(node)?;
+            held.push(HeldLock {
+                image: image.clone(),
+                place,
+                lock,
+            });
+        }
+        Ok(held)
+    }
+
+    /// Takes this node's line out of `image`'s lock file through the lock
+    /// held for it in `held`, if any; `false` when none is.
+    pub fn release(held: &mut Vec<HeldLock>, image: &Path, node: &Node) -> Result<bool, Failure> {
+        let Some(at) = held.iter().position(|h| h.image == image) else {
+            return Ok(false);
+        };
+        let HeldLock { place, lock, .. } = held.swap_remove(at);
+        place.release_held(node, lock)?;
+        Ok(true)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::args::{Target, UmountRequest};
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::open;
-use crate::records::{self, LockPlace};
+use crate::records::{self, HeldLock, LockPlace};
 use bale_registry::node::{Key, NodeState, Record};
 use bale_registry::owner::Node;
 use bale_site::Config;
@@ -18,24 +18,15 @@ use std::path::Path;
 pub fn run(caller: &Caller, config: &Config, req: &UmountRequest) -> Result<String, Failure> {
     let key = records::key(caller, req.job.as_deref(), config)?;
     let node = Node::current().map_err(|e| io("/proc/sys/kernel/random/boot_id", e))?;
+    // The image's lock first, the node's records after (see HeldLock).
+    let seen = match NodeState::snapshot(&config.state_dir.value)? {
+        Some(state) => state.read(&key)?,
+        None => Vec::new(),
+    };
+    let mut held = HeldLock::of_user_images(position(&seen, req)?.map(|i| &seen[i]), &node)?;
     let state = NodeState::lock(&config.state_dir.value)?;
     let mine = state.read(&key)?;
-    let found = match &req.target {
-        Target::Module(name) => {
-            let module = bale_policy::module_name(name)?;
-            mine.iter()
-                .position(|r| r.module.as_deref() == Some(module.full().as_str()))
-        }
-        // A module's place stands for the module (records hold the real
-        // path; the caller may have named it through a symlink).
-        Target::Mountpoint(mp) => {
-            let real = std::fs::canonicalize(mp).unwrap_or_else(|_| mp.clone());
-            mine.iter()
-                .position(|r| r.mountpoint == *mp || r.mountpoint == real)
-        }
-        Target::Image { .. } => None,
-    };
-    let Some(index) = found else {
+    let Some(index) = position(&mine, req)? else {
         return Err(Failure::Error(format!(
             "{}: not mounted for {key} on this node (`bale list` shows what is)",
             req.target
@@ -47,7 +38,28 @@ pub fn run(caller: &Caller, config: &Config, req: &UmountRequest) -> Result<Stri
     } else {
         Busy::Report
     };
-    release(config, &node, &state, &key, index, busy)
+    release(config, &node, &state, &key, index, busy, &mut held)
+}
+
+/// Which of `records` the request names.
+fn position(records: &[Record], req: &UmountRequest) -> Result<Option<usize>, Failure> {
+    Ok(match &req.target {
+        Target::Module(name) => {
+            let module = bale_policy::module_name(name)?;
+            records
+                .iter()
+                .position(|r| r.module.as_deref() == Some(module.full().as_str()))
+        }
+        // A module's place stands for the module (records hold the real
+        // path; the caller may have named it through a symlink).
+        Target::Mountpoint(mp) => {
+            let real = std::fs::canonicalize(mp).unwrap_or_else(|_| mp.clone());
+            records
+                .iter()
+                .position(|r| r.mountpoint == *mp || r.mountpoint == real)
+        }
+        Target::Image { .. } => None,
+    })
 }
 
 /// What unmounting does when processes still use the mount.
@@ -96,6 +108,7 @@ pub fn release(
     key: &Key,
     index: usize,
     busy: Busy<'_>,
+    held: &mut Vec<HeldLock>,
 ) -> Result<String, Failure> {
     let mut mine = state.read(key)?;
     let record = mine.remove(index);
@@ -133,6 +146,7 @@ pub fn release(
         &record.image,
         record.module.is_some(),
         Some((key, &record)),
+        held,
     )?;
     state.write(key, &mine)?;
     remove_mount_point(config, &record);
@@ -166,16 +180,22 @@ fn still_written_elsewhere(image: &Path) -> Result<bool, Failure> {
 
 /// Takes this node's line out of `image`'s lock file unless a record on
 /// this node (other than `dropping`, about to go) still uses the image.
+/// A lock in `held` for the image is used (see [`HeldLock`]); without
+/// one, the image's lock is waited for here.
 pub fn release_lock_line(
     state: &NodeState,
     node: &Node,
     image: &Path,
     software: bool,
     dropping: Option<(&Key, &Record)>,
+    held: &mut Vec<HeldLock>,
 ) -> Result<(), Failure> {
     let still_used =
         state.uses_image(image, dropping)? || (software && !state.malformed_keys()?.is_empty());
     if still_used || LockPlace::is_gone(image) {
+        return Ok(());
+    }
+    if HeldLock::release(held, image, node)? {
         return Ok(());
     }
     LockPlace::of(image, software)?.release(node)

@@ -8,7 +8,7 @@
 
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
-use crate::records;
+use crate::records::{self, HeldLock};
 use crate::umount::{release, Busy, Whose};
 use bale_policy::Jobs;
 use bale_registry::node::NodeState;
@@ -23,6 +23,12 @@ pub fn run(
 ) -> Result<String, Failure> {
     let key = records::key(caller, job, config)?;
     let node = Node::current().map_err(|e| io("/proc/sys/kernel/random/boot_id", e))?;
+    // The user images' locks first, the node's records after (see HeldLock).
+    let seen = match NodeState::snapshot(&config.state_dir.value)? {
+        Some(state) => state.read(&key)?,
+        None => Vec::new(),
+    };
+    let mut held = HeldLock::of_user_images(&seen, &node)?;
     let state = NodeState::lock(&config.state_dir.value)?;
     let mut done = Vec::new();
     let mut detached = Vec::new();
@@ -46,11 +52,13 @@ pub fn run(
     // record that fails stays, and so does every one before it.
     let records = state.read(&key)?;
     for (index, record) in records.iter().enumerate().rev() {
-        let released = match release(config, &node, &state, &key, index, busy) {
+        let released = match release(config, &node, &state, &key, index, busy, &mut held) {
             Err(Failure::Busy(_)) if epilog_owner.is_some() && !record.rw => {
-                release(config, &node, &state, &key, index, Busy::Detach).inspect(|what| {
-                    detached.push(what.clone());
-                })
+                release(config, &node, &state, &key, index, Busy::Detach, &mut held).inspect(
+                    |what| {
+                        detached.push(what.clone());
+                    },
+                )
             }
             other => other,
         };
