@@ -129,17 +129,18 @@ fn a_user_holding_their_own_lock_file_holds_up_no_one_else() {
         std::thread::sleep(Duration::from_millis(200));
         holder
     };
+    // `bale ARGS` as bale-test, waiting for the lock file in the background.
+    let in_background = |args: &[&str]| {
+        let waiting = frame::as_user_command("bale-test", env!("CARGO_BIN_EXE_bale"), args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        waiting
+    };
     let mut holder = hold_for_6_s();
-    let waiting = frame::as_user_command(
-        "bale-test",
-        env!("CARGO_BIN_EXE_bale"),
-        &["mount", image.to_str().unwrap()],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let waiting = in_background(&["mount", image.to_str().unwrap()]);
     ok(bale_as("bale-other", &["mount", "busymod/1.0"]));
     assert!(
         holder.try_wait().unwrap().is_none(),
@@ -155,16 +156,7 @@ fn a_user_holding_their_own_lock_file_holds_up_no_one_else() {
     // Unmounting waits for the user's lock file too before it takes the
     // node's records: others' mounts and unmounts go on meanwhile.
     let mut holder = hold_for_6_s();
-    let unmounting = frame::as_user_command(
-        "bale-test",
-        env!("CARGO_BIN_EXE_bale"),
-        &["umount", mounted.to_str().unwrap()],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let unmounting = in_background(&["umount", mounted.to_str().unwrap()]);
     ok(bale_as("bale-other", &["mount", "busymod/1.0"]));
     ok(bale_as("bale-other", &["umount", "busymod/1.0"]));
     assert!(
