@@ -203,3 +203,32 @@ fn times_squashfs_cannot_hold_are_clamped_with_a_warning_and_verify_tells() {
     );
     assert!(!said.contains("fine"), "{said}");
 }
+
+#[test]
+fn a_deep_tree_needs_no_open_file_per_level() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    nest(&src, b"d", 1000);
+    let image = work.path().join("deep.sqfs");
+    let out = limited(
+        &["--nofile=64"],
+        &[
+            OsStr::new("pack"),
+            OsStr::new("-q"),
+            src.as_os_str(),
+            image.as_os_str(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = ok(Command::new("unsquashfs")
+        .arg("-lls")
+        .arg(&image)
+        .output()
+        .unwrap());
+    assert!(listed.lines().any(|l| l.ends_with("/d/bottom")), "{listed}");
+}

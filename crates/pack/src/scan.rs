@@ -36,6 +36,18 @@ pub struct ScanReport {
     pub clamped_times: u64,
 }
 
+/// A directory entry once stat'ed: finished, or a subdirectory to scan
+/// after its parent is closed.
+enum Entry {
+    Done(Node),
+    Dir {
+        name: Box<[u8]>,
+        st: fs::Stat,
+        path: PathBuf,
+        rel: PathBuf,
+    },
+}
+
 struct Scanner<'a> {
     opts: &'a PackOptions,
     source: SourceRoot,
@@ -160,8 +172,9 @@ impl Scanner<'_> {
     }
 
     /// Lists `path` (relative name `rel` for exclude matching) and scans
-    /// its entries in parallel; subdirectories recurse. Returns them and
-    /// the directory's own attributes.
+    /// its entries in parallel; subdirectories recurse once the directory
+    /// is closed, so a deep tree holds no descriptor per level. Returns the
+    /// entries and the directory's own attributes.
     fn scan_dir(&self, path: &Path, rel: &Path) -> Result<(Vec<Node>, Box<[Xattr]>)> {
         self.cancelled()?;
         let dir = File::from(self.source.open_dir(path).map_err(source_err(path))?);
@@ -175,7 +188,7 @@ impl Scanner<'_> {
             }
         }
         names.sort_unstable();
-        let nodes: Vec<Option<Node>> = names
+        let entries: Vec<Option<Entry>> = names
             .into_par_iter()
             .map(|name| {
                 let child_path = path.join(OsStr::from_bytes(&name));
@@ -183,28 +196,56 @@ impl Scanner<'_> {
                 if self.excludes.matches(&child_rel) {
                     return Ok(None);
                 }
-                match self.scan_entry(&dir, name, &child_path, &child_rel) {
-                    Ok(node) => Ok(node),
-                    Err(e @ (PackError::Source { .. } | PackError::Changed { .. }))
-                        if self.opts.skip_unreadable =>
-                    {
-                        self.report.lock().unwrap().skipped.push(e);
-                        Ok(None)
-                    }
-                    Err(e) => Err(e),
-                }
+                self.skippable(self.scan_entry(&dir, name, &child_path, &child_rel))
+            })
+            .collect::<Result<_>>()?;
+        drop(dir);
+        let nodes: Vec<Option<Node>> = entries
+            .into_par_iter()
+            .map(|entry| match entry {
+                Some(Entry::Dir {
+                    name,
+                    st,
+                    path,
+                    rel,
+                }) => self.skippable(self.scan_dir(&path, &rel).map(|(children, xattrs)| {
+                    Some(Node {
+                        name,
+                        meta: self.meta(&st),
+                        kind: NodeKind::Dir(children),
+                        xattrs,
+                        link_key: None,
+                    })
+                })),
+                Some(Entry::Done(node)) => Ok(Some(node)),
+                None => Ok(None),
             })
             .collect::<Result<_>>()?;
         Ok((nodes.into_iter().flatten().collect(), xattrs))
     }
 
+    /// An entry's result; with `--skip-unreadable` one that could not be
+    /// read is reported and left out.
+    fn skippable<T>(&self, result: Result<Option<T>>) -> Result<Option<T>> {
+        match result {
+            Err(e @ (PackError::Source { .. } | PackError::Changed { .. }))
+                if self.opts.skip_unreadable =>
+            {
+                self.report.lock().unwrap().skipped.push(e);
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
+    /// The entry `name` of `dir`: a node, or a subdirectory still to scan.
     fn scan_entry(
         &self,
         dir: &File,
         name: Box<[u8]>,
         path: &Path,
         rel: &Path,
-    ) -> Result<Option<Node>> {
+    ) -> Result<Option<Entry>> {
         let st = fs::statat(dir, OsStr::from_bytes(&name), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| source_err(path)(e.into()))?;
         if self.destination == Some((st.st_dev, st.st_ino)) {
@@ -215,7 +256,6 @@ impl Scanner<'_> {
             return Ok(None);
         }
         self.progress.entries.fetch_add(1, Ordering::Relaxed);
-        let mut xattrs = None;
         let kind = match file_type {
             FileType::Directory if self.opts.one_file_system && st.st_dev != self.root_dev => {
                 self.report
@@ -235,9 +275,12 @@ impl Scanner<'_> {
                 })
             }
             FileType::Directory => {
-                let (children, own) = self.scan_dir(path, rel)?;
-                xattrs = Some(own);
-                NodeKind::Dir(children)
+                return Ok(Some(Entry::Dir {
+                    name,
+                    st,
+                    path: path.to_path_buf(),
+                    rel: rel.to_path_buf(),
+                }))
             }
             FileType::RegularFile => NodeKind::File {
                 size: st.st_size as u64,
@@ -267,19 +310,16 @@ impl Scanner<'_> {
         };
         let link_key =
             (file_type != FileType::Directory && st.st_nlink > 1).then_some((st.st_dev, st.st_ino));
-        let xattrs = match (xattrs, &kind) {
-            (Some(own), _) => own,
-            (None, NodeKind::File { .. }) => Box::default(),
-            (None, _) => {
-                self.xattrs(path, || entry_xattrs(dir.as_fd(), OsStr::from_bytes(&name)))?
-            }
+        let xattrs = match &kind {
+            NodeKind::File { .. } => Box::default(),
+            _ => self.xattrs(path, || entry_xattrs(dir.as_fd(), OsStr::from_bytes(&name)))?,
         };
-        Ok(Some(Node {
+        Ok(Some(Entry::Done(Node {
             name,
             meta: self.meta(&st),
             kind,
             xattrs,
             link_key,
-        }))
+        })))
     }
 }
