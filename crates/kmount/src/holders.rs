@@ -131,6 +131,11 @@ mod tests {
             .env("SLURM_JOB_ID", "4711")
             .spawn()
             .unwrap();
+        // The environment is the new one once exec is done.
+        let comm = Path::new("/proc").join(child.id().to_string()).join("comm");
+        while std::fs::read(&comm).unwrap() != b"sleep\n" {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let (in_it, in_other, in_prefix) = (
             in_job(child.id(), "4711"),
             in_job(child.id(), "4712"),
