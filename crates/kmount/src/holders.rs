@@ -124,6 +124,15 @@ mod tests {
         assert!(holders(u64::MAX).is_empty());
     }
 
+    /// Waits for `done`, failing the test after 10 s.
+    fn within_10_s(done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "not within 10 s");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     #[test]
     fn a_process_is_in_the_job_its_environment_names() {
         let mut child = std::process::Command::new("sleep")
@@ -131,11 +140,12 @@ mod tests {
             .env("SLURM_JOB_ID", "4711")
             .spawn()
             .unwrap();
-        // The environment is the new one once exec is done.
-        let comm = Path::new("/proc").join(child.id().to_string()).join("comm");
-        while std::fs::read(&comm).unwrap() != b"sleep\n" {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        // The new program's environment shows once exec has set it up (its
+        // name shows earlier, with an empty environment).
+        let environ = Path::new("/proc")
+            .join(child.id().to_string())
+            .join("environ");
+        within_10_s(|| !std::fs::read(&environ).unwrap().is_empty());
         let (in_it, in_other, in_prefix) = (
             in_job(child.id(), "4711"),
             in_job(child.id(), "4712"),
@@ -159,18 +169,18 @@ mod tests {
             .unwrap();
         let dev = std::fs::metadata(tmp.path()).unwrap().dev();
         let proc_dir = Path::new("/proc").join(child.id().to_string());
-        // The name shows in comm once exec is done.
-        while std::fs::read(proc_dir.join("comm")).unwrap() != b"sl\xfe\n" {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        // The name shows in comm early in exec, the program's maps later:
+        // wait for both.
+        within_10_s(|| {
+            std::fs::read(proc_dir.join("comm")).unwrap() == b"sl\xfe\n"
+                && maps_device(&proc_dir.join("maps"), dev)
+        });
         let uid = rustix::process::getuid().as_raw();
         let found = holders(dev).into_iter().find(|h| h.pid == child.id());
-        let maps = maps_device(&proc_dir.join("maps"), dev);
         child.kill().unwrap();
         child.wait().unwrap();
         let found = found.expect("the process running from the directory");
         assert!(found.is_only_of(uid), "{found:?}");
         assert_eq!(found.command, "sl\u{fffd}");
-        assert!(maps);
     }
 }
