@@ -51,4 +51,21 @@ fn a_bad_config_is_one_line_naming_the_file() {
         err.starts_with(&format!("bale: {}: ", file.display())),
         "{err}"
     );
+    // A file that is not there: the variable that named it is named too
+    // (a user may not know it is set).
+    let missing = dir.path().join("missing.toml");
+    let out = bale()
+        .arg("config")
+        .env("BALE_CONFIG", &missing)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "bale: environment BALE_CONFIG: {}: No such file or directory",
+            missing.display()
+        )
+    );
 }

@@ -59,7 +59,14 @@ pub fn load(trust: Trust) -> Result<Config, Error> {
     match trust {
         Trust::Helper => load_from(Path::new(DEFAULT_PATH), false, &|_| None),
         Trust::User => match env("BALE_CONFIG") {
-            Some(path) => load_from(&path, true, &env),
+            // Named by the variable, which the user may not know is set.
+            Some(path) => load_from(&path, true, &env).map_err(|e| match e {
+                Error::Read { path, source } => Error::Env {
+                    var: "BALE_CONFIG",
+                    reason: format!("{}: {source}", path.display()),
+                },
+                e => e,
+            }),
             None => load_from(Path::new(DEFAULT_PATH), false, &env),
         },
     }
