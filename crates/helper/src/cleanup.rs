@@ -64,7 +64,7 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
                 },
             )?;
             release_lock_line(
-                &state,
+                &state.all_readable()?,
                 &node,
                 &forgotten.image,
                 forgotten.image.starts_with(&places.images),
@@ -85,7 +85,7 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
             }
             // Lock line first, record last (see umount::release).
             release_lock_line(
-                &state,
+                &state.all_readable()?,
                 &node,
                 &held.record.image,
                 held.record.module.is_some(),

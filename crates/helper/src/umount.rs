@@ -9,7 +9,7 @@ use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::open;
 use crate::records::{self, HeldLock, LockPlace};
-use bale_registry::node::{Key, NodeState, Record};
+use bale_registry::node::{AllRecords, Key, NodeState, Record};
 use bale_registry::owner::Node;
 use bale_site::Config;
 use rustix::fs::{AtFlags, OFlags, StatxFlags};
@@ -115,9 +115,10 @@ pub fn release(
     // A module's mount is shared: a damaged record file (cleanup's to
     // repair) may name it too, and then it stays. A user image's mount
     // point is its owner's alone.
-    let mut others = state.users_of(&record.mountpoint)?;
+    let all = state.all_readable()?;
+    let mut others = all.users_of(&record.mountpoint);
     if record.module.is_some() {
-        others.extend(state.malformed_keys()?);
+        others.extend(all.malformed_keys().cloned());
     }
     others.sort();
     others.dedup();
@@ -141,7 +142,7 @@ pub fn release(
     // The lock line goes before the record: killed in between, the record
     // without a mount is what `cleanup` finds and repairs.
     release_lock_line(
-        state,
+        &all,
         node,
         &record.image,
         record.module.is_some(),
@@ -179,11 +180,12 @@ fn still_written_elsewhere(image: &Path) -> Result<bool, Failure> {
 }
 
 /// Takes this node's line out of `image`'s lock file unless a record on
-/// this node (other than `dropping`, about to go) still uses the image.
-/// A lock in `held` for the image is used (see [`HeldLock`]); without
-/// one, the image's lock is waited for here.
+/// this node (`all`, the node's records as they are; other than `dropping`,
+/// about to go) still uses the image. A lock in `held` for the image is
+/// used (see [`HeldLock`]); without one, the image's lock is waited for
+/// here.
 pub fn release_lock_line(
-    state: &NodeState,
+    all: &AllRecords,
     node: &Node,
     image: &Path,
     software: bool,
@@ -191,7 +193,7 @@ pub fn release_lock_line(
     held: &mut Vec<HeldLock>,
 ) -> Result<(), Failure> {
     let still_used =
-        state.uses_image(image, dropping)? || (software && !state.malformed_keys()?.is_empty());
+        all.uses_image(image, dropping) || (software && all.malformed_keys().next().is_some());
     if still_used || LockPlace::is_gone(image) {
         return Ok(());
     }

@@ -369,36 +369,34 @@ impl NodeState {
 
     /// The keys whose readable records name `mountpoint`.
     pub fn users_of(&self, mountpoint: &Path) -> Result<Vec<Key>, Error> {
-        Ok(recorded_at(self.all_readable()?.records, mountpoint))
+        Ok(self.all_readable()?.users_of(mountpoint))
+    }
+}
+
+impl AllRecords {
+    /// The keys whose readable records name `mountpoint`.
+    pub fn users_of(&self, mountpoint: &Path) -> Vec<Key> {
+        self.records
+            .iter()
+            .filter(|(_, records)| records.iter().any(|r| r.mountpoint == mountpoint))
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 
     /// The keys whose record files have malformed lines: any of them may
     /// name a shared mount, which then must stay.
-    pub fn malformed_keys(&self) -> Result<Vec<Key>, Error> {
-        Ok(self
-            .all_readable()?
-            .malformed
-            .into_iter()
-            .map(|(key, _)| key)
-            .collect())
+    pub fn malformed_keys(&self) -> impl Iterator<Item = &Key> {
+        self.malformed.iter().map(|(key, _)| key)
     }
 
     /// Whether a readable record names `image`, other than `except`'s
     /// `record`.
-    pub fn uses_image(&self, image: &Path, except: Option<(&Key, &Record)>) -> Result<bool, Error> {
-        Ok(self.all_readable()?.records.iter().any(|(k, rs)| {
+    pub fn uses_image(&self, image: &Path, except: Option<(&Key, &Record)>) -> bool {
+        self.records.iter().any(|(k, rs)| {
             rs.iter()
                 .any(|r| r.image == image && except != Some((k, r)))
-        }))
+        })
     }
-}
-
-fn recorded_at(records: Vec<(Key, Vec<Record>)>, mountpoint: &Path) -> Vec<Key> {
-    records
-        .into_iter()
-        .filter(|(_, records)| records.iter().any(|r| r.mountpoint == mountpoint))
-        .map(|(key, _)| key)
-        .collect()
 }
 
 #[cfg(test)]
