@@ -3,6 +3,7 @@
 //! and the CLI — kept here once instead of in each of them.
 
 pub mod exit;
+pub mod flock;
 pub mod limits;
 pub mod mount_root;
 pub mod reason;

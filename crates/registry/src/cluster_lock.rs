@@ -114,29 +114,23 @@ impl ClusterLock {
         let deadline = Instant::now() + timeout;
         let file = loop {
             let fd = open_lock_file(&dir, &path, name, OFlags::RDWR | OFlags::CREATE)?;
-            match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => {}
-                Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                }
-                Err(rustix::io::Errno::WOULDBLOCK) => {
-                    let holder = read(&dir, dir_path, name)?
-                        .holder
-                        .map_or_else(|| "an unknown process".to_string(), |h| h.to_string());
-                    let image = name.strip_suffix(SUFFIX).unwrap_or(name);
-                    return Err(Error::Busy {
-                        advice: format!(
-                            " (`bale lock-status {0}` tells whether it is stale; \
+            let taken = bale_os::flock::exclusive_until(&fd, deadline, Duration::from_millis(20))
+                .map_err(|e| Error::io(&path, e))?;
+            if !taken {
+                let holder = read(&dir, dir_path, name)?
+                    .holder
+                    .map_or_else(|| "an unknown process".to_string(), |h| h.to_string());
+                let image = name.strip_suffix(SUFFIX).unwrap_or(name);
+                return Err(Error::Busy {
+                    advice: format!(
+                        " (`bale lock-status {0}` tells whether it is stale; \
                              `bale unlock --stale {0}` breaks a stale holder)",
-                            dir_path.join(image).display()
-                        ),
-                        path,
-                        seconds: timeout.as_secs(),
-                        holder,
-                    });
-                }
-                Err(e) => return Err(Error::io(&path, e)),
+                        dir_path.join(image).display()
+                    ),
+                    path,
+                    seconds: timeout.as_secs(),
+                    holder,
+                });
             }
             // Someone may have replaced the file while we waited: the lock
             // must be on the file the name points to now.

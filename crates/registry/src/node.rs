@@ -12,7 +12,7 @@
 use crate::escape::{escape, unescape};
 use crate::{atomic, Error};
 use rustix::fd::OwnedFd;
-use rustix::fs::{FlockOperation, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -183,23 +183,19 @@ impl NodeState {
             Mode::from_raw_mode(0o600),
         )
         .map_err(|e| Error::io(&lock_path, e))?;
-        let deadline = Instant::now() + wait;
-        loop {
-            match rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => break,
-                Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(rustix::io::Errno::WOULDBLOCK) => {
-                    return Err(Error::Busy {
-                        holder: holder(&lock),
-                        path: lock_path,
-                        seconds: wait.as_secs(),
-                        advice: String::new(),
-                    })
-                }
-                Err(e) => return Err(Error::io(&lock_path, e)),
-            }
+        let taken = bale_os::flock::exclusive_until(
+            &lock,
+            Instant::now() + wait,
+            Duration::from_millis(10),
+        )
+        .map_err(|e| Error::io(&lock_path, e))?;
+        if !taken {
+            return Err(Error::Busy {
+                holder: holder(&lock),
+                path: lock_path,
+                seconds: wait.as_secs(),
+                advice: String::new(),
+            });
         }
         // Who holds it, for whoever waits too long.
         let me = format!("{}\n", std::process::id());

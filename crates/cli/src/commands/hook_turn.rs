@@ -8,7 +8,7 @@
 //! in time) only means going without a turn.
 
 use rustix::fd::OwnedFd;
-use rustix::fs::{FileType, FlockOperation, Mode, OFlags};
+use rustix::fs::{FileType, Mode, OFlags};
 use std::time::{Duration, Instant};
 
 /// How long a load waits for the one before it (which mounts in well under
@@ -42,14 +42,9 @@ pub fn take() -> Turn {
     if !mine {
         return Turn { _lock: None };
     }
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => return Turn { _lock: Some(fd) },
-            Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(_) => return Turn { _lock: None },
-        }
+    let poll = Duration::from_millis(5);
+    match bale_os::flock::exclusive_until(&fd, Instant::now() + WAIT, poll) {
+        Ok(true) => Turn { _lock: Some(fd) },
+        Ok(false) | Err(_) => Turn { _lock: None },
     }
 }
