@@ -248,11 +248,10 @@ impl NodeState {
         };
         let mut records = Vec::new();
         let mut malformed = None;
-        let lines = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-        for (i, line) in lines.split(|&b| b == b'\n').enumerate() {
-            if lines.is_empty() {
-                break;
-            }
+        let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        // An empty file has no lines (splitting it would give one, empty).
+        let lines = body.split(|&b| b == b'\n').filter(|_| !body.is_empty());
+        for (i, line) in lines.enumerate() {
             match std::str::from_utf8(line).ok().and_then(Record::parse) {
                 Some(record) => records.push(record),
                 None => {
