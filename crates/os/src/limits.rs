@@ -12,6 +12,11 @@ pub fn raise_open_files() -> Option<u64> {
         limit.current = limit.maximum;
         let _ = setrlimit(Resource::Nofile, limit);
     }
+    open_files()
+}
+
+/// The soft limit on open files (`ulimit -n`), `None` when unlimited.
+pub fn open_files() -> Option<u64> {
     getrlimit(Resource::Nofile).current
 }
 

@@ -65,7 +65,7 @@ pub fn source_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Pa
         Some(libc::EMFILE) => PackError::Limit(format!(
             "{}: too many open files (the limit, ulimit -n, is {}): raise it, or use fewer --readers",
             path.maybe_quote(),
-            bale_os::limits::raise_open_files().map_or("unlimited".into(), |n| n.to_string())
+            bale_os::limits::open_files().map_or("unlimited".into(), |n| n.to_string())
         )),
         _ => PackError::Source { path, source },
     }
