@@ -10,12 +10,13 @@ use std::path::Path;
 use std::process::Command;
 use support::*;
 
-/// `bale ARGS` under `prlimit LIMITS` (util-linux).
-fn limited(limits: &[&str], args: &[&OsStr]) -> std::process::Output {
+/// `bale pack -q SRC IMAGE` under `prlimit LIMITS` (util-linux).
+fn pack_under(limits: &[&str], src: &Path, image: &Path) -> std::process::Output {
     Command::new("prlimit")
         .args(limits)
         .arg(support::bale_path())
-        .args(args)
+        .args(["pack", "-q"])
+        .args([src, image])
         .output()
         .expect("prlimit (util-linux)")
 }
@@ -62,15 +63,7 @@ fn a_pack_fits_a_one_gib_address_space_and_64_open_files() {
         }
     }
     let image = work.path().join("i.sqfs");
-    let out = limited(
-        &["--as=1073741824", "--nofile=64"],
-        &[
-            OsStr::new("pack"),
-            OsStr::new("-q"),
-            src.as_os_str(),
-            image.as_os_str(),
-        ],
-    );
+    let out = pack_under(&["--as=1073741824", "--nofile=64"], &src, &image);
     assert!(
         out.status.success(),
         "{}",
@@ -122,15 +115,7 @@ fn a_tree_deeper_than_a_scan_threads_stack_is_refused_in_one_line() {
     // (512 in a debug build).
     nest(&src, b"d", 1400);
     let image = work.path().join("deep.sqfs");
-    let out = limited(
-        &["--as=1073741824"],
-        &[
-            OsStr::new("pack"),
-            OsStr::new("-q"),
-            src.as_os_str(),
-            image.as_os_str(),
-        ],
-    );
+    let out = pack_under(&["--as=1073741824"], &src, &image);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -211,15 +196,7 @@ fn a_deep_tree_needs_no_open_file_per_level() {
     std::fs::create_dir(&src).unwrap();
     nest(&src, b"d", 1000);
     let image = work.path().join("deep.sqfs");
-    let out = limited(
-        &["--nofile=64"],
-        &[
-            OsStr::new("pack"),
-            OsStr::new("-q"),
-            src.as_os_str(),
-            image.as_os_str(),
-        ],
-    );
+    let out = pack_under(&["--nofile=64"], &src, &image);
     assert!(
         out.status.success(),
         "{}",
