@@ -113,11 +113,13 @@ fn nothing_left(cluster: &Cluster, job: &str, module: &Module) {
     );
 }
 
-#[test]
-fn a_single_node_job_reads_its_module_from_the_image_and_leaves_nothing() {
+/// A job of bale-test on node1, submitted with sbatch's `export` option
+/// made for module `name`, reads that module from its image (one record)
+/// and leaves nothing behind.
+fn a_single_node_job_reads_from_the_image(name: &str, export: impl Fn(&Module) -> String) {
     let cluster = slurm::cluster();
-    let module = module("slurm-single");
-    let dir = workdir("bale-test", "single");
+    let module = module(name);
+    let dir = workdir("bale-test", name);
     let out = dir.join("job.out");
     let task = script(&dir, "task.sh", &show(&[&module]));
     let job = one_node_job(
@@ -125,15 +127,20 @@ fn a_single_node_job_reads_its_module_from_the_image_and_leaves_nothing() {
         "bale-test",
         "node1",
         &dir,
-        &loaded(&module),
+        &export(&module),
         &task,
     );
     assert_eq!(cluster.wait_done(&job), "COMPLETED");
     let printed = read(&out);
-    assert!(printed.contains("hello from slurm-single"), "{printed}");
+    assert!(printed.contains(&format!("hello from {name}")), "{printed}");
     assert!(printed.contains(" - squashfs /dev/loop"), "{printed}");
     assert!(printed.contains("records=1"), "{printed}");
     nothing_left(&cluster, &job, &module);
+}
+
+#[test]
+fn a_single_node_job_reads_its_module_from_the_image_and_leaves_nothing() {
+    a_single_node_job_reads_from_the_image("slurm-single", loaded);
 }
 
 /// A modulefile whose snippet names another image (a renamed module, one
@@ -141,22 +148,12 @@ fn a_single_node_job_reads_its_module_from_the_image_and_leaves_nothing() {
 /// TaskProlog mounts that, and skips names that cannot be images.
 #[test]
 fn the_task_prolog_mounts_the_images_bale_modules_names() {
-    let cluster = slurm::cluster();
-    let module = module("slurm-renamed");
-    let dir = workdir("bale-test", "renamed");
-    let out = dir.join("job.out");
-    let task = script(&dir, "task.sh", &show(&[&module]));
-    let export = format!(
-        "--export=ALL,LOADEDMODULES=mine/1.0:bio/tools/1.0,BALE_MODULES={}",
-        module.name
-    );
-    let job = one_node_job(&cluster, "bale-test", "node1", &dir, &export, &task);
-    assert_eq!(cluster.wait_done(&job), "COMPLETED");
-    let printed = read(&out);
-    assert!(printed.contains("hello from slurm-renamed"), "{printed}");
-    assert!(printed.contains(" - squashfs /dev/loop"), "{printed}");
-    assert!(printed.contains("records=1"), "{printed}");
-    nothing_left(&cluster, &job, &module);
+    a_single_node_job_reads_from_the_image("slurm-renamed", |module| {
+        format!(
+            "--export=ALL,LOADEDMODULES=mine/1.0:bio/tools/1.0,BALE_MODULES={}",
+            module.name
+        )
+    });
 }
 
 #[test]
