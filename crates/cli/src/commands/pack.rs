@@ -234,7 +234,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     eprintln!("bale: {phase} phase: {:.2} s", took.as_secs_f64());
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            // As tar: the image is written, but a script that deletes the
+            // source once the pack succeeded must not lose what changed.
+            Ok(match summary.changed.is_empty() {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            })
         }
         Err(bale_pack::PackError::Cancelled) if progress.cancelled.load(Ordering::Relaxed) => {
             eprintln!(
