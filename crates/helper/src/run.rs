@@ -64,6 +64,7 @@ pub fn prepare(
 pub fn exec(mut command: Command, umask: rustix::fs::Mode) -> ExitCode {
     crate::log::close();
     rustix::process::umask(umask);
+    crate::signals::clear_for_exec();
     let err = command.exec();
     let (reason, status) = crate::launch::failure(&command, &err);
     eprintln!("bale-helper: {reason}");
