@@ -524,6 +524,76 @@ fn the_epilogs_cleanup_kills_no_one_and_repairs_the_rest() {
     assert_clean(&a, &mpa);
 }
 
+/// A job whose epilog did not release its records on this node (it
+/// failed, or the job was named with `--job-id` on a node not its own):
+/// cleanup releases them once SLURM says the job is over or has forgotten
+/// it, and keeps those of running jobs; when SLURM cannot answer, it keeps
+/// them and says so.
+#[test]
+fn cleanup_releases_the_records_of_jobs_that_are_over() {
+    let _serial = serial();
+    let _site = frame::site();
+    let dir = frame::user_dir("bale-test", "crash-over");
+    let images = ["done", "forgotten", "running", "unknowable"].map(|n| {
+        let img = image(&dir, &format!("{n}.sqfs"));
+        run_ok("chmod", &["644", s(&img)]);
+        img
+    });
+    let mps = ["done", "forgotten", "running", "unknowable"]
+        .map(|n| frame::user_mounts().join(format!("bale-test/over-{n}")));
+    let _m = Mounts {
+        prefixes: mps.iter().cloned().chain([dir.clone()]).collect(),
+    };
+    let jobs = ["7621", "7622", "7623", "7624"];
+    for ((job, img), mp) in jobs.iter().zip(&images).zip(&mps) {
+        frame::job(job, "bale-test");
+        let out = frame::bale_as("bale-test", &["mount", s(img), s(mp), "--job-id", job]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    frame::job_in_state("7621", "bale-test", "COMPLETED");
+    std::fs::remove_file(frame::base().join("jobs/7622")).unwrap();
+    let out = bale().args(["cleanup", "--cleanup"]).output().unwrap();
+    let (said, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{said}{err}");
+    assert!(
+        said.contains("job 7621 is COMPLETED: released 1 for job 7621"),
+        "{said}"
+    );
+    assert!(
+        said.contains("SLURM no longer knows job 7622: released 1 for job 7622"),
+        "{said}"
+    );
+    assert_clean(&images[0], &mps[0]);
+    assert_clean(&images[1], &mps[1]);
+    for (img, mp) in images.iter().zip(&mps).skip(2) {
+        assert_eq!(frame::mounts_below(mp).len(), 1, "{}", mp.display());
+        assert_eq!((records_of(mp), lock_lines(img)), (1, 1));
+    }
+    // SLURM cannot answer for job 7624 (an answer that cannot be read):
+    // its record stays, and cleanup says why it did not decide.
+    frame::job_in_state("7623", "bale-test", "TIMEOUT");
+    std::fs::write(frame::base().join("jobs/7624"), "garbage").unwrap();
+    let out = bale().args(["cleanup", "--cleanup"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot tell whether job 7624, which has records here, is over"),
+        "{err}"
+    );
+    assert_clean(&images[2], &mps[2]);
+    assert_eq!(records_of(&mps[3]), 1);
+    frame::job_in_state("7624", "bale-test", "CANCELLED");
+    succeed(bale().args(["cleanup", "--cleanup"]));
+    assert_clean(&images[3], &mps[3]);
+}
+
 #[test]
 fn umount_all_releases_a_job_and_kill_ends_what_keeps_it_busy() {
     let _serial = serial();

@@ -7,12 +7,15 @@
 use crate::failure::{io, Failure};
 use crate::identity::Caller;
 use crate::open::MountPlace;
+use crate::records;
 use crate::umount::{
     release_lock_line, remove_mount_point, unmount, written_elsewhere, Busy, Whose,
 };
+use crate::umount_all::release_all;
+use bale_policy::Jobs;
 use bale_registry::fuse_mounts::{self, Server, Servers};
 use bale_registry::mountinfo::Mount;
-use bale_registry::node::{NodeState, Record};
+use bale_registry::node::{Key, NodeState, Record};
 use bale_registry::owner::Node;
 use bale_registry::survey::{is_framework_image, survey};
 use bale_registry::{loops, mountinfo};
@@ -103,6 +106,7 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
             )))
         })());
     }
+    release_over_jobs(config, &node, &state, kill, &mut done)?;
     for idle in &found.idle_loops {
         done.push((|| {
             bale_kmount::loopdev::detach_path(&idle.device).map_err(|e| io(&idle.device, e))?;
@@ -143,6 +147,50 @@ pub fn run(caller: &Caller, config: &Config, kill: bool) -> Result<String, Failu
         ));
     }
     done.finish()
+}
+
+/// Releases the records of jobs that are over (SLURM says so) as their
+/// epilog would have: the epilog failed on this node, or the job was given
+/// with `--job-id` on a node that is not its own. A job still running,
+/// completing or pending keeps them. When SLURM cannot be asked, nothing
+/// more is asked this time: one failure, not one wait per job.
+fn release_over_jobs(
+    config: &Config,
+    node: &Node,
+    state: &NodeState,
+    kill: bool,
+    done: &mut Outcomes,
+) -> Result<(), Failure> {
+    let slurm = records::slurm(config);
+    for (key, _) in state.all_readable()?.records {
+        let Key::Job(id) = &key else { continue };
+        let found = match slurm.job(id) {
+            Ok(found) => found,
+            Err(why) => {
+                done.push(Err(Failure::Error(format!(
+                    "cannot tell whether job {id}, which has records here, is over: {why}"
+                ))));
+                return Ok(());
+            }
+        };
+        let Some(why) = bale_policy::job_over(id, found.as_ref()) else {
+            continue;
+        };
+        // Its processes only, as its epilog's `--kill` (none once SLURM
+        // has forgotten the job).
+        let owner = found.map_or(u32::MAX, |job| job.owner);
+        let busy = match kill {
+            true => Busy::Kill(Whose::Job { owner, id }),
+            false => Busy::Report,
+        };
+        let released = release_all(config, node, state, &key, busy, true, &mut Vec::new())?;
+        if !released.done.is_empty() {
+            done.actions
+                .push(format!("{why}: {}", released.summary(&key)));
+        }
+        done.failures.extend(released.failures);
+    }
+    Ok(())
 }
 
 /// What a cleanup did, and what it could not do.

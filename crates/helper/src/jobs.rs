@@ -11,22 +11,27 @@ pub struct Slurm {
 }
 
 impl Jobs for Slurm {
-    fn job(&self, job: &str) -> Result<Job, String> {
+    fn job(&self, job: &str) -> Result<Option<Job>, String> {
         let out = Command::new(&self.scontrol)
             .args(["show", "job", "-o", job])
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .output()
             .map_err(|e| format!("cannot ask SLURM ({}): {e}", self.scontrol.display()))?;
+        let said = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
-            return Err(format!(
-                "SLURM does not know it ({})",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            // What slurmctld answers for an id it has no job for (never
+            // had, or forgot MinJobAge after the job ended).
+            if said.contains("Invalid job id specified") {
+                return Ok(None);
+            }
+            return Err(format!("cannot ask SLURM ({})", said.trim()));
         }
-        parse(&String::from_utf8_lossy(&out.stdout), job).ok_or_else(|| {
-            "cannot read scontrol's answer (a job whose name holds '=' is not taken)".into()
-        })
+        parse(&String::from_utf8_lossy(&out.stdout), job)
+            .map(Some)
+            .ok_or_else(|| {
+                "cannot read scontrol's answer (a job whose name holds '=' is not taken)".into()
+            })
     }
 }
 

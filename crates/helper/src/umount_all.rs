@@ -11,7 +11,7 @@ use crate::identity::Caller;
 use crate::records::{self, HeldLock};
 use crate::umount::{release, Busy, Whose};
 use bale_policy::Jobs;
-use bale_registry::node::NodeState;
+use bale_registry::node::{Key, NodeState};
 use bale_registry::owner::Node;
 use bale_site::Config;
 
@@ -30,9 +30,6 @@ pub fn run(
     };
     let mut held = HeldLock::of_user_images(&seen, &node)?;
     let state = NodeState::lock(&config.state_dir.value)?;
-    let mut done = Vec::new();
-    let mut detached = Vec::new();
-    let mut first_failure = None;
     // The epilog (root, for a job) kills only what the job left behind: its
     // owner's processes that belong to the job. A read-only mount someone
     // else still works in (another user, the owner's other job or login)
@@ -48,46 +45,93 @@ pub fn run(
         (true, _, _) if caller.uid != 0 => Busy::Kill(Whose::User(caller.uid)),
         (true, _, _) => Busy::Kill(Whose::Everyone),
     };
+    let released = release_all(
+        config,
+        &node,
+        &state,
+        &key,
+        busy,
+        epilog_owner.is_some(),
+        &mut held,
+    )?;
+    // The first failure is returned, and reported once, by main; the later
+    // ones only here.
+    let summary = released.summary(&key);
+    let mut failures = released.failures.into_iter();
+    if let Some(first) = failures.next() {
+        for failure in failures {
+            crate::log::notice(&format!("umount-all for {key}: {failure}"));
+            eprintln!("bale-helper: {failure}");
+        }
+        return Err(first);
+    }
+    Ok(summary)
+}
+
+/// What releasing every record of a key did.
+pub struct Released {
+    /// The mount points released.
+    pub done: Vec<String>,
+    /// Of those, the ones detached while others still use them.
+    pub detached: Vec<String>,
+    /// Why the others were kept, in the order met.
+    pub failures: Vec<Failure>,
+}
+
+impl Released {
+    pub fn summary(&self, key: &Key) -> String {
+        match self.detached.is_empty() {
+            true => format!("released {} for {key}", self.done.len()),
+            false => format!(
+                "released {} for {key}; detached, still in use by others: {}",
+                self.done.len(),
+                self.detached.join(", ")
+            ),
+        }
+    }
+}
+
+/// Releases every record of `key`, each tried; with `detach_busy`, a
+/// read-only mount still busy after `busy` is detached (it goes when its
+/// users are done).
+pub fn release_all(
+    config: &Config,
+    node: &Node,
+    state: &NodeState,
+    key: &Key,
+    busy: Busy<'_>,
+    detach_busy: bool,
+    held: &mut Vec<HeldLock>,
+) -> Result<Released, Failure> {
+    let mut released = Released {
+        done: Vec::new(),
+        detached: Vec::new(),
+        failures: Vec::new(),
+    };
     // Release from the end so the indexes of the others stay valid; a
     // record that fails stays, and so does every one before it.
-    let records = state.read(&key)?;
+    let records = state.read(key)?;
     for (index, record) in records.iter().enumerate().rev() {
-        let released = match release(config, &node, &state, &key, index, busy, &mut held) {
-            Err(Failure::Busy(_)) if epilog_owner.is_some() && !record.rw => {
-                release(config, &node, &state, &key, index, Busy::Detach, &mut held).inspect(
-                    |what| {
-                        detached.push(what.clone());
-                    },
-                )
+        let outcome = match release(config, node, state, key, index, busy, held) {
+            Err(Failure::Busy(_)) if detach_busy && !record.rw => {
+                release(config, node, state, key, index, Busy::Detach, held)
+                    .inspect(|what| released.detached.push(what.clone()))
             }
             other => other,
         };
-        match released {
-            Ok(what) => done.push(what),
-            // The first failure is returned, and reported once, by main;
-            // the later ones only here.
-            Err(failure) if first_failure.is_some() => {
-                crate::log::notice(&format!("umount-all for {key}: {failure}"));
-                eprintln!("bale-helper: {failure}");
-            }
-            Err(failure) => first_failure = Some(failure),
+        match outcome {
+            Ok(what) => released.done.push(what),
+            Err(failure) => released.failures.push(failure),
         }
     }
-    match first_failure {
-        Some(failure) => Err(failure),
-        None if detached.is_empty() => Ok(format!("released {} for {key}", done.len())),
-        None => Ok(format!(
-            "released {} for {key}; detached, still in use by others: {}",
-            done.len(),
-            detached.join(", ")
-        )),
-    }
+    Ok(released)
 }
 
 /// The uid of `job`'s owner; one no process has when SLURM cannot tell
 /// (the job long gone), so that then nobody is killed.
 fn job_owner(config: &Config, job: &str) -> u32 {
-    records::slurm(config)
-        .job(job)
-        .map_or(u32::MAX, |j| j.owner)
+    match records::slurm(config).job(job) {
+        Ok(Some(found)) => found.owner,
+        _ => u32::MAX,
+    }
 }

@@ -231,8 +231,22 @@ pub struct Job {
 
 /// SLURM's jobs (`scontrol` in production, a table in tests).
 pub trait Jobs {
-    /// The job, or why it cannot be told.
-    fn job(&self, id: &str) -> Result<Job, String>;
+    /// The job; `None` when SLURM does not know it (no such job, or one
+    /// that ended long enough ago to be forgotten); `Err` says why SLURM
+    /// could not be asked.
+    fn job(&self, id: &str) -> Result<Option<Job>, String>;
+}
+
+/// `job` as SLURM knows it, or the refusal of rule `job-owner`.
+fn known(job: &str, jobs: &dyn Jobs) -> Result<Job, Refusal> {
+    match jobs.job(job) {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(Refusal::new(
+            "job-owner",
+            format!("job {job}: SLURM does not know it"),
+        )),
+        Err(why) => Err(Refusal::new("job-owner", format!("job {job}: {why}"))),
+    }
 }
 
 /// Rule `job-owner`: `--job-id` names a job of the caller (root may act
@@ -241,10 +255,7 @@ pub fn job_owner(job: &str, caller: u32, jobs: &dyn Jobs) -> Result<(), Refusal>
     if caller == 0 {
         return Ok(());
     }
-    let found = jobs
-        .job(job)
-        .map_err(|why| Refusal::new("job-owner", format!("job {job}: {why}")))?;
-    owned(job, &found, caller)
+    owned(job, &known(job, jobs)?, caller)
 }
 
 fn owned(job: &str, found: &Job, caller: u32) -> Result<(), Refusal> {
@@ -264,9 +275,7 @@ fn owned(job: &str, found: &Job, caller: u32) -> Result<(), Refusal> {
 /// running at the question — and its epilog, coming after, releases the
 /// mount — or is refused; never mounted after its epilog has run.
 pub fn job_running(job: &str, caller: u32, jobs: &dyn Jobs) -> Result<(), Refusal> {
-    let found = jobs
-        .job(job)
-        .map_err(|why| Refusal::new("job-owner", format!("job {job}: {why}")))?;
+    let found = known(job, jobs)?;
     owned(job, &found, caller)?;
     match found.state.as_str() {
         "RUNNING" | "CONFIGURING" | "SUSPENDED" => Ok(()),
@@ -277,6 +286,33 @@ pub fn job_running(job: &str, caller: u32, jobs: &dyn Jobs) -> Result<(), Refusa
                  (its epilog releases what it had)"
             ),
         )),
+    }
+}
+
+/// Whether `job` is over, so that records left for it on a node (its
+/// epilog failed or never ran there) are nobody's: SLURM names it in a
+/// final state (`COMPLETED`, `CANCELLED`, `TIMEOUT`, …) or no longer knows
+/// it (`found` is `None`). Then `Some(what SLURM said)`. A job still
+/// running, completing (its epilog is under way), pending or in any state
+/// not known to be final keeps its records.
+pub fn job_over(job: &str, found: Option<&Job>) -> Option<String> {
+    const FINAL: [&str; 9] = [
+        "COMPLETED",
+        "CANCELLED",
+        "FAILED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "PREEMPTED",
+        "BOOT_FAIL",
+        "DEADLINE",
+        "OUT_OF_MEMORY",
+    ];
+    match found {
+        None => Some(format!("SLURM no longer knows job {job}")),
+        Some(found) if FINAL.contains(&found.state.as_str()) => {
+            Some(format!("job {job} is {}", found.state))
+        }
+        Some(_) => None,
     }
 }
 
@@ -471,12 +507,14 @@ mod tests {
 
     struct Table(HashMap<&'static str, (u32, &'static str)>);
     impl Jobs for Table {
-        fn job(&self, id: &str) -> Result<Job, String> {
-            let (owner, state) = self.0.get(id).copied().ok_or("no such job")?;
-            Ok(Job {
+        fn job(&self, id: &str) -> Result<Option<Job>, String> {
+            if id == "666" {
+                return Err("slurmctld is down".into());
+            }
+            Ok(self.0.get(id).map(|&(owner, state)| Job {
                 owner,
                 state: state.into(),
-            })
+            }))
         }
     }
 
@@ -492,7 +530,30 @@ mod tests {
         assert!(job_owner("12", 1000, &jobs)
             .unwrap_err()
             .to_string()
-            .contains("no such job"));
+            .contains("job 12: SLURM does not know it"));
+        assert!(job_owner("666", 1000, &jobs)
+            .unwrap_err()
+            .to_string()
+            .contains("slurmctld is down"));
+    }
+
+    #[test]
+    fn a_job_is_over_in_a_final_state_or_once_forgotten() {
+        let jobs = Table(HashMap::from([
+            ("10", (1000, "RUNNING")),
+            ("11", (1000, "COMPLETING")),
+            ("12", (1000, "CANCELLED")),
+            ("13", (1000, "PENDING")),
+            ("14", (1000, "TIMEOUT")),
+            ("15", (1000, "REQUEUE_HOLD")),
+        ]));
+        let over = |id| job_over(id, jobs.job(id).unwrap().as_ref());
+        for kept in ["10", "11", "13", "15"] {
+            assert_eq!(over(kept), None, "{kept}");
+        }
+        assert_eq!(over("12"), Some("job 12 is CANCELLED".into()));
+        assert_eq!(over("14"), Some("job 14 is TIMEOUT".into()));
+        assert_eq!(over("99"), Some("SLURM no longer knows job 99".into()));
     }
 
     #[test]
