@@ -139,6 +139,40 @@ fn two_nodes_racing_for_read_write_never_both_win() {
     );
 }
 
+/// A node that crashed with the image mounted read-write and booted
+/// again: its old line holds nothing. Its next mount replaces it by one of
+/// this boot, which `lock-status` calls live and `unlock --stale` keeps
+/// (a kept old line made the mounted image look unlocked).
+#[test]
+fn a_line_left_before_a_reboot_is_replaced_by_the_next_mount_there() {
+    let _site = frame::site();
+    let (dir, image) = shared_image("mn-reboot");
+    let _m = Mounts {
+        prefixes: vec![dir.clone()],
+    };
+    let lock = format!("{}.lock", image.display());
+    std::fs::write(
+        &lock,
+        "rw reboot-node1 boot=00000000-0000-0000-0000-000000000000 pid=1 time=1700000000\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&lock, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let node = SimNode::start("reboot-node1", &frame::state());
+    let target = mp(&node, "mn-reboot");
+    ok(node.bale(&["mount", s(&image), s(&target)]));
+    assert_eq!(lock_hosts(&image), ["reboot-node1"]);
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let text = std::fs::read_to_string(&lock).unwrap();
+    assert!(text.contains(&format!("boot={}", boot.trim())), "{text}");
+    let status = node.bale(&["lock-status", s(&image), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(json["entries"][0]["state"], "live", "{json}");
+    ok(node.bale(&["unlock", s(&image), "--stale"]));
+    assert_eq!(lock_hosts(&image), ["reboot-node1"], "a live line removed");
+    ok(node.bale(&["umount", s(&target)]));
+    assert!(lock_hosts(&image).is_empty());
+}
+
 #[test]
 fn a_crashed_nodes_lock_is_found_stale_and_broken() {
     let _site = frame::site();

@@ -204,11 +204,17 @@ impl Context<'_> {
         rw: bool,
     ) -> Result<(), Failure> {
         attach::budget(self.config)?;
-        let listed = lock
+        // Lines this node left before a reboot hold nothing: replaced by
+        // this boot's (kept, `lock-status` would call the new mount's line
+        // stale and `unlock --stale` remove it while mounted).
+        let mut entries: Vec<Entry> = lock
             .contents
             .entries
             .iter()
-            .map(|e| (e.rw, e.owner.host.as_str()));
+            .filter(|e| !self.node.rebooted_since(&e.owner))
+            .cloned()
+            .collect();
+        let listed = entries.iter().map(|e| (e.rw, e.owner.host.as_str()));
         bale_policy::cluster_lock(&image.path, listed, rw)?;
         // What writes no line: a `bale run` of the image, or a mount of it
         // copied into another mount namespace, holds a loop device here.
@@ -230,7 +236,6 @@ impl Context<'_> {
             )
             .into());
         }
-        let mut entries = lock.contents.entries.clone();
         let listed_here = entries.iter().any(|e| e.owner.host == self.node.host);
         if !listed_here {
             entries.push(Entry {

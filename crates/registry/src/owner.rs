@@ -33,6 +33,12 @@ impl Node {
         Ok(Node { host, boot })
     }
 
+    /// Whether `owner` was this node before its last reboot: nothing it
+    /// held is held any more.
+    pub fn rebooted_since(&self, owner: &Owner) -> bool {
+        owner.host == self.host && owner.boot.as_ref().is_some_and(|b| *b != self.boot)
+    }
+
     /// An owner record for process `pid` on this node, now.
     pub fn owner(&self, pid: u32) -> Owner {
         let time = SystemTime::now()
@@ -99,7 +105,7 @@ impl Owner {
         }
         match &self.boot {
             None => Liveness::Unknown("old record without boot id".into()),
-            Some(boot) if *boot != node.boot => {
+            Some(_) if node.rebooted_since(self) => {
                 Liveness::Stale(format!("{} rebooted since", self.host))
             }
             Some(_) if still_held(self) => Liveness::Live(format!("held on {}", self.host)),
