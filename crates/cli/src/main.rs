@@ -129,10 +129,19 @@ fn main() -> ExitCode {
                 Some(failed) => eprintln!("bale: {failed}"),
                 None => eprintln!("bale: {}", one_line(&err)),
             }
-            // Exit status 3, as the helper's: refused by a rule.
-            match err.chain().any(|cause| cause.is::<bale_policy::Refusal>()) {
-                true => ExitCode::from(3),
-                false => ExitCode::FAILURE,
+            // Exit status 3, as the helper's: refused by a rule; 4: busy.
+            let busy = |cause: &(dyn std::error::Error + 'static)| {
+                matches!(
+                    cause.downcast_ref::<bale_fuse::Error>(),
+                    Some(bale_fuse::Error::Busy(_))
+                )
+            };
+            if err.chain().any(|cause| cause.is::<bale_policy::Refusal>()) {
+                ExitCode::from(3)
+            } else if err.chain().any(busy) {
+                ExitCode::from(4)
+            } else {
+                ExitCode::FAILURE
             }
         }
     }

@@ -9,7 +9,11 @@ use support::{bale, succeed};
 fn config_shows_values_and_their_sources() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("site.toml");
-    std::fs::write(&file, "image_path = \"/pfs/IMAGES\"\nloop_budget = 8\n").unwrap();
+    std::fs::write(
+        &file,
+        "image_path = \"/pfs/IMAGES\"\nloop_budget = 8\nmax_user_image_size = \"1536M\"\n",
+    )
+    .unwrap();
     let stdout = succeed(
         bale()
             .arg("config")
@@ -25,6 +29,8 @@ fn config_shows_values_and_their_sources() {
         "mount_path = \"/env/VERSIONS\"  # environment SI_MOUNT_PATH".to_string(),
         "usr_mount_path = \"/var/run/user_images\"  # default".to_string(),
         format!("loop_budget = 8  # file {shown}"),
+        // As written in the file, so a line can be copied back into it.
+        format!("max_user_image_size = \"1536M\"  # file {shown}"),
         "backends = [\"kernel\", \"fuse\"]  # default".to_string(),
     ] {
         assert!(

@@ -350,6 +350,13 @@ fn a_malformed_record_file_is_reported_and_set_aside_by_cleanup() {
         "{err}"
     );
     assert!(frame::mounts_below(&mpb).is_empty());
+    // Unmounting by the image's name reads the records first: the same.
+    let out = bale().args(["umount", s(&img)]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(corrupt) && err.contains("`bale cleanup --cleanup`"),
+        "{err}"
+    );
     // Everyone else's mounts go on: the damaged file is root's alone.
     let theirs = frame::user_dir("bale-test", "crash-malformed");
     let their_img = image(&theirs, "t.sqfs");

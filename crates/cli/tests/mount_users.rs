@@ -168,6 +168,7 @@ fn an_ordinary_user_mounts_reads_and_unmounts() {
             dir.display()
         )
     );
+    assert_eq!(out.status.code(), Some(4), "busy, as the helper's unmounts");
     assert!(is_mounted(&dir));
     mount.unmount(&[]);
 }

@@ -274,6 +274,28 @@ fn a_level_out_of_range_is_named_with_the_codecs_range() {
     assert_eq!(leftovers(w.path(), &["src"]), Vec::<String>::new());
 }
 
+/// A block size the format cannot have is a usage error (exit status 2,
+/// as every bad option value), naming what is allowed.
+#[test]
+fn a_block_size_the_format_cannot_have_is_a_usage_error() {
+    let w = tempfile::tempdir().unwrap();
+    std::fs::create_dir(w.path().join("src")).unwrap();
+    for size in ["3K", "2M", "2K", "100000"] {
+        let out = pack_output(
+            &w.path().join("src"),
+            &w.path().join("i.sqfs"),
+            &["-b", size],
+        );
+        assert_eq!(out.status.code(), Some(2), "{size}");
+        assert!(
+            stderr(&out).contains("not a power of two between 4K and 1M"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(leftovers(w.path(), &["src"]), Vec::<String>::new());
+}
+
 /// A malformed SOURCE_DATE_EPOCH is named: the user may not know it is set.
 #[test]
 fn a_bad_source_date_epoch_is_named() {

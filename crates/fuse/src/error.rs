@@ -12,6 +12,10 @@ pub enum Error {
     /// A message relayed from the detached server, which names its path.
     #[error("{0}")]
     Relayed(String),
+    /// An unmount refused because files are open in the mount (exit
+    /// status 4, as the helper's busy unmounts).
+    #[error("{}: mount is busy (files are open); --lazy detaches it anyway", .0.display())]
+    Busy(PathBuf),
 }
 
 impl Error {

@@ -19,7 +19,7 @@ pub fn unmount(mountpoint: &Path, lazy: bool) -> Result<(), Error> {
         Err(Errno::PERM) => fusermount_unmount(mountpoint, lazy),
         Err(Errno::INVAL) => Err(Error::new(mountpoint, "not a mount point")),
         Err(Errno::NOENT) => Err(Error::new(mountpoint, "no such directory")),
-        Err(Errno::BUSY) => Err(busy(mountpoint)),
+        Err(Errno::BUSY) => Err(Error::Busy(mountpoint.to_path_buf())),
         Err(e) => Err(Error::new(mountpoint, std::io::Error::from(e))),
     }
 }
@@ -46,14 +46,7 @@ fn fusermount_unmount(mountpoint: &Path, lazy: bool) -> Result<(), Error> {
         .filter(|r| !r.is_empty())
         .unwrap_or("fusermount3 failed");
     match reason {
-        "Device or resource busy" => Err(busy(mountpoint)),
+        "Device or resource busy" => Err(Error::Busy(mountpoint.to_path_buf())),
         _ => Err(Error::new(mountpoint, reason)),
     }
-}
-
-fn busy(mountpoint: &Path) -> Error {
-    Error::new(
-        mountpoint,
-        "mount is busy (files are open); --lazy detaches it anyway",
-    )
 }

@@ -29,9 +29,9 @@ impl From<Refusal> for Failure {
 impl From<bale_registry::Error> for Failure {
     fn from(e: bale_registry::Error) -> Failure {
         match e {
-            bale_registry::Error::Parse { .. } => Failure::Error(format!(
-                "{e} (root's `bale cleanup --cleanup` sets the file aside, keeping its good lines)"
-            )),
+            bale_registry::Error::Parse { .. } => {
+                Failure::Error(format!("{e} ({})", bale_registry::node::MALFORMED_REPAIR))
+            }
             e => Failure::Error(e.to_string()),
         }
     }

@@ -139,6 +139,10 @@ fn holder(lock: &OwnedFd) -> String {
     }
 }
 
+/// What to do about a record file with a malformed line, said after it.
+pub const MALFORMED_REPAIR: &str =
+    "root's `bale cleanup --cleanup` sets the file aside, keeping its good lines";
+
 /// What [`NodeState::all_readable`] found: every key's readable records,
 /// and the keys whose files have lines that are not, with the first.
 #[derive(Debug, Default)]

@@ -155,7 +155,7 @@ impl Config {
             ("backends", format!("[{backends}]"), &self.backends.source),
             (
                 "max_user_image_size",
-                self.max_user_image_size.value.to_string(),
+                crate::size::format_size(self.max_user_image_size.value),
                 &self.max_user_image_size.source,
             ),
             (

@@ -19,9 +19,34 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {s:?} too large"))
 }
 
+/// `bytes` as [`parse_size`] reads it, in the largest unit that divides
+/// it: `1T`, `20G`, `1536K`, `1000`.
+pub fn format_size(bytes: u64) -> String {
+    for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+        if bytes != 0 && bytes % (1 << shift) == 0 {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{format_size, parse_size};
+
+    #[test]
+    fn formatted_sizes_read_back() {
+        for (bytes, text) in [
+            (1 << 40, "1T"),
+            (20 << 30, "20G"),
+            (1536 << 10, "1536K"),
+            (1000, "1000"),
+            (0, "0"),
+        ] {
+            assert_eq!(format_size(bytes), text);
+            assert_eq!(parse_size(text), Ok(bytes));
+        }
+    }
 
     #[test]
     fn units() {

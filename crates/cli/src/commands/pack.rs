@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["level", "codec"])]
     pub no_compression: bool,
     /// Data block size, 4K to 1M (power of two).
-    #[arg(short = 'b', long, default_value = "128K", value_parser = parse_size)]
+    #[arg(short = 'b', long, default_value = "128K", value_parser = parse_block_size)]
     pub block_size: u32,
     /// Store uid and gid 0 for every entry (--owner 0 --group 0).
     #[arg(long, conflicts_with_all = ["owner", "group"])]
@@ -117,8 +117,13 @@ fn codec_parser() -> impl clap::builder::TypedValueParser<Value = Codec> {
 }
 
 /// Parses sizes like `131072`, `128K`, `1M` that fit in 32 bits.
-fn parse_size(s: &str) -> Result<u32, String> {
-    u32::try_from(super::parse_bytes(s)?).map_err(|_| format!("size {s:?} too large"))
+/// A block size the format allows: a power of two from 4 KiB to 1 MiB
+/// (refused as a usage error, exit status 2, like other bad values).
+fn parse_block_size(s: &str) -> Result<u32, String> {
+    match u32::try_from(super::parse_bytes(s)?) {
+        Ok(bs) if bs.is_power_of_two() && (4096..=1 << 20).contains(&bs) => Ok(bs),
+        _ => Err("not a power of two between 4K and 1M".into()),
+    }
 }
 
 /// Seconds, whole or not, at least a tenth.

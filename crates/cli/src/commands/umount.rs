@@ -62,7 +62,12 @@ fn mounts_of(config: &Config, image: &Path, job: Option<&str>) -> anyhow::Result
         None => Key::User(user_name(uid).with_context(|| format!("uid {uid}: no user name"))?),
     };
     let records = match NodeState::snapshot(&config.state_dir.value)? {
-        Some(state) => state.read(&key)?,
+        Some(state) => state.read(&key).map_err(|e| match e {
+            bale_registry::Error::Parse { .. } => {
+                anyhow::anyhow!("{e} ({})", bale_registry::node::MALFORMED_REPAIR)
+            }
+            e => e.into(),
+        })?,
         None => Vec::new(),
     };
     let mut places: Vec<Named> = records
