@@ -23,7 +23,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// it: `1T`, `20G`, `1536K`, `1000`.
 pub fn format_size(bytes: u64) -> String {
     for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
-        if bytes != 0 && bytes % (1 << shift) == 0 {
+        if bytes != 0 && bytes.is_multiple_of(1 << shift) {
             return format!("{}{unit}", bytes >> shift);
         }
     }
