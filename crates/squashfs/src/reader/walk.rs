@@ -3,14 +3,16 @@
 //! stack), checks that each entry matches the inode it points to, and
 //! refuses to enter a directory twice: that catches directory loops (an
 //! entry pointing to an ancestor) and directories linked from two places,
-//! so the walk always ends.
+//! so the walk always ends. An inode number belongs to one inode: two
+//! inodes with the same number would pass for hard links of one file
+//! (readers that meet a number again skip what they already did).
 
 use super::archive::Archive;
 use super::dir::DirEntry;
 use super::source::ReadAt;
 use crate::error::{corrupt, Error};
 use crate::inode::{Inode, InodeData};
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// One node met by the walk.
 pub struct Node<'a> {
@@ -57,7 +59,8 @@ impl<R: ReadAt> Archive<R> {
     pub fn walk_from<V: Visitor>(&self, root_ref: u64, visitor: &mut V) -> Result<(), V::Error> {
         let root = self.inode(root_ref)?;
         let mut path = Vec::new();
-        let mut entered = HashSet::new();
+        // Where each inode number met so far is (its inode reference).
+        let mut places = HashMap::new();
         visitor.visit(&Node {
             path: &path,
             name: &[],
@@ -65,7 +68,7 @@ impl<R: ReadAt> Archive<R> {
             inode: &root,
             depth: 0,
         })?;
-        entered.insert(root.number);
+        places.insert(root.number, root_ref);
         let mut stack = vec![Frame {
             entries: self.read_dir(&root)?.into_iter(),
             inode_ref: root_ref,
@@ -109,14 +112,26 @@ impl<R: ReadAt> Archive<R> {
                 inode: &inode,
                 depth,
             })?;
-            if let InodeData::Directory(_) = inode.data {
-                if !entered.insert(inode.number) {
+            let is_dir = matches!(inode.data, InodeData::Directory(_));
+            match places.insert(inode.number, entry.inode_ref) {
+                Some(other) if other != entry.inode_ref => {
+                    return Err(corrupt(format!(
+                        "{}: inode number {} is also that of another inode",
+                        String::from_utf8_lossy(&path),
+                        inode.number
+                    ))
+                    .into());
+                }
+                Some(_) if is_dir => {
                     return Err(corrupt(format!(
                         "directory loop at {}",
                         String::from_utf8_lossy(&path)
                     ))
                     .into());
                 }
+                _ => {}
+            }
+            if is_dir {
                 stack.push(Frame {
                     entries: self.read_dir(&inode).map_err(within(&path))?.into_iter(),
                     inode_ref: entry.inode_ref,

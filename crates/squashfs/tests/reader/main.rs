@@ -5,6 +5,7 @@
 mod contents;
 mod damage_named;
 mod fixture;
+mod inode_numbers;
 mod loops;
 mod mutation;
 mod paths;
