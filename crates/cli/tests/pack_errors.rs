@@ -274,6 +274,28 @@ fn a_level_out_of_range_is_named_with_the_codecs_range() {
     assert_eq!(leftovers(w.path(), &["src"]), Vec::<String>::new());
 }
 
+/// An archive member whose symlink target no symlink can have (pax allows
+/// any length): one line naming the member, and no image, rather than an
+/// image the kernel and bale's reader call corrupt.
+#[test]
+fn an_archive_symlink_no_file_system_could_hold_is_refused() {
+    let w = tempfile::tempdir().unwrap();
+    let archive = w.path().join("x.tar");
+    let script = format!(
+        "import tarfile\nt = tarfile.open({:?}, 'w', format=tarfile.PAX_FORMAT)\n\
+         i = tarfile.TarInfo('long-link')\ni.type = tarfile.SYMTYPE\n\
+         i.linkname = 'x' * 5000\nt.addfile(i)\nt.close()\n",
+        archive.to_str().unwrap()
+    );
+    run_ok("python3", &["-c", &script]);
+    let out = pack_output(&archive, &w.path().join("x.sqfs"), &[]);
+    one_line_error(
+        &out,
+        "long-link: has a link target no symlink can have (symlink target of 5000 bytes (at most 4095))",
+    );
+    assert_eq!(leftovers(w.path(), &["x.tar"]), Vec::<String>::new());
+}
+
 /// A block size the format cannot have is a usage error (exit status 2,
 /// as every bad option value), naming what is allowed.
 #[test]

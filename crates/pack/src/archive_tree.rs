@@ -147,9 +147,9 @@ impl ArchiveTree<'_> {
 
     /// What a member describes, before it is placed.
     fn leaf(&mut self, m: &Member) -> std::result::Result<Building, String> {
-        let link_target = || match m.link.is_empty() {
-            true => Err("has no link target".to_string()),
-            false => Ok(m.link.clone().into_boxed_slice()),
+        let link_target = || match bale_squashfs::inode::invalid_symlink_target(&m.link) {
+            Some(why) => Err(format!("has a link target no symlink can have ({why})")),
+            None => Ok(m.link.clone().into_boxed_slice()),
         };
         let device = encode_rdev(m.dev_major, m.dev_minor);
         if is_directory(m) {

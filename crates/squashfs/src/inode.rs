@@ -11,8 +11,26 @@ use std::io::Read;
 pub const NO_FRAGMENT: u32 = u32::MAX;
 /// `xattr` value of an inode without extended attributes.
 pub const NO_XATTR: u32 = u32::MAX;
-/// Longest symlink target accepted when decoding.
-pub const MAX_SYMLINK_LEN: u32 = 65535;
+/// Longest symlink target Linux has (`PATH_MAX` less its NUL).
+pub const MAX_SYMLINK_LEN: usize = 4095;
+
+/// Why `target` cannot be a symlink's target, if it cannot: Linux makes
+/// none empty, longer than [`MAX_SYMLINK_LEN`] or holding a NUL byte (the
+/// kernel's squashfs refuses one longer than a page).
+pub fn invalid_symlink_target(target: &[u8]) -> Option<String> {
+    if target.is_empty() {
+        Some("empty symlink target".into())
+    } else if target.len() > MAX_SYMLINK_LEN {
+        Some(format!(
+            "symlink target of {} bytes (at most {MAX_SYMLINK_LEN})",
+            target.len()
+        ))
+    } else if target.contains(&0) {
+        Some("symlink target holding a NUL byte".into())
+    } else {
+        None
+    }
+}
 
 /// The kind of file an inode describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -327,10 +345,15 @@ impl Inode {
             InodeKind::Symlink => {
                 inode.link_count = r.get_u32()?;
                 let len = r.get_u32()?;
-                if len > MAX_SYMLINK_LEN {
-                    return Err(corrupt(format!("symlink target of {len} bytes")));
+                if len as usize > MAX_SYMLINK_LEN {
+                    return Err(corrupt(format!(
+                        "symlink target of {len} bytes (at most {MAX_SYMLINK_LEN})"
+                    )));
                 }
                 let target = r.get_bytes(len as usize)?;
+                if let Some(why) = invalid_symlink_target(&target) {
+                    return Err(corrupt(why));
+                }
                 if ext {
                     inode.xattr = r.get_u32()?;
                 }
@@ -454,6 +477,29 @@ mod tests {
         }));
         big.link_count = 2;
         assert_eq!(round_trip(&big), big);
+    }
+
+    /// Targets no symlink can have are corruption: extracting one fails
+    /// half-way (symlink(2) refuses it) where verify should have said so.
+    #[test]
+    fn impossible_symlink_targets_are_corrupt() {
+        let longest = vec![b'x'; MAX_SYMLINK_LEN];
+        let too_long = vec![b'x'; MAX_SYMLINK_LEN + 1];
+        for (target, ok) in [
+            (&b"a/b"[..], true),
+            (&longest[..], true),
+            (&b""[..], false),
+            (&b"a\0b"[..], false),
+            (&too_long[..], false),
+        ] {
+            let inode = base(InodeData::Symlink {
+                target: target.to_vec(),
+            });
+            let mut buf = Vec::new();
+            inode.encode(&mut buf);
+            let decoded = Inode::decode(&mut &buf[..], 131072);
+            assert_eq!(decoded.is_ok(), ok, "{} bytes", target.len());
+        }
     }
 
     #[test]

@@ -64,7 +64,12 @@ pub fn decode_key(r: &mut impl Read) -> Result<XattrKey> {
         return Err(corrupt(format!("xattr name of {len} bytes")));
     }
     let mut name = prefix_of(kind)?.to_vec();
-    name.extend(r.get_bytes(usize::from(len))?);
+    let suffix = r.get_bytes(usize::from(len))?;
+    // The name is handed to setxattr(2) as a C string.
+    if suffix.contains(&0) {
+        return Err(corrupt("xattr name holding a NUL byte"));
+    }
+    name.extend(suffix);
     Ok(XattrKey {
         name,
         out_of_line: kind & OUT_OF_LINE != 0,
@@ -165,5 +170,21 @@ mod tests {
         assert!(!key.out_of_line);
         assert_eq!(decode_value(&mut r).unwrap(), x.value);
         assert!(r.is_empty());
+    }
+
+    /// setxattr(2) takes the name as a C string: one with a NUL inside
+    /// cannot be restored, so it is corruption.
+    #[test]
+    fn a_name_holding_a_nul_byte_is_corrupt() {
+        let x = Xattr {
+            name: b"user.a\0b".to_vec(),
+            value: b"v".to_vec(),
+        };
+        let mut buf = Vec::new();
+        encode_xattr(&x, &mut buf);
+        let Err(err) = decode_key(&mut &buf[..]) else {
+            panic!("decoded");
+        };
+        assert!(err.to_string().contains("NUL"), "{err}");
     }
 }

@@ -467,7 +467,10 @@ impl<R: ReadAt> Extractor<'_, R> {
                 &x.value,
                 rustix::fs::XattrFlags::empty(),
             );
-            self.refused.check(&x.name, set).map_err(at_path(&path))?;
+            let on_symlink = inode.kind() == InodeKind::Symlink;
+            self.refused
+                .check(&x.name, on_symlink, set)
+                .map_err(at_path(&path))?;
         }
         rustix::fs::utimensat(parent, node.name, &times(inode), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(at_path(&path))
@@ -532,7 +535,7 @@ fn set_xattrs<R: ReadAt>(
             &x.value,
             rustix::fs::XattrFlags::empty(),
         );
-        refused.check(&x.name, set).map_err(at_path(path))?;
+        refused.check(&x.name, false, set).map_err(at_path(path))?;
     }
     Ok(())
 }
