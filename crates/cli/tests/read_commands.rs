@@ -324,6 +324,46 @@ fn extract_restores_one_directory_on_request() {
 
 /// A name holding a newline is shown quoted and escaped, as a shell
 /// writes it: one line per difference still.
+/// A name holding a terminal's escape sequences (it could retitle the
+/// window or forge a line): into a pipe as it is, as ls does; on a
+/// terminal quoted, so nothing reaches the terminal raw.
+#[test]
+fn ls_quotes_names_on_a_terminal_and_not_into_a_pipe() {
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let name = "a\x1b]0;pwned\x07\nb";
+    std::fs::write(src.join(name), "1").unwrap();
+    std::os::unix::fs::symlink("\x1b[2Jt", src.join("link")).unwrap();
+    let image = w.path().join("i.sqfs");
+    bale()
+        .args(["pack", "-q"])
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
+    let piped = stdout_of(&[&"ls", &image]);
+    assert_eq!(piped, format!("{name}\nlink\n"));
+    // `script` runs it on a pseudo-terminal.
+    let line = format!(
+        "{} ls -l {}",
+        env!("CARGO_BIN_EXE_bale"),
+        image.to_str().unwrap()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        !shown.contains('\x1b') && !shown.contains('\x07'),
+        "{shown:?}"
+    );
+    assert!(shown.contains("$'a\\x1B]0;pwned\\x07\\nb'"), "{shown:?}");
+    assert!(shown.contains("link -> $'\\x1B[2Jt'"), "{shown:?}");
+}
+
 #[test]
 fn verify_shows_odd_names_on_one_line() {
     let w = tempfile::tempdir().unwrap();

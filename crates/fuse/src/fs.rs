@@ -108,7 +108,7 @@ impl BaleFs {
         if inode.kind() != entry.kind || inode.number != entry.inode_number {
             return Err(corrupt(format!(
                 "directory entry {} does not match its inode",
-                String::from_utf8_lossy(&entry.name)
+                bale_squashfs::error::shown(&entry.name)
             )));
         }
         self.inodes.remember(inode.number, entry.inode_ref);

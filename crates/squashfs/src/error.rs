@@ -43,7 +43,29 @@ impl Error {
 /// Result with the format library's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// A path or name of an image as an error shows it: quoted and escaped as
+/// a shell needs it when it must be (control characters, bytes that are
+/// not UTF-8), so a crafted name can neither break the line nor send
+/// escape sequences to a terminal.
+pub fn shown(path: &[u8]) -> String {
+    use os_display::Quotable;
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(path).maybe_quote().to_string()
+}
+
 /// Shorthand for an [`Error::Corrupt`] with a formatted reason.
 pub fn corrupt(reason: impl Into<String>) -> Error {
     Error::Corrupt(reason.into())
+}
+
+#[cfg(test)]
+mod tests {
+    /// A crafted name in an error cannot break its line or reach a
+    /// terminal as an escape sequence.
+    #[test]
+    fn names_in_errors_are_quoted_when_they_must_be() {
+        assert_eq!(super::shown(b"a/b.txt"), "a/b.txt");
+        assert_eq!(super::shown(b"a\nb"), "$'a\\nb'");
+        assert_eq!(super::shown(b"\x1b]0;x\x07"), "$'\\x1B]0;x\\x07'");
+    }
 }

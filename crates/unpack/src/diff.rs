@@ -286,7 +286,10 @@ impl<R: ReadAt> Pair<'_, R> {
                 (Some(a), Some(b)) if a != b => "values differ",
                 _ => continue,
             };
-            self.differ(format!("xattr {}: {what}", String::from_utf8_lossy(name)));
+            self.differ(format!(
+                "xattr {}: {what}",
+                bale_squashfs::error::shown(name)
+            ));
         }
         Ok(())
     }

@@ -1,5 +1,8 @@
 //! `bale ls IMAGE [PATH] [-l] [-R]`: lists a directory of the image, like
-//! `ls` (numeric owners, UTC times), optionally recursively.
+//! `ls` (numeric owners, UTC times), optionally recursively. Names go into
+//! a pipe as they are, and to a terminal quoted as a shell needs them when
+//! they must be (as GNU ls does): a crafted name holding escape sequences
+//! cannot rewrite the screen.
 
 use super::{open_image, resolve};
 use crate::output;
@@ -43,6 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args: &args,
         out: std::io::BufWriter::new(output::stdout()),
         first: true,
+        quote: std::io::IsTerminal::is_terminal(&std::io::stdout()),
     };
     let context = || format!("{}: {}", args.image.display(), args.path.display());
     if inode.kind() != InodeKind::Directory {
@@ -65,6 +69,8 @@ struct Lister<'a, W> {
     args: &'a Args,
     out: W,
     first: bool,
+    /// Whether names are quoted (the output is a terminal).
+    quote: bool,
 }
 
 impl<W: Write> Visitor for Lister<'_, W> {
@@ -85,7 +91,7 @@ impl<W: Write> Visitor for Lister<'_, W> {
             writeln!(self.out)?;
         }
         self.first = false;
-        self.out.write_all(&header)?;
+        self.name(&header)?;
         writeln!(self.out, ":")?;
         self.list(node.inode)
     }
@@ -100,11 +106,23 @@ impl<W: Write> Lister<'_, W> {
         Ok(())
     }
 
-    /// One entry; names and link targets are written as they are (bytes,
-    /// not necessarily UTF-8), as ls does into a pipe.
+    /// A name or link target: its bytes (not necessarily UTF-8) into a
+    /// pipe, as ls does; quoted when it must be on a terminal.
+    fn name(&mut self, name: &[u8]) -> std::io::Result<()> {
+        match self.quote {
+            true => {
+                use os_display::Quotable;
+                let shown = std::ffi::OsStr::from_bytes(name).maybe_quote();
+                write!(self.out, "{shown}")
+            }
+            false => self.out.write_all(name),
+        }
+    }
+
+    /// One entry.
     fn line(&mut self, name: &[u8], inode: &Inode) -> anyhow::Result<()> {
         if !self.args.long {
-            self.out.write_all(name)?;
+            self.name(name)?;
             writeln!(self.out)?;
             return Ok(());
         }
@@ -130,10 +148,10 @@ impl<W: Write> Lister<'_, W> {
             self.archive.gid(inode)?,
             size,
         )?;
-        self.out.write_all(name)?;
+        self.name(name)?;
         if let InodeData::Symlink { target } = &inode.data {
             self.out.write_all(b" -> ")?;
-            self.out.write_all(target)?;
+            self.name(target)?;
         }
         writeln!(self.out)?;
         Ok(())

@@ -10,7 +10,7 @@
 use super::archive::Archive;
 use super::dir::DirEntry;
 use super::source::ReadAt;
-use crate::error::{corrupt, Error};
+use crate::error::{corrupt, shown, Error};
 use crate::inode::{Inode, InodeData};
 use std::collections::HashMap;
 
@@ -100,7 +100,7 @@ impl<R: ReadAt> Archive<R> {
             if inode.kind() != entry.kind || inode.number != entry.inode_number {
                 return Err(corrupt(format!(
                     "directory entry {} does not match its inode",
-                    String::from_utf8_lossy(&path)
+                    shown(&path)
                 ))
                 .into());
             }
@@ -117,17 +117,13 @@ impl<R: ReadAt> Archive<R> {
                 Some(other) if other != entry.inode_ref => {
                     return Err(corrupt(format!(
                         "{}: inode number {} is also that of another inode",
-                        String::from_utf8_lossy(&path),
+                        shown(&path),
                         inode.number
                     ))
                     .into());
                 }
                 Some(_) if is_dir => {
-                    return Err(corrupt(format!(
-                        "directory loop at {}",
-                        String::from_utf8_lossy(&path)
-                    ))
-                    .into());
+                    return Err(corrupt(format!("directory loop at {}", shown(&path))).into());
                 }
                 _ => {}
             }
@@ -149,7 +145,7 @@ impl<R: ReadAt> Archive<R> {
 /// a check says where the image is corrupt.
 fn within(path: &[u8]) -> impl FnOnce(Error) -> Error + '_ {
     move |e| match e {
-        Error::Corrupt(reason) => corrupt(format!("{}: {reason}", String::from_utf8_lossy(path))),
+        Error::Corrupt(reason) => corrupt(format!("{}: {reason}", shown(path))),
         other => other,
     }
 }
