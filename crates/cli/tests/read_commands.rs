@@ -324,6 +324,39 @@ fn extract_restores_one_directory_on_request() {
 
 /// A name holding a newline is shown quoted and escaped, as a shell
 /// writes it: one line per difference still.
+/// A FIFO named as the image: every command says so at once instead of
+/// waiting forever for a writer (`timeout` ends a hang as a failure).
+#[test]
+fn a_fifo_as_the_image_is_refused_without_waiting() {
+    let w = tempfile::tempdir().unwrap();
+    let fifo = w.path().join("ff");
+    let mnt = w.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    support::run_ok("mkfifo", &[fifo.to_str().unwrap()]);
+    let fifo = fifo.to_str().unwrap();
+    for args in [
+        vec!["ls", fifo],
+        vec!["cat", fifo, "x"],
+        vec!["verify", fifo],
+        vec!["info", fifo],
+        vec!["mount", "--backend", "fuse", fifo, mnt.to_str().unwrap()],
+    ] {
+        let out = Command::new("timeout")
+            .arg("20")
+            .arg(env!("CARGO_BIN_EXE_bale"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(
+            err,
+            format!("bale: {fifo}: is a FIFO, not an image file\n"),
+            "{args:?}"
+        );
+    }
+}
+
 /// A name holding a terminal's escape sequences (it could retitle the
 /// window or forge a line): into a pipe as it is, as ls does; on a
 /// terminal quoted, so nothing reaches the terminal raw.

@@ -17,10 +17,8 @@ use std::path::{Path, PathBuf};
 pub fn mount(config: &MountConfig) -> Result<Server, Error> {
     let mountpoint = check_mountpoint(&config.mountpoint)?;
     let image = std::path::absolute(&config.image).map_err(|e| Error::new(&config.image, e))?;
-    let file = File::open(&image).map_err(|e| Error::new(&config.image, e))?;
-    if file.metadata().map_err(|e| Error::new(&image, e))?.is_dir() {
-        return Err(Error::new(&config.image, "is a directory"));
-    }
+    let file =
+        bale_squashfs::reader::open_image_file(&image).map_err(|e| Error::new(&config.image, e))?;
     let ext4 = is_ext4(&file);
     let archive = Archive::open_with(file, config.caches()).map_err(|e| match e {
         bale_squashfs::Error::BadMagic if ext4 => Error::new(

@@ -42,7 +42,8 @@ use std::path::Path;
 
 /// Opens an image; errors name it.
 pub fn open_image(path: &Path) -> anyhow::Result<Archive<File>> {
-    let file = File::open(path).with_context(|| path.display().to_string())?;
+    let file =
+        bale_squashfs::reader::open_image_file(path).with_context(|| path.display().to_string())?;
     Archive::open(file).with_context(|| path.display().to_string())
 }
 

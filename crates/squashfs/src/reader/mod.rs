@@ -21,5 +21,5 @@ pub use archive::{Archive, Region};
 pub use cache::CacheOptions;
 pub use dir::{DirEntry, ReadDir};
 pub use file::{FileLayout, FileReader};
-pub use source::ReadAt;
+pub use source::{open_image_file, ReadAt};
 pub use walk::{Node, Visitor};

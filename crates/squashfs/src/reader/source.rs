@@ -1,8 +1,34 @@
 //! Positioned reads from an image: a file, or bytes in memory for tests.
 //! Every access is `read_at(offset)`, so one source serves many threads.
 
+use rustix::fs::{FileType, Mode, OFlags};
 use std::io;
+use std::path::Path;
 use std::sync::Arc;
+
+/// Opens the image file at `path` for reading. Only a regular file or a
+/// block device can be one: opening a FIFO would wait for a writer and a
+/// terminal would be read from, so those are refused at once (the open
+/// does not block), as is a directory, with the reason.
+pub fn open_image_file(path: &Path) -> io::Result<std::fs::File> {
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let kind = match FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) {
+        FileType::RegularFile | FileType::BlockDevice => None,
+        FileType::Directory => Some("is a directory"),
+        FileType::Fifo => Some("is a FIFO, not an image file"),
+        FileType::CharacterDevice => Some("is a character device, not an image file"),
+        _ => Some("is not an image file"),
+    };
+    if let Some(why) = kind {
+        return Err(io::Error::other(why));
+    }
+    rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
+    Ok(std::fs::File::from(fd))
+}
 
 /// A byte source read at absolute positions, shareable between threads.
 pub trait ReadAt: Send + Sync {
