@@ -42,7 +42,10 @@ impl<R: ReadAt> Archive<R> {
     }
 
     /// Iterates a directory from `cookie`: 0 for the start, or a value
-    /// returned by [`ReadDir::cookie`] for the same directory.
+    /// returned by [`ReadDir::cookie`] for the same directory. A cookie
+    /// that names no entry (made up: a program's `seekdir` to an offset it
+    /// never got) lists nothing, as the kernel's squashfs does; it says
+    /// nothing about the image.
     pub fn read_dir_at(&self, dir: &Inode, cookie: u64) -> Result<ReadDir<'_, R>> {
         let run_offset = cookie >> 16;
         let skip = cookie & 0xffff;
@@ -51,10 +54,8 @@ impl<R: ReadAt> Archive<R> {
         while entries.run.is_none() && entries.cursor.is_some() && entries.consumed() < run_offset {
             entries.skip_run()?;
         }
-        if entries.consumed() != run_offset && entries.cursor.is_some() {
-            return Err(corrupt(format!(
-                "directory cookie {cookie:#x} names no entry"
-            )));
+        if entries.consumed() != run_offset {
+            entries.cursor = None;
         }
         for _ in 0..skip {
             entries.next_entry()?;

@@ -119,6 +119,17 @@ fn check_cookies<R: bale_squashfs::ReadAt>(archive: &Archive<R>) {
             }
         }
     }
+    // A cookie no listing gave (a program's seekdir to a made-up offset)
+    // lists nothing, as on the kernel's squashfs: no error, which a FUSE
+    // mount would report as EIO and log as damage.
+    for made_up in [3 << 16, 1 << 40, u64::MAX] {
+        let rest: Vec<_> = archive
+            .read_dir_at(&dir, made_up)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(rest.is_empty(), "{made_up:#x}: {rest:?}");
+    }
 }
 
 #[test]
