@@ -561,6 +561,43 @@ fn corrupt_images_are_named_in_one_line() {
     );
 }
 
+/// A damaged data block: verify and extract both name the image and the
+/// file whose block it is.
+#[test]
+fn a_damaged_data_block_is_named_with_its_file() {
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), "compressible text ".repeat(20_000)).unwrap();
+    let image = w.path().join("i.sqfs");
+    // gzip at its default level writes no compressor options: the first
+    // data block starts right after the 96-byte superblock.
+    bale()
+        .args(["pack", "-q", "-c", "gzip"])
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
+    let mut bytes = std::fs::read(&image).unwrap();
+    bytes[96 + 8..96 + 40].fill(0xA5);
+    std::fs::write(&image, bytes).unwrap();
+    for args in [vec!["verify"], vec!["extract"]] {
+        let mut command = bale();
+        command.args(&args).arg(&image);
+        if args[0] == "extract" {
+            command.arg(w.path().join("out"));
+        }
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("bale: {}: f: corrupt image: ", image.display())),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!w.path().join("out").exists());
+}
+
 /// A write failing in a writer thread (a full disk here) ends the
 /// extraction with one line naming a file, exit status 1, and takes back
 /// what it made: the directories it created (parents too), or what it put

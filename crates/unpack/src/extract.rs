@@ -188,6 +188,8 @@ struct FileJob {
     inode: Inode,
     /// Its path, for errors.
     path: PathBuf,
+    /// Its path in the image, for errors of the image.
+    in_image: String,
 }
 
 /// Writes a file's stored blocks (holes stay holes), then its owner
@@ -204,10 +206,19 @@ fn write_contents<R: ReadAt>(
         layout,
         inode,
         path,
+        in_image,
     } = job;
-    archive.for_each_stored_block(&layout, |offset, data| {
-        file.write_all_at(data, offset).map_err(at_path(&path))
-    })?;
+    archive
+        .for_each_stored_block(&layout, |offset, data| {
+            file.write_all_at(data, offset).map_err(at_path(&path))
+        })
+        .map_err(|e| match e {
+            Error::Image(source) => Error::InImage {
+                path: in_image,
+                source,
+            },
+            e => e,
+        })?;
     file.set_len(layout.size()).map_err(at_path(&path))?;
     if as_root {
         let (uid, gid) = owner(archive, &inode)?;
@@ -390,7 +401,13 @@ impl<R: ReadAt> Extractor<'_, R> {
                 Mode::from_raw_mode(0o600),
             )
         })?;
-        let layout = self.archive.file_layout(node.inode)?;
+        let layout = self
+            .archive
+            .file_layout(node.inode)
+            .map_err(|source| Error::InImage {
+                path: String::from_utf8_lossy(node.path).into_owned(),
+                source,
+            })?;
         self.report.files += 1;
         self.report.bytes += layout.size();
         self.batch.push(FileJob {
@@ -398,6 +415,7 @@ impl<R: ReadAt> Extractor<'_, R> {
             layout,
             inode: node.inode.clone(),
             path: self.local(node),
+            in_image: String::from_utf8_lossy(node.path).into_owned(),
         });
         let bytes: u64 = self.batch.iter().map(|job| job.layout.size()).sum();
         if self.batch.len() >= BATCH_FILES || bytes >= BATCH_BYTES {
