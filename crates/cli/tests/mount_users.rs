@@ -195,6 +195,31 @@ fn helper_without_sudo_rule(work: &Path) -> (std::path::PathBuf, std::path::Path
     (config, helper)
 }
 
+/// `DIR/FILE` names a software module unless the file is there: given
+/// with a MOUNTPOINT (which a module never takes) it is an image file that
+/// is missing, and said so, whatever backends there are.
+#[test]
+fn a_missing_image_with_a_mountpoint_is_named_as_missing() {
+    let work = tempfile::tempdir().unwrap();
+    let mnt = work.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    for backend in [&[][..], &["--backend", "fuse"]] {
+        let out = support::bale()
+            .env("BALE_CONFIG", no_helper(&work))
+            .arg("mount")
+            .args(backend)
+            .args(["img/missing.sqfs", mnt.to_str().unwrap()])
+            .current_dir(work.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "bale: img/missing.sqfs: no such image file (a software module NAME/VERSION is mounted at its own place, without a MOUNTPOINT)\n"
+        );
+    }
+}
+
 #[test]
 fn a_missing_sudo_rule_is_named_instead_of_sudos_password_prompt() {
     ensure_users();

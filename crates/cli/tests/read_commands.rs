@@ -276,6 +276,23 @@ fn extract_reproduces_the_source() {
         out.join("docs/readme").display()
     ));
     assert!(out.join("docs/readme/mine").is_dir());
+    // A file as the destination: said so, and left as it was.
+    let file = f.root.join("a-file");
+    std::fs::write(&file, "mine").unwrap();
+    for force in [&[][..], &["-f"]] {
+        bale()
+            .arg("extract")
+            .arg(&f.image)
+            .arg(&file)
+            .args(force)
+            .assert()
+            .code(1)
+            .stderr(format!(
+                "bale: {}: not a directory (extract writes into a directory)\n",
+                file.display()
+            ));
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
 }
 
 /// Names below `dir`, relative to it, sorted.

@@ -59,6 +59,12 @@ pub fn extract<R: ReadAt + Sync>(
         .take_while(|d| !d.as_os_str().is_empty() && std::fs::symlink_metadata(d).is_err())
         .last()
         .map(Path::to_path_buf);
+    if std::fs::metadata(dest).is_ok_and(|st| !st.is_dir()) {
+        return Err(Error::Refused {
+            path: dest.into(),
+            reason: "not a directory (extract writes into a directory)".into(),
+        });
+    }
     std::fs::create_dir_all(dest).map_err(at_path(dest))?;
     let was_empty = created.is_none() && is_empty(dest)?;
     let result = extract_into(archive, dest, options);

@@ -67,6 +67,14 @@ pub(super) fn backend_parser() -> impl clap::builder::TypedValueParser<Value = B
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = bale_site::load(bale_site::Trust::User)?;
     let named = helper::classify(&args.image);
+    if let (Named::Module(_), Some(_)) = (&named, &args.mountpoint) {
+        // A module mounts at its own place: with a MOUNTPOINT the caller
+        // meant an image file that is not there.
+        anyhow::bail!(
+            "{}: no such image file (a software module NAME/VERSION is mounted at its own place, without a MOUNTPOINT)",
+            args.image.maybe_quote()
+        );
+    }
     let mountpoint = args
         .mountpoint
         .as_deref()
