@@ -5,7 +5,7 @@
 mod support;
 
 use assert_cmd::Command;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 struct Fixture {
@@ -673,6 +673,15 @@ fn a_users_extract_leaves_out_what_needs_root_and_says_so() {
         "mknod",
         &[src.join("null").to_str().unwrap(), "c", "1", "3"],
     );
+    // A hard link whose first name is in a directory of mode 000: its
+    // second name must still be made (an ordinary user cannot reach into
+    // that directory once it has its mode).
+    for dir in ["a", "b"] {
+        std::fs::create_dir(src.join(dir)).unwrap();
+    }
+    std::fs::write(src.join("a/f2"), "linked").unwrap();
+    std::fs::hard_link(src.join("a/f2"), src.join("b/g2")).unwrap();
+    std::fs::set_permissions(src.join("a"), std::fs::Permissions::from_mode(0)).unwrap();
     let image = tmp.path().join("i.sqfs");
     support::pack(&src, &image, &[]);
     std::fs::set_permissions(&image, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -712,6 +721,13 @@ fn a_users_extract_leaves_out_what_needs_root_and_says_so() {
         let trusted = rustix::fs::getxattr(&file, "trusted.root-only", &mut value);
         assert_eq!(trusted, Err(rustix::io::Errno::NODATA));
     }
+    let linked = dest.join("b/g2").metadata().unwrap();
+    assert_eq!(linked.nlink(), 2);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("b/g2")).unwrap(),
+        "linked"
+    );
+    assert_eq!(dest.join("a").metadata().unwrap().mode() & 0o7777, 0);
 }
 
 /// Names are bytes: a name that is not UTF-8 is listed as it is and can be

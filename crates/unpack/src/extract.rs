@@ -3,7 +3,9 @@
 //! rejects `/`, `.` and `..` in names) and `O_NOFOLLOW`, so a crafted image
 //! cannot make the extraction write outside the destination. Holes stay
 //! sparse; hard links are recreated; owners and device nodes need root.
-//! A directory's mode, owner and times are applied after its content.
+//! A directory's mode, owner and times are applied after its content; for
+//! an ordinary user, a mode that shuts the owner out comes at the very end
+//! (a later hard link may name a file inside).
 //! The walk creates every entry in order; files' contents (decompression
 //! and writes) and their attributes are done by a few writer threads.
 
@@ -151,6 +153,7 @@ fn extract_into<R: ReadAt + Sync>(
             dirs: Vec::new(),
             root: Some(root),
             first_links: HashMap::new(),
+            closed_dirs: Vec::new(),
             report: ExtractReport::default(),
             jobs,
             batch: Vec::new(),
@@ -160,10 +163,17 @@ fn extract_into<R: ReadAt + Sync>(
         let walked = archive.walk_from(top, &mut extractor);
         extractor.hand_over();
         // Dropping the extractor closes the queue: the writers finish and end.
-        let Extractor { report, .. } = extractor;
-        (walked, report)
+        let Extractor {
+            report,
+            closed_dirs,
+            ..
+        } = extractor;
+        (walked.map(|()| closed_dirs), report)
     });
-    walked?;
+    // Last, the modes that would have shut the walk out (children first).
+    for (dir, path, mode) in walked? {
+        rustix::fs::fchmod(&dir, Mode::from_raw_mode(mode)).map_err(at_path(&path))?;
+    }
     match failed.into_inner().unwrap() {
         Some(e) => Err(e),
         None => {
@@ -247,6 +257,10 @@ struct Extractor<'a, R> {
     root: Option<OwnedFd>,
     /// Where the first name of each multiply-linked inode was created.
     first_links: HashMap<u32, Vec<u8>>,
+    /// Directories whose mode shuts out their owner (no rwx for the user:
+    /// a hard link to a file in one could not be made as an ordinary
+    /// user), with their paths and modes, given those modes at the end.
+    closed_dirs: Vec<(OwnedFd, PathBuf, u32)>,
     report: ExtractReport,
     /// Where created files go to be written.
     jobs: SyncSender<Vec<FileJob>>,
@@ -317,9 +331,13 @@ impl<R: ReadAt> Visitor for Extractor<'_, R> {
             let (uid, gid) = owner(self.archive, inode)?;
             rustix::fs::fchown(&fd, Some(uid), Some(gid)).map_err(at_path(&path))?;
         }
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(inode.mode() & 0o7777))
-            .map_err(at_path(&path))?;
-        rustix::fs::futimens(&fd, &times(inode)).map_err(at_path(&path))
+        rustix::fs::futimens(&fd, &times(inode)).map_err(at_path(&path))?;
+        let mode = inode.mode() & 0o7777;
+        if !self.as_root && mode & 0o700 != 0o700 {
+            self.closed_dirs.push((fd, path, mode));
+            return Ok(());
+        }
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(at_path(&path))
     }
 }
 
