@@ -681,7 +681,7 @@ fn a_users_extract_leaves_out_what_needs_root_and_says_so() {
     }
     std::fs::write(src.join("a/f2"), "linked").unwrap();
     std::fs::hard_link(src.join("a/f2"), src.join("b/g2")).unwrap();
-    std::fs::set_permissions(src.join("a"), std::fs::Permissions::from_mode(0)).unwrap();
+    std::fs::set_permissions(src.join("a"), std::fs::Permissions::from_mode(0o000)).unwrap();
     let image = tmp.path().join("i.sqfs");
     support::pack(&src, &image, &[]);
     std::fs::set_permissions(&image, std::fs::Permissions::from_mode(0o644)).unwrap();
