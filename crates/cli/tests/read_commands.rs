@@ -615,6 +615,64 @@ fn a_damaged_data_block_is_named_with_its_file() {
     assert!(!w.path().join("out").exists());
 }
 
+/// A failure at the bottom of a tree deeper than PATH_MAX: what the
+/// extraction made is taken back all the same (it is removed through
+/// directory descriptors, not paths).
+#[test]
+fn a_failed_extract_of_a_tree_deeper_than_path_max_leaves_nothing() {
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let open = |at: &dyn std::os::fd::AsFd, name: &str| {
+        rustix::fs::openat(
+            at,
+            name,
+            rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap()
+    };
+    // 20 levels of 250-byte names: 5,000-byte paths.
+    let long = "d".repeat(250);
+    let mut dir = open(&rustix::fs::CWD, src.to_str().unwrap());
+    for _ in 0..20 {
+        rustix::fs::mkdirat(&dir, long.as_str(), rustix::fs::Mode::from_raw_mode(0o755)).unwrap();
+        dir = open(&dir, &long);
+    }
+    let bottom = rustix::fs::openat(
+        &dir,
+        "bottom",
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CREATE,
+        rustix::fs::Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+    std::io::Write::write_all(
+        &mut std::fs::File::from(bottom),
+        "compressible text ".repeat(20_000).as_bytes(),
+    )
+    .unwrap();
+    let image = w.path().join("i.sqfs");
+    bale()
+        .args(["pack", "-q", "-c", "gzip"])
+        .arg(&src)
+        .arg(&image)
+        .assert()
+        .success();
+    // Its only file's first data block follows the superblock.
+    let mut bytes = std::fs::read(&image).unwrap();
+    bytes[96 + 8..96 + 40].fill(0xA5);
+    std::fs::write(&image, bytes).unwrap();
+    let out = w.path().join("out");
+    let failed = bale()
+        .arg("extract")
+        .arg(&image)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    assert!(!out.exists(), "the failed extraction left its tree");
+}
+
 /// A write failing in a writer thread (a full disk here) ends the
 /// extraction with one line naming a file, exit status 1, and takes back
 /// what it made: the directories it created (parents too), or what it put

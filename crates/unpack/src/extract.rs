@@ -91,22 +91,66 @@ fn is_empty(dir: &Path) -> Result<bool> {
 /// directory may already have its mode from the image (read-only ones
 /// too), so it is made ours to empty first.
 fn remove_all(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    match std::fs::symlink_metadata(path) {
-        Ok(st) if st.is_dir() => {
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
-            remove_contents(path);
-            let _ = std::fs::remove_dir(path);
-        }
-        _ => {
-            let _ = std::fs::remove_file(path);
-        }
+    if std::fs::remove_file(path).is_err() {
+        remove_contents(path);
+        let _ = std::fs::remove_dir(path);
     }
 }
 
+/// Removes what is in `dir`, through directory descriptors and names
+/// (never paths: a tree deeper than `PATH_MAX` goes too), without
+/// recursion (so no depth overflows the stack).
 fn remove_contents(dir: &Path) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        remove_all(&entry.path());
+    /// A directory being emptied: its descriptor, the names left in it,
+    /// and its own name in the one above.
+    struct Level {
+        dir: OwnedFd,
+        names: Vec<std::ffi::OsString>,
+        name: std::ffi::OsString,
+    }
+    let open = |parent: &dyn AsFd, name: &OsStr| -> Option<Level> {
+        let _ = rustix::fs::chmodat(parent, name, Mode::from_raw_mode(0o700), AtFlags::empty());
+        let dir = rustix::fs::openat(
+            parent,
+            name,
+            OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let names = rustix::fs::Dir::read_from(&dir)
+            .ok()?
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().to_bytes().to_vec();
+                (name != b"." && name != b"..").then(|| OsStr::from_bytes(&name).to_os_string())
+            })
+            .collect();
+        Some(Level {
+            dir,
+            names,
+            name: name.to_os_string(),
+        })
+    };
+    let Some(top) = open(&rustix::fs::CWD, dir.as_os_str()) else {
+        return;
+    };
+    let mut stack = vec![top];
+    while let Some(level) = stack.last_mut() {
+        match level.names.pop() {
+            Some(name) => {
+                if let Err(Errno::ISDIR) = rustix::fs::unlinkat(&level.dir, &name, AtFlags::empty())
+                {
+                    if let Some(below) = open(&level.dir, &name) {
+                        stack.push(below);
+                    }
+                }
+            }
+            None => {
+                let done = stack.pop().expect("a level");
+                if let Some(parent) = stack.last() {
+                    let _ = rustix::fs::unlinkat(&parent.dir, &done.name, AtFlags::REMOVEDIR);
+                }
+            }
+        }
     }
 }
 

@@ -25,6 +25,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // The walk holds a descriptor per directory level: a deep tree needs
+    // more than the usual soft limit of 1024.
+    bale_os::limits::raise_open_files();
     let archive = open_image(&args.image)?;
     let subtree = match &args.path {
         Some(path) => {
